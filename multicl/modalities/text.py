@@ -1,0 +1,150 @@
+"""Text modality: samples, views, tokenisation and metadata for contrastive training."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from multicl.encoders.text import TextEncoder, load_backbone, resolve_text_model
+
+
+@dataclass(frozen=True)
+class TextSample:
+    """One training example.
+
+    Unsupervised: only ``text`` (both views are made from it). Supervised: ``text`` and its
+    ``positive`` (e.g. an entailed hypothesis), optionally a ``hard_negative`` (a contradiction).
+    """
+
+    text: str
+    positive: str | None = None
+    hard_negative: str | None = None
+    label: int | None = None
+
+
+def text_group_id(text: str) -> int:
+    """Stable 63-bit id of a normalised text: duplicates in a corpus share it, so two copies of
+    one sentence are never used as each other's negatives."""
+    key = " ".join(text.lower().split()).encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+
+
+def check_texts(texts: Any, what: str = "texts") -> list[str]:
+    """A list of strings, or an error that names the first bad entry."""
+    if isinstance(texts, str):
+        raise TypeError(f"{what} must be a list of strings, got a single string; wrap it in a list")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] is {type(text).__name__} ({text!r}); every entry must be a str")
+    return texts
+
+
+class TextAdapter:
+    """Adapter for text (see :mod:`multicl.modalities.base`).
+
+    Args:
+        tokenizer: a ``transformers`` tokenizer.
+        max_length: truncation length in tokens.
+        views: one callable ``(text, rng) -> text`` per side is drawn from this list for each
+            sample (``IdentityView`` alone gives unsupervised SimCSE).
+        model_name_or_path: what ``build_encoder`` loads.
+        pooling: pooling of the encoder ``build_encoder`` returns.
+        dropout: override the backbone's dropout (None keeps the config's).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        max_length: int = 32,
+        views: Sequence[Any] | None = None,
+        model_name_or_path: str | None = None,
+        pooling: str = "mean",
+        dropout: float | None = None,
+    ) -> None:
+        from multicl.views.text import IdentityView
+
+        if max_length <= 2:
+            raise ValueError(f"max_length must exceed 2 tokens, got {max_length}")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.views_list = list(views) if views else [IdentityView()]
+        self.model_name_or_path = model_name_or_path
+        self.pooling = pooling
+        self.dropout = dropout
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path: str | None = None, **kwargs: Any) -> "TextAdapter":
+        from transformers import AutoTokenizer
+
+        path = resolve_text_model(model_name_or_path)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except OSError as err:
+            raise FileNotFoundError(f"could not load a tokenizer for {path!r}: {err}") from err
+        return cls(tokenizer, model_name_or_path=path, **kwargs)
+
+    # -- contract ---------------------------------------------------------------------------
+    def views(self, sample: TextSample, rng: np.random.Generator) -> tuple[str, str]:
+        view_a = self._pick(rng)(sample.text, rng)
+        if sample.positive is not None:
+            return view_a, sample.positive
+        return view_a, self._pick(rng)(sample.text, rng)
+
+    def hard_negative(self, sample: TextSample) -> str | None:
+        return sample.hard_negative
+
+    def meta(self, sample: TextSample, index: int) -> dict[str, int]:
+        meta = {"instance_id": index, "group_id": text_group_id(sample.text)}
+        if sample.label is not None:
+            meta["label"] = int(sample.label)
+        return meta
+
+    def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        anchors = [it["view_a"] for it in items]
+        positives = [it["view_b"] for it in items]
+        negatives = [it["hard_negative"] for it in items if it.get("hard_negative") is not None]
+        inputs = self.prepare_inputs(anchors + positives + negatives)
+        anchor_meta = {
+            key: torch.tensor([it["meta"][key] for it in items], dtype=torch.long)
+            for key in items[0]["meta"]
+        }
+        hard_meta = {
+            # Hard negatives get fresh instance ids (never equal to an anchor's) and the group
+            # id of their own text, so a hard negative that repeats an anchor's text is masked.
+            "instance_id": torch.arange(-1, -len(negatives) - 1, -1, dtype=torch.long),
+            "group_id": torch.tensor([text_group_id(t) for t in negatives], dtype=torch.long),
+        }
+        if "label" in anchor_meta:
+            hard_meta["label"] = torch.full((len(negatives),), -1, dtype=torch.long)
+        return {
+            "inputs": inputs,
+            "num_anchors": len(items),
+            "num_hard_negatives": len(negatives),
+            "anchor_meta": anchor_meta,
+            "hard_negative_meta": hard_meta,
+        }
+
+    def prepare_inputs(self, raw: Sequence[str]) -> dict[str, torch.Tensor]:
+        texts = check_texts(raw)
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return dict(enc)
+
+    def build_encoder(self) -> TextEncoder:
+        if self.model_name_or_path is None:
+            raise ValueError("this TextAdapter has no model_name_or_path to build an encoder from")
+        return TextEncoder(load_backbone(self.model_name_or_path, dropout=self.dropout), pooling=self.pooling)
+
+    def _pick(self, rng: np.random.Generator):
+        if len(self.views_list) == 1:
+            return self.views_list[0]
+        return self.views_list[int(rng.integers(len(self.views_list)))]

@@ -1,0 +1,3 @@
+from multicl.negatives.masks import FalseNegativePolicy
+
+__all__ = ["FalseNegativePolicy"]

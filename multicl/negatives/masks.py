@@ -1,0 +1,107 @@
+"""False-negative policy: which candidates may serve as negatives for which anchor.
+
+Masks are the one currency between metadata, miners and objectives (DESIGN.md §3). Every
+negative source (in-batch, queue, gathered, ANN-mined) carries per-candidate metadata and goes
+through the same :class:`FalseNegativePolicy`.
+
+Metadata is a dict of 1-D tensors, one value per row:
+    ``instance_id``  the sample a view came from (two views of one sample are never negatives)
+    ``group_id``     a coarser identity: duplicate texts, one video/stream, one speaker...
+    ``label``        a class label (used only when ``same_label`` is on: supervised masking)
+    ``timestamp``    position in its stream (with ``group_id`` = stream id) for exclusion windows
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+Meta = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class FalseNegativePolicy:
+    """Rules that remove a candidate from an anchor's negatives.
+
+    Args:
+        same_instance: drop candidates from the anchor's own sample (always sensible).
+        same_group: drop candidates sharing ``group_id`` (duplicates, same stream...). When
+            ``temporal_window`` is set, same-group candidates are dropped only inside the window
+            so far-apart clips of the same stream stay as (hard) negatives.
+        same_label: drop candidates with the anchor's ``label`` (supervised masking).
+        temporal_window: half-width W of the exclusion window, in the units of ``timestamp``.
+        max_positive_ratio: NV-Retriever "TopK-PercPos": drop candidates whose similarity to
+            the anchor exceeds ``ratio * sim(anchor, positive)``.
+        positive_margin: NV-Retriever "TopK-MarginPos": drop candidates with similarity above
+            ``sim(anchor, positive) - margin``.
+    """
+
+    same_instance: bool = True
+    same_group: bool = True
+    same_label: bool = False
+    temporal_window: float | None = None
+    max_positive_ratio: float | None = None
+    positive_margin: float | None = None
+
+    def false_negative_masks(
+        self,
+        anchor_meta: Meta,
+        candidate_meta: Meta,
+        similarities: torch.Tensor | None = None,
+        positive_similarities: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """One bool (N, M) mask per active rule: True where the rule calls it a false negative."""
+        masks: dict[str, torch.Tensor] = {}
+        if self.same_instance:
+            masks["same_instance"] = _equal(anchor_meta, candidate_meta, "instance_id")
+        if self.same_group and "group_id" in anchor_meta and "group_id" in candidate_meta:
+            same = _equal(anchor_meta, candidate_meta, "group_id")
+            if self.temporal_window is not None:
+                same = same & self._within_window(anchor_meta, candidate_meta)
+            masks["same_group"] = same
+        if self.same_label:
+            if "label" not in anchor_meta or "label" not in candidate_meta:
+                raise ValueError("same_label masking needs a 'label' entry in the metadata of anchors and candidates")
+            masks["same_label"] = _equal(anchor_meta, candidate_meta, "label")
+        if self.max_positive_ratio is not None or self.positive_margin is not None:
+            if similarities is None or positive_similarities is None:
+                raise ValueError("positive-aware thresholds need similarities and positive_similarities")
+            pos = positive_similarities.reshape(-1, 1)  # (N, 1)
+            if self.max_positive_ratio is not None:
+                masks["above_positive_ratio"] = similarities > self.max_positive_ratio * pos
+            if self.positive_margin is not None:
+                masks["above_positive_margin"] = similarities > pos - self.positive_margin
+        return masks
+
+    def negative_mask(
+        self,
+        anchor_meta: Meta,
+        candidate_meta: Meta,
+        pos_mask: torch.Tensor,
+        similarities: torch.Tensor | None = None,
+        positive_similarities: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, int]]:
+        """Return ``(neg_mask, dropped)``: bool (N, M) usable negatives and, per rule, how many
+        (anchor, candidate) pairs it removed (a pair removed by two rules counts for both)."""
+        neg_mask = ~pos_mask
+        dropped: dict[str, int] = {}
+        for rule, mask in self.false_negative_masks(anchor_meta, candidate_meta, similarities, positive_similarities).items():
+            hit = mask & ~pos_mask
+            dropped[rule] = int(hit.sum())
+            neg_mask = neg_mask & ~hit
+        return neg_mask, dropped
+
+    def _within_window(self, anchor_meta: Meta, candidate_meta: Meta) -> torch.Tensor:
+        if "timestamp" not in anchor_meta or "timestamp" not in candidate_meta:
+            raise ValueError("temporal_window needs a 'timestamp' entry in the metadata of anchors and candidates")
+        a = anchor_meta["timestamp"].reshape(-1, 1).double()
+        c = candidate_meta["timestamp"].reshape(1, -1).double()
+        return (a - c).abs() <= self.temporal_window
+
+
+def _equal(anchor_meta: Meta, candidate_meta: Meta, key: str) -> torch.Tensor:
+    if key not in anchor_meta or key not in candidate_meta:
+        raise ValueError(f"metadata key {key!r} is missing; anchors have {sorted(anchor_meta)}, candidates {sorted(candidate_meta)}")
+    a = anchor_meta[key].reshape(-1, 1)
+    c = candidate_meta[key].reshape(1, -1).to(a.device)
+    return a == c  # (N, M)

@@ -1,0 +1,47 @@
+"""Trainer configuration."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRECISIONS = ("auto", "no", "bf16", "fp16")
+SCHEDULES = ("linear", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    out_dir: str
+    max_steps: int = 1000  # optimizer steps
+    batch_size: int = 64  # per device and micro-batch
+    grad_accum_steps: int = 1  # note: negatives stay per micro-batch
+    learning_rate: float = 3e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1  # share of max_steps with linear warm-up
+    lr_schedule: str = "linear"  # decay after warm-up: linear | cosine | constant
+    max_grad_norm: float | None = 1.0  # None: no clipping
+    precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | no | bf16 | fp16
+    device: str = "auto"  # auto | cpu | cuda
+    eval_every: int = 0  # steps between evaluations; 0: only at the end
+    save_every: int = 0  # steps between resumable checkpoints; 0: only at the end
+    keep_checkpoints: int = 1  # resumable checkpoints kept on disk
+    log_every: int = 10
+    seed: int = 42
+    num_workers: int = 0  # DataLoader workers (views + tokenisation)
+    resume: bool = True  # continue from the latest checkpoint in out_dir if there is one
+    progress_bar: bool = True
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_steps <= 0:
+            raise ValueError(f"max_steps must be positive, got {self.max_steps}")
+        if self.batch_size <= 1:
+            raise ValueError(f"batch_size must be at least 2 for in-batch negatives, got {self.batch_size}")
+        if self.grad_accum_steps <= 0:
+            raise ValueError(f"grad_accum_steps must be positive, got {self.grad_accum_steps}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")

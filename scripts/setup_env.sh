@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment in .venv and install multicl into it.
+# Idempotent: a second run only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+# transformers imports torchaudio whenever it is installed: fail here, not later, if the pair is broken.
+.venv/bin/python -c "import torch, torchaudio, transformers, sentence_transformers; print('env ok: torch', torch.__version__, 'torchaudio', torchaudio.__version__, 'transformers', transformers.__version__, 'sentence-transformers', sentence_transformers.__version__)"
