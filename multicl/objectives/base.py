@@ -51,12 +51,16 @@ def check_contrastive_inputs(
 
 
 def pairwise_similarity(a: torch.Tensor, b: torch.Tensor, similarity: str) -> torch.Tensor:
-    """(N, D) x (M, D) -> (N, M) in float32 (logits in low precision lose the ranking)."""
-    a = a.float()
-    b = b.float()
-    if similarity == "cosine":
-        a = F.normalize(a, dim=-1)
-        b = F.normalize(b, dim=-1)
-    elif similarity != "dot":
+    """(N, D) x (M, D) -> (N, M) in float32 (logits in low precision lose the ranking).
+
+    Autocast is switched off here: under bf16 autocast even a float32 matmul would run in bf16.
+    """
+    if similarity not in ("cosine", "dot"):
         raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
-    return a @ b.T  # (N, M)
+    with torch.autocast(a.device.type, enabled=False):
+        a = a.float()
+        b = b.float()
+        if similarity == "cosine":
+            a = F.normalize(a, dim=-1)
+            b = F.normalize(b, dim=-1)
+        return a @ b.T  # (N, M)

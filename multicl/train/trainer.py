@@ -197,12 +197,12 @@ class Trainer:
                     logs["grad_norm"] = float(grad_norm)
                 temperature = getattr(getattr(acc.unwrap_model(model), "objective", None), "temperature", None)
                 if isinstance(temperature, nn.Module):
-                    logs["temperature"] = float(temperature())
+                    logs["temperature"] = float(temperature().detach())
                 logs.update(getattr(acc.unwrap_model(model), "last_stats", {}))
                 if step % cfg.log_every == 0 or step == cfg.max_steps:
                     log.log(step, {f"train/{k}": v for k, v in logs.items()})
                 bar.update(1)
-                bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs['lr']:.2e}")
+                bar.set_postfix(loss=f"{logs['loss']:.4g}", lr=f"{logs['lr']:.2e}")
 
                 if self.evaluate_fn is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
                     last_eval = self._evaluate(model)

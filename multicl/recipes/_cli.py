@@ -1,0 +1,43 @@
+"""Build an argparse parser from a frozen dataclass Config (one flag per field)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any
+
+
+def parser_for(config_cls: type, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    hints = typing.get_type_hints(config_cls)
+    for field in dataclasses.fields(config_cls):
+        flag = "--" + field.name.replace("_", "-")
+        kind = hints[field.name]
+        help_text = field.metadata.get("help", "")
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        args = typing.get_args(kind)
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        elif typing.get_origin(kind) is tuple:
+            parser.add_argument(flag, nargs="+", default=default, help=help_text)
+        elif args and type(None) in args:  # Optional[X]
+            inner = next(a for a in args if a is not type(None))
+            if typing.get_origin(inner) is tuple:
+                parser.add_argument(flag, nargs="+", default=default, help=help_text)
+            else:
+                parser.add_argument(flag, type=inner, default=default, help=help_text)
+        else:
+            choices = field.metadata.get("choices")
+            parser.add_argument(flag, type=kind, default=default, choices=choices, help=help_text)
+    return parser
+
+
+def config_from_args(config_cls: type, argv: list[str] | None, description: str) -> Any:
+    namespace = parser_for(config_cls, description).parse_args(argv)
+    values = {}
+    for field in dataclasses.fields(config_cls):
+        value = getattr(namespace, field.name)
+        if isinstance(value, list):
+            value = tuple(value)
+        values[field.name] = value
+    return config_cls(**values)

@@ -1,0 +1,274 @@
+"""SimCSE for sentence embeddings: unsupervised (dropout views) or supervised (NLI triplets).
+
+    python -m multicl.recipes.text_simcse                       # embedded demo, ~2 min on 2 CPU cores
+    python -m multicl.recipes.text_simcse --mode unsup \
+        --train-file sentences.txt --dev-file sts-dev.csv --test-file SICK_trial.txt
+    python -m multicl.recipes.text_simcse --mode sup --train-file SICK_train.txt --dev-file sts-dev.csv
+
+Writes to ``--out-dir``: config.json, metrics.json (before/after on every dev/test file),
+metrics.jsonl + tensorboard/ (training log), training_curve.png, model/ (a folder that
+``SentenceTransformer`` and ``multicl.EmbeddingModel`` load), checkpoints/ (resumable).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from multicl.api import EmbeddingModel
+from multicl.data.text_files import read_pairs, read_sentences, read_sick_triplets, read_text
+from multicl.data.views_dataset import ViewsDataset
+from multicl.encoders.heads import HEADS, build_head
+from multicl.encoders.pooling import POOLINGS
+from multicl.encoders.text import DEFAULT_TEXT_MODEL
+from multicl.eval.report import format_table, plot_training_curve
+from multicl.eval.sts import STSEvaluator
+from multicl.modalities.text import TextAdapter, TextSample
+from multicl.negatives.masks import FalseNegativePolicy
+from multicl.objectives import build_objective
+from multicl.recipes._cli import config_from_args
+from multicl.train.config import TrainerConfig
+from multicl.train.learner import ContrastiveLearner
+from multicl.train.trainer import Trainer
+from multicl.utils.io import atomic_write_json
+from multicl.views.text import TEXT_VIEWS, build_text_view
+
+logger = logging.getLogger("multicl.recipes.text_simcse")
+DEMO = "demo"  # --train-file/--dev-file value that selects the embedded, licence-clean demo data
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: str = field(default="unsup", metadata={"help": "unsup: dropout views of one sentence; sup: (anchor, positive[, hard negative])", "choices": ["unsup", "sup"]})
+    model: str = field(default=DEFAULT_TEXT_MODEL, metadata={"help": "local folder or hub id of a transformers encoder"})
+    train_file: str = field(default=DEMO, metadata={"help": "sentences (.txt, one per line), pairs/triplets (.csv/.tsv) or a SICK file; 'demo' = embedded"})
+    train_dataset: str | None = field(default=None, metadata={"help": "a datasets id (needs the hub); overrides --train-file"})
+    dataset_columns: tuple[str, ...] | None = field(default=None, metadata={"help": "columns of --train-dataset: text, or anchor positive [negative]"})
+    dev_file: tuple[str, ...] = field(default=(DEMO,), metadata={"help": "STS-B tsv or SICK files for model selection (first one decides)"})
+    test_file: tuple[str, ...] = field(default=(), metadata={"help": "STS-B tsv or SICK files scored before and after only"})
+    out_dir: str = field(default="runs/text_simcse", metadata={"help": "output folder"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16 (bf16 autocast also helps CPUs with AMX)"})
+    seed: int = 42
+    max_steps: int = field(default=60, metadata={"help": "optimizer steps"})
+    batch_size: int = 32
+    learning_rate: float = 3e-5
+    temperature: float = field(default=0.05, metadata={"help": "softmax temperature of InfoNCE"})
+    learnable_temperature: bool = False
+    pooling: str = field(default="mean", metadata={"help": "pooling of token states", "choices": list(POOLINGS)})
+    head: str = field(default="none", metadata={"help": "training-only projection head", "choices": list(HEADS)})
+    max_length: int = field(default=32, metadata={"help": "max tokens per sentence during training"})
+    eval_max_length: int = field(default=128, metadata={"help": "max tokens per sentence when encoding for evaluation and in the saved model"})
+    views: tuple[str, ...] = field(default=("dropout",), metadata={"help": f"text views for unsup mode, any of {list(TEXT_VIEWS)}"})
+    view_prob: float = field(default=0.1, metadata={"help": "share of words/chars changed by nlpaug views"})
+    bt_forward_model: str | None = field(default=None, metadata={"help": "MarianMT source->pivot model (back_translation view)"})
+    bt_backward_model: str | None = field(default=None, metadata={"help": "MarianMT pivot->source model (back_translation view)"})
+    sick_missing_negatives: str = field(default="random_contradiction", metadata={"help": "SICK rows without a contradiction: random_contradiction | none | drop"})
+    max_train_samples: int | None = None
+    eval_every: int = 20
+    warmup_ratio: float = 0.1
+    dropout: float | None = field(default=None, metadata={"help": "override the backbone's dropout (SimCSE: 0.1)"})
+    num_workers: int = 0
+    resume: bool = True
+
+
+def _demo_path(name: str) -> Path:
+    return Path(str(resources.files("multicl.resources").joinpath(name)))
+
+
+def load_training_samples(cfg: Config) -> list[TextSample]:
+    """Samples for ``cfg.mode`` from a file, a datasets id or the embedded demo."""
+    if cfg.train_dataset:
+        samples = _samples_from_hub(cfg)
+    elif cfg.train_file == DEMO:
+        samples = [TextSample(s) for s in read_sentences(_demo_path("demo_corpus.txt"))]
+    else:
+        path = Path(cfg.train_file)
+        first_line = read_text(path).split("\n", 1)[0]
+        if "sentence_A" in first_line and "entailment_judgment" in first_line:
+            samples = read_sick_triplets(path, seed=cfg.seed, fill_missing=cfg.sick_missing_negatives)
+            if cfg.mode == "unsup":
+                samples = [TextSample(t) for t in dict.fromkeys(s for x in samples for s in (x.text, x.positive))]
+        elif path.suffix.lower() in (".csv", ".tsv"):
+            samples = read_pairs(path)
+            if cfg.mode == "unsup":
+                samples = [TextSample(t) for t in dict.fromkeys(s for x in samples for s in (x.text, x.positive))]
+        else:
+            samples = [TextSample(s) for s in read_sentences(path)]
+    if cfg.mode == "sup" and any(s.positive is None for s in samples):
+        raise ValueError(
+            "--mode sup needs pairs or triplets (a csv/tsv with anchor, positive[, hard_negative] or a SICK file); "
+            f"{cfg.train_dataset or cfg.train_file} gave single sentences. Use --mode unsup for a sentence list."
+        )
+    if cfg.max_train_samples:
+        samples = samples[: cfg.max_train_samples]
+    return samples
+
+
+def _samples_from_hub(cfg: Config) -> list[TextSample]:
+    import datasets
+
+    name, _, split = cfg.train_dataset.partition(":")
+    try:
+        data = datasets.load_dataset(name, split=split or "train")
+    except Exception as err:  # the hub raises many kinds; the message matters more
+        raise RuntimeError(f"could not load dataset {cfg.train_dataset!r} (offline?): {err}. Use --train-file with a local file.") from err
+    columns = list(cfg.dataset_columns or data.column_names[:3 if cfg.mode == "sup" else 1])
+    missing = [c for c in columns if c not in data.column_names]
+    if missing:
+        raise ValueError(f"dataset {name!r} has no columns {missing}; it has {data.column_names}")
+    rows = zip(*(data[c] for c in columns))
+    if cfg.mode == "unsup":
+        return [TextSample(r[0]) for r in rows if isinstance(r[0], str) and r[0].strip()]
+    return [TextSample(r[0], positive=r[1], hard_negative=r[2] if len(r) > 2 else None) for r in rows]
+
+
+def _evaluator_name(path: str) -> str:
+    if path == DEMO:
+        return "demo_sts"
+    return re.sub(r"[^a-z0-9]+", "_", Path(path).stem.lower()).strip("_")
+
+
+def build_evaluators(paths: Sequence[str]) -> list[STSEvaluator]:
+    evaluators, names = [], set()
+    for path in paths:
+        name = _evaluator_name(path)
+        while name in names:
+            name += "_2"
+        names.add(name)
+        evaluators.append(STSEvaluator.from_file(_demo_path("demo_sts.tsv") if path == DEMO else path, name=name))
+    return evaluators
+
+
+def evaluate_all(model: EmbeddingModel, evaluators: Sequence[STSEvaluator]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for evaluator in evaluators:
+        out.update(evaluator(lambda texts: model.encode(texts, batch_size=128)))
+    return out
+
+
+def build_views(cfg: Config, samples: Sequence[TextSample], cache_dir: Path) -> list[Any]:
+    views = []
+    for name in cfg.views:
+        if name == "back_translation":
+            if not (cfg.bt_forward_model and cfg.bt_backward_model):
+                raise ValueError("the back_translation view needs --bt-forward-model and --bt-backward-model (MarianMT folders)")
+            from multicl.views.back_translation import BackTranslationConfig, BackTranslator
+
+            translator = BackTranslator(
+                BackTranslationConfig(forward_model=cfg.bt_forward_model, backward_model=cfg.bt_backward_model, device="cuda" if torch.cuda.is_available() and cfg.device != "cpu" else "cpu"),
+                cache_dir=cache_dir,
+            )
+            views.append(build_text_view(name, translations=translator.translation_table([s.text for s in samples])))
+        else:
+            views.append(build_text_view(name, aug_p=cfg.view_prob))
+    return views
+
+
+def main(cfg: Config) -> dict[str, float]:
+    """Run the recipe; return the metrics also written to ``out_dir/metrics.json``."""
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "config.json", dataclasses.asdict(cfg))
+    wall_start = time.perf_counter()
+
+    samples = load_training_samples(cfg)
+    dev = build_evaluators(cfg.dev_file)
+    test = build_evaluators(cfg.test_file)
+    adapter = TextAdapter.from_pretrained(
+        cfg.model, max_length=cfg.max_length, pooling=cfg.pooling, dropout=cfg.dropout,
+        views=build_views(cfg, samples, out_dir / "cache") if cfg.mode == "unsup" else None,
+    )
+    encoder = adapter.build_encoder()
+    head = build_head(cfg.head, encoder.embed_dim)
+    objective = build_objective("info_nce", temperature=cfg.temperature, learnable_temperature=cfg.learnable_temperature)
+    learner = ContrastiveLearner(encoder, objective, head=head, policy=FalseNegativePolicy())
+    device = "cuda" if (cfg.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
+
+    def as_model(enc) -> EmbeddingModel:
+        return EmbeddingModel(enc, adapter.tokenizer, max_length=cfg.eval_max_length, device=next(enc.parameters()).device)
+
+    print(f"[text_simcse] {len(samples)} training samples ({cfg.mode}), model {cfg.model}, device {device}")
+    before = evaluate_all(as_model(encoder).__class__(encoder, adapter.tokenizer, cfg.eval_max_length, device), dev + test)
+
+    trainer_cfg = TrainerConfig(
+        out_dir=str(out_dir),
+        max_steps=cfg.max_steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        warmup_ratio=cfg.warmup_ratio,
+        precision=cfg.precision,
+        device=cfg.device,
+        eval_every=cfg.eval_every,
+        save_every=cfg.eval_every,
+        seed=cfg.seed,
+        num_workers=cfg.num_workers,
+        resume=cfg.resume,
+    )
+    dataset = ViewsDataset(samples, adapter, seed=cfg.seed)
+    trainer = Trainer(
+        learner,
+        dataset,
+        adapter.collate,
+        trainer_cfg,
+        evaluate=lambda enc: evaluate_all(as_model(enc), dev),
+        primary_metric=dev[0].primary_metric,
+        save_best=lambda lrn, folder: as_model(lrn.encoder).save(folder),
+    )
+    summary = trainer.train()
+
+    best_dir = out_dir / "best"
+    final_dir = out_dir / "model"
+    if best_dir.exists():
+        if final_dir.exists():
+            shutil.rmtree(final_dir)
+        shutil.copytree(best_dir, final_dir)
+    else:
+        as_model(learner.encoder).save(final_dir)
+    trained = EmbeddingModel.load(final_dir, device=device)
+    after = evaluate_all(trained, dev + test)
+
+    metrics: dict[str, float] = {f"before_{k}": v for k, v in before.items()}
+    metrics.update({f"after_{k}": v for k, v in after.items()})
+    metrics.update(
+        train_seconds=summary["train_seconds"],
+        train_samples_per_second=summary["samples_per_second"],
+        best_step=summary["best_step"] or cfg.max_steps,
+        wall_seconds=time.perf_counter() - wall_start,
+    )
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    records = trainer_records(out_dir)
+    plot_training_curve(records, out_dir / "training_curve.png", eval_key=dev[0].primary_metric)
+
+    rows = [[k.replace("_spearman_cosine", ""), before[k], after[k], after[k] - before[k]] for k in before if k.endswith("spearman_cosine")]
+    print("\nSTS Spearman x100 (cosine):")
+    print(format_table(rows, ["set", "before", "after", "delta"]))
+    print(f"\nbest step {metrics['best_step']}, train {summary['train_seconds']:.0f}s "
+          f"({summary['samples_per_second']:.1f} samples/s), wall {metrics['wall_seconds']:.0f}s; outputs in {out_dir}/")
+    return metrics
+
+
+def trainer_records(out_dir: Path) -> list[dict[str, Any]]:
+    from multicl.train.metrics_log import MetricsLog
+
+    log = MetricsLog.__new__(MetricsLog)
+    log.path = out_dir / "metrics.jsonl"
+    return log.read()
+
+
+def cli(argv: list[str] | None = None) -> dict[str, float]:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    cfg = config_from_args(Config, argv, __doc__.split("\n\n")[0])
+    return main(cfg)
+
+
+if __name__ == "__main__":
+    cli()
