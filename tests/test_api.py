@@ -1,0 +1,80 @@
+"""EmbeddingModel: encode, similarity, save -> SentenceTransformer gives the same embeddings."""
+import numpy as np
+import pytest
+
+from multicl import EmbeddingModel
+from multicl.encoders.text import TextEncoder, load_backbone
+
+TEXTS = ["A man plays a guitar.", "Someone is playing an instrument on stage tonight.", "Stocks fell.", ""]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "cls_before_pooler", "first_last_avg"])
+def test_saved_folder_loads_in_sentence_transformers_with_same_embeddings(tiny_text_model, tmp_path, pooling):
+    from sentence_transformers import SentenceTransformer
+
+    model = EmbeddingModel.load(tiny_text_model, pooling=pooling, max_length=64, device="cpu")
+    ours = model.encode(TEXTS, batch_size=2)
+    assert ours.shape == (4, 32) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    model.save(tmp_path / "exported")
+    st = SentenceTransformer(str(tmp_path / "exported"), device="cpu")
+    theirs = st.encode(TEXTS, batch_size=3, convert_to_numpy=True)
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+    reloaded = EmbeddingModel.load(tmp_path / "exported", device="cpu")
+    assert reloaded.encoder.pooling == pooling and reloaded.max_length == 64
+    np.testing.assert_allclose(reloaded.encode(TEXTS), ours, atol=1e-5)
+
+
+def test_poolings_differ_and_unnormalised_output(tiny_text_model):
+    backbone = load_backbone(tiny_text_model)
+    outs = {}
+    for pooling in ["mean", "cls", "cls_before_pooler", "first_last_avg"]:
+        outs[pooling] = EmbeddingModel(TextEncoder(backbone, pooling), _tokenizer(tiny_text_model), device="cpu").encode(TEXTS[:2], normalize=False)
+    assert not np.allclose(outs["mean"], outs["cls_before_pooler"])
+    assert not np.allclose(outs["cls"], outs["cls_before_pooler"])  # BERT pooler applied
+    assert not np.allclose(outs["mean"], outs["first_last_avg"])
+
+
+def _tokenizer(path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def test_similarity_and_order_is_preserved(tiny_text_model):
+    model = EmbeddingModel.load(tiny_text_model, device="cpu")
+    emb = model.encode(TEXTS, batch_size=1)
+    emb_big_batch = model.encode(TEXTS, batch_size=64)
+    np.testing.assert_allclose(emb, emb_big_batch, atol=1e-5)  # length sorting and padding do not leak
+    sim = model.similarity(TEXTS[:2], TEXTS[:3])
+    assert sim.shape == (2, 3)
+    assert sim[0, 0] == pytest.approx(1.0, abs=1e-5)
+    assert model.encode([]).shape == (0, 32)
+
+
+def test_bad_inputs(tiny_text_model, tmp_path):
+    model = EmbeddingModel.load(tiny_text_model, device="cpu")
+    with pytest.raises(TypeError, match=r"texts\[1\] is NoneType"):
+        model.encode(["fine", None])
+    with pytest.raises(TypeError, match="single string"):
+        model.encode("just one string")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        EmbeddingModel.load(str(tmp_path / "no-such-model"))
+    with pytest.raises(ValueError, match="unknown pooling"):
+        EmbeddingModel.load(tiny_text_model, pooling="max")
+
+
+def test_failed_save_leaves_no_half_written_folder(tiny_text_model, tmp_path, monkeypatch):
+    import multicl.export.sentence_transformers as export
+
+    model = EmbeddingModel.load(tiny_text_model, device="cpu")
+
+    def broken(*args, **kwargs):
+        (args[2] / "partial.bin").write_text("half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export, "export_sentence_transformer", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        model.save(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []
