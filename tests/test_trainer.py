@@ -24,8 +24,8 @@ def make_trainer(model_path, out_dir, callbacks=(), **overrides):
     adapter = TextAdapter.from_pretrained(model_path, max_length=16)
     learner = ContrastiveLearner(adapter.build_encoder(), build_objective("info_nce", temperature=0.1, learnable_temperature=True))
     cfg = TrainerConfig(
-        out_dir=str(out_dir), max_steps=10, batch_size=8, learning_rate=1e-3, eval_every=3, save_every=3,
-        log_every=1, seed=7, progress_bar=False, **overrides,
+        out_dir=str(out_dir), max_steps=10, batch_size=8, eval_every=3, save_every=3,
+        log_every=1, seed=7, progress_bar=False, **{"learning_rate": 1e-3, **overrides},
     )
 
     def evaluate(encoder):
@@ -89,3 +89,13 @@ def test_config_errors():
         TrainerConfig(out_dir="x", precision="fp8")
     with pytest.raises(ValueError, match="batch_size"):
         TrainerConfig(out_dir="x", batch_size=1)
+
+
+def test_resume_with_other_settings_is_refused(tiny_text_model, tmp_path):
+    trainer, _ = make_trainer(tiny_text_model, tmp_path / "run")
+    trainer.train()
+    trainer, _ = make_trainer(tiny_text_model, tmp_path / "run", learning_rate=5e-4)
+    with pytest.raises(ValueError, match="learning_rate"):
+        trainer.train()
+    trainer, _ = make_trainer(tiny_text_model, tmp_path / "run", learning_rate=5e-4, resume=False)
+    assert trainer.train()["resumed_from_step"] == 0

@@ -197,7 +197,7 @@ def main(cfg: Config) -> dict[str, float]:
         return EmbeddingModel(enc, adapter.tokenizer, max_length=cfg.eval_max_length, device=next(enc.parameters()).device)
 
     print(f"[text_simcse] {len(samples)} training samples ({cfg.mode}), model {cfg.model}, device {device}")
-    before = evaluate_all(as_model(encoder).__class__(encoder, adapter.tokenizer, cfg.eval_max_length, device), dev + test)
+    before = evaluate_all(EmbeddingModel(encoder, adapter.tokenizer, cfg.eval_max_length, device=device), dev + test)
 
     trainer_cfg = TrainerConfig(
         out_dir=str(out_dir),

@@ -134,10 +134,11 @@ class Trainer:
         step, best, best_step, rng_state = 0, None, None, None
         resume_from = latest_checkpoint(self.checkpoint_dir) if cfg.resume else None
         if resume_from is not None:
+            _check_resumable(resume_from, state_config=_read_state_config(resume_from), config=cfg)
             state, rng_state = load_checkpoint(resume_from, self.learner, optimizer, scheduler)
             step, best, best_step = int(state["step"]), state.get("best_metric"), state.get("best_step")
             if acc.is_main_process:
-                logger.info("resuming from %s (step %d)", resume_from, step)
+                logger.warning("resuming from %s (step %d of %d)", resume_from, step, cfg.max_steps)
             if step > cfg.max_steps:
                 raise ValueError(f"checkpoint {resume_from} is at step {step}, beyond max_steps={cfg.max_steps}")
 
@@ -271,3 +272,26 @@ def _save_weights(learner: nn.Module, folder: Path) -> None:
     from safetensors.torch import save_file
 
     save_file(_contiguous_state(learner), str(folder / "model.safetensors"))
+
+
+# Settings that may change between a run and its resumption; any other difference means the
+# checkpoint belongs to another experiment.
+_RESUME_FREE = {"max_steps", "resume", "progress_bar", "eval_every", "save_every", "log_every",
+                "keep_checkpoints", "num_workers", "tensorboard", "out_dir"}
+
+
+def _read_state_config(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads((path / "trainer_state.json").read_text()).get("config", {})
+
+
+def _check_resumable(path: Path, state_config: dict[str, Any], config: TrainerConfig) -> None:
+    current = asdict(config)
+    changed = sorted(k for k in current if k not in _RESUME_FREE and k in state_config and state_config[k] != current[k])
+    if changed:
+        details = ", ".join(f"{k}: {state_config[k]!r} -> {current[k]!r}" for k in changed)
+        raise ValueError(
+            f"{path} was written by a run with other settings ({details}); use another out_dir, "
+            f"or resume=False (--no-resume) to start over"
+        )
