@@ -105,3 +105,18 @@ def _equal(anchor_meta: Meta, candidate_meta: Meta, key: str) -> torch.Tensor:
     a = anchor_meta[key].reshape(-1, 1)
     c = candidate_meta[key].reshape(1, -1).to(a.device)
     return a == c  # (N, M)
+
+
+def masks_from_labels(anchor_labels: torch.Tensor, candidate_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class labels -> ``(pos_mask, neg_mask)`` (N, M): same label positive, other labels negative.
+
+    With ``candidate_labels=None`` anchors are compared with themselves and the diagonal
+    (an embedding with itself) is in neither mask.
+    """
+    same_set = candidate_labels is None
+    candidate_labels = anchor_labels if same_set else candidate_labels
+    same = anchor_labels.reshape(-1, 1) == candidate_labels.reshape(1, -1).to(anchor_labels.device)
+    pos, neg = same.clone(), ~same
+    if same_set:
+        pos.fill_diagonal_(False)
+    return pos, neg

@@ -1,16 +1,52 @@
-"""Objective registry: ``OBJECTIVES`` maps a name to a class; ``build_objective`` builds one."""
+"""Objective registry: ``OBJECTIVES`` maps a name to a class; ``build_objective`` builds one.
+
+Contrastive objectives take ``(anchors (N, D), candidates (M, D), pos_mask=None, neg_mask=None)``;
+two-view ones (``nt_xent``, ``supcon``, ``dcl``) read anchors/candidates as view a/view b of the
+same N samples. Non-contrastive ones (``byol``, ``simsiam``, ``barlow_twins``, ``vicreg``) take
+two paired views and refuse masks. ``NON_CONTRASTIVE`` lists those.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from torch import nn
 
+from multicl.objectives.barlow_twins import BarlowTwinsLoss
+from multicl.objectives.byol import BYOLLoss
+from multicl.objectives.clip import CLIPLoss
+from multicl.objectives.dcl import DCL
+from multicl.objectives.debiased import DebiasedContrastive
 from multicl.objectives.info_nce import InfoNCE
-from multicl.objectives.temperature import Temperature
+from multicl.objectives.logistic_pair import LogisticPairLoss
+from multicl.objectives.multi_positive import MultiPositiveInfoNCE
+from multicl.objectives.n_pair import NPairLoss
+from multicl.objectives.nt_xent import NTXent
+from multicl.objectives.pair import ContrastivePairLoss
+from multicl.objectives.simsiam import SimSiamLoss
+from multicl.objectives.supcon import SupCon
+from multicl.objectives.temperature import Temperature, TemperatureSchedule
+from multicl.objectives.triplet import TripletLoss
+from multicl.objectives.vicreg import VICRegLoss
 
 OBJECTIVES: dict[str, type[nn.Module]] = {
     "info_nce": InfoNCE,
+    "multi_positive_info_nce": MultiPositiveInfoNCE,
+    "nt_xent": NTXent,
+    "supcon": SupCon,
+    "dcl": DCL,
+    "debiased": DebiasedContrastive,
+    "clip": CLIPLoss,
+    "contrastive_pair": ContrastivePairLoss,
+    "triplet": TripletLoss,
+    "n_pair": NPairLoss,
+    "logistic_pair": LogisticPairLoss,
+    "byol": BYOLLoss,
+    "simsiam": SimSiamLoss,
+    "barlow_twins": BarlowTwinsLoss,
+    "vicreg": VICRegLoss,
 }
+
+NON_CONTRASTIVE = frozenset({"byol", "simsiam", "barlow_twins", "vicreg"})
 
 
 def build_objective(name: str, **kwargs: Any) -> nn.Module:
@@ -27,4 +63,4 @@ def build_objective(name: str, **kwargs: Any) -> nn.Module:
         raise TypeError(f"cannot build objective {name!r} with {sorted(kwargs)}: {err}") from err
 
 
-__all__ = ["OBJECTIVES", "build_objective", "InfoNCE", "Temperature"]
+__all__ = ["OBJECTIVES", "NON_CONTRASTIVE", "build_objective", "Temperature", "TemperatureSchedule", *[c.__name__ for c in OBJECTIVES.values()]]

@@ -64,3 +64,51 @@ def pairwise_similarity(a: torch.Tensor, b: torch.Tensor, similarity: str) -> to
             a = F.normalize(a, dim=-1)
             b = F.normalize(b, dim=-1)
         return a @ b.T  # (N, M)
+
+
+def masked_logsumexp(logits: torch.Tensor, mask: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """logsumexp over entries where ``mask`` is True; ``-inf``-free (empty rows give a very
+    negative finite value, so ``softplus(lse - x)`` is 0 there)."""
+    very_negative = torch.finfo(logits.dtype).min
+    return logits.masked_fill(~mask, very_negative).logsumexp(dim=dim, keepdim=True)
+
+
+def two_view_masks(
+    n: int,
+    pos_mask: torch.Tensor | None,
+    neg_mask: torch.Tensor | None,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lift instance-level (N, N) masks between view a and view b to the (2N, 2N) matrix of
+    both views against both views (SimCLR layout), excluding each row's own column."""
+    if pos_mask is None:
+        pos_mask = torch.eye(n, dtype=torch.bool, device=device)
+    if pos_mask.shape != (n, n):
+        raise ValueError(f"two-view objectives take (N, N) masks between the views; got {tuple(pos_mask.shape)} for N={n}")
+    if neg_mask is None:
+        neg_mask = ~pos_mask
+    if neg_mask.shape != (n, n):
+        raise ValueError(f"neg_mask must be (N, N)={n, n}, got {tuple(neg_mask.shape)}")
+    pos = pos_mask.repeat(2, 2)
+    neg = neg_mask.repeat(2, 2)
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=device)
+    pos = pos & ~self_mask
+    neg = neg & ~self_mask & ~pos
+    if not bool(pos.any(dim=1).all()):
+        raise ValueError("every sample needs a positive: pos_mask must relate each view-a row to some view-b row")
+    return pos, neg
+
+
+def refuse_masks(name: str, pos_mask: torch.Tensor | None, neg_mask: torch.Tensor | None) -> None:
+    if pos_mask is not None or neg_mask is not None:
+        raise ValueError(
+            f"{name} is non-contrastive: it takes two paired views (N, D) and (N, D) and no negatives, "
+            f"so pos_mask/neg_mask have no meaning here; drop them or use a contrastive objective"
+        )
+
+
+def check_paired_views(name: str, view_a: torch.Tensor, view_b: torch.Tensor) -> None:
+    if view_a.dim() != 2 or view_a.shape != view_b.shape:
+        raise ValueError(f"{name} takes two paired views of equal shape (N, D); got {tuple(view_a.shape)} and {tuple(view_b.shape)}")
+    if view_a.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 samples per batch, got {view_a.shape[0]}")

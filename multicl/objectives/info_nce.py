@@ -6,7 +6,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from multicl.objectives.base import check_contrastive_inputs, pairwise_similarity
-from multicl.objectives.temperature import Temperature
+from multicl.objectives.temperature import make_temperature
 
 
 class InfoNCE(nn.Module):
@@ -40,7 +40,7 @@ class InfoNCE(nn.Module):
         super().__init__()
         if similarity not in ("cosine", "dot"):
             raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
-        self.temperature = Temperature(temperature, learnable=learnable_temperature)
+        self.temperature = make_temperature(temperature, learnable_temperature)
         self.similarity = similarity
 
     def forward(

@@ -2,9 +2,36 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+
+@dataclass(frozen=True)
+class TemperatureSchedule:
+    """Temperature moving from ``start`` to ``end`` over ``total_steps`` (then held).
+
+    ``kind``: ``linear`` or ``cosine`` (half-cosine, as DINO's teacher temperature warm-up
+    and MoCo-v3-style schedules use).
+    """
+
+    start: float
+    end: float
+    total_steps: int
+    kind: str = "cosine"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("linear", "cosine"):
+            raise ValueError(f"schedule kind must be linear or cosine, got {self.kind!r}")
+        if self.total_steps <= 0 or self.start <= 0 or self.end <= 0:
+            raise ValueError("a temperature schedule needs positive start, end and total_steps")
+
+    def value(self, step: int) -> float:
+        progress = min(max(step / self.total_steps, 0.0), 1.0)
+        if self.kind == "cosine":
+            progress = 0.5 * (1 - math.cos(math.pi * progress))
+        return self.start + (self.end - self.start) * progress
 
 
 class Temperature(nn.Module):
@@ -15,6 +42,8 @@ class Temperature(nn.Module):
         learnable: learn ``log(temperature)`` by gradient descent (CLIP-style).
         min_value / max_value: clamp range, so a learnable temperature cannot run to 0
             (logits explode) or to infinity (uniform softmax).
+        schedule: a fixed :class:`TemperatureSchedule`; the trainer calls ``step_end(step)``
+            after every optimizer step (not with ``learnable``).
     """
 
     def __init__(
@@ -23,8 +52,16 @@ class Temperature(nn.Module):
         learnable: bool = False,
         min_value: float = 0.01,
         max_value: float = 1.0,
+        schedule: TemperatureSchedule | None = None,
     ) -> None:
         super().__init__()
+        if schedule is not None:
+            if learnable:
+                raise ValueError("a temperature is either learnable or scheduled, not both")
+            initial = schedule.start
+            min_value = min(min_value, schedule.start, schedule.end)
+            max_value = max(max_value, schedule.start, schedule.end)
+        self.schedule = schedule
         if not initial > 0:
             raise ValueError(f"temperature must be > 0, got {initial}")
         if not 0 < min_value <= initial <= max_value:
@@ -40,8 +77,19 @@ class Temperature(nn.Module):
         else:
             self.register_buffer("log_temperature", log_t)
 
+    def step_end(self, step: int) -> None:
+        if self.schedule is not None:
+            self.log_temperature.fill_(math.log(self.schedule.value(step)))
+
     def forward(self) -> torch.Tensor:
         return self.log_temperature.exp().clamp(self.min_value, self.max_value)
 
     def extra_repr(self) -> str:
         return f"value={float(self()):.4f}, learnable={self.learnable}"
+
+
+def make_temperature(temperature: "float | TemperatureSchedule", learnable: bool = False, min_value: float = 0.01) -> Temperature:
+    """A :class:`Temperature` from a number (fixed or learnable) or a :class:`TemperatureSchedule`."""
+    if isinstance(temperature, TemperatureSchedule):
+        return Temperature(learnable=False, min_value=min_value, schedule=temperature)
+    return Temperature(float(temperature), learnable=learnable, min_value=min(min_value, float(temperature)))

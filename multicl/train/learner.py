@@ -1,4 +1,9 @@
-"""ContrastiveLearner: encoder + projection head + objective + false-negative policy -> loss."""
+"""ContrastiveLearner: encoder + projection head + objective + false-negative policy -> loss.
+
+Also MoCo: with ``momentum`` the positive views (keys) come from an EMA copy of the encoder
+and head; with ``queue_size`` past keys are kept as extra negatives. Queue entries carry their
+metadata and go through the same false-negative policy as in-batch candidates.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,14 +12,29 @@ import torch
 from torch import nn
 
 from multicl.negatives.masks import FalseNegativePolicy
+from multicl.negatives.queue import KeyQueue
+from multicl.train.momentum import MomentumEncoder, MomentumSchedule
+
+
+def slice_rows(inputs: dict[str, torch.Tensor], start: int, end: int) -> dict[str, torch.Tensor]:
+    return {k: v[start:end] for k, v in inputs.items()}
 
 
 class ContrastiveLearner(nn.Module):
     """Turns an adapter batch (see :mod:`multicl.modalities.base`) into a scalar loss.
 
-    All rows (anchor views, positive views, hard negatives) go through the encoder in one
-    forward pass. Candidates are the N positive views followed by the H hard negatives;
-    ``policy`` removes false negatives (same instance, duplicate text/group, same label...).
+    Without momentum all rows (anchor views, positive views, hard negatives) go through the
+    encoder in one forward pass. Candidates are the N positive views, then the H hard
+    negatives, then the queue; ``policy`` removes false negatives (same instance, duplicate
+    text/group, same label, temporal window...). Objectives marked ``two_view`` (NT-Xent,
+    SupCon, DCL) receive view a and view b with (N, N) masks; ``uses_labels`` ones (SupCon)
+    also get ``labels`` from the anchors' metadata.
+
+    Args:
+        momentum: a :class:`MomentumSchedule` turns on MoCo's EMA key encoder.
+        queue_size: MoCo's queue length (0: none). Must be smaller than the dataset, or the
+            queue would mostly hold the current batch's own earlier keys; pass
+            ``dataset_size`` to have that checked.
     After each call ``last_stats`` holds what was masked, for logging.
     """
 
@@ -24,36 +44,94 @@ class ContrastiveLearner(nn.Module):
         objective: nn.Module,
         head: nn.Module | None = None,
         policy: FalseNegativePolicy | None = None,
+        momentum: MomentumSchedule | None = None,
+        queue_size: int = 0,
+        embed_dim: int | None = None,
+        dataset_size: int | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head if head is not None else nn.Identity()
         self.objective = objective
         self.policy = policy if policy is not None else FalseNegativePolicy()
+        self.two_view = bool(getattr(objective, "two_view", False))
+        self.uses_labels = bool(getattr(objective, "uses_labels", False))
+        self.momentum = MomentumEncoder(nn.ModuleList([encoder, self.head]), momentum) if momentum else None
+        self.queue = None
+        if queue_size:
+            if self.two_view:
+                raise ValueError(f"{type(objective).__name__} compares two views only; use info_nce with a queue (MoCo)")
+            if dataset_size is not None and queue_size >= dataset_size:
+                raise ValueError(
+                    f"queue_size={queue_size} >= dataset size {dataset_size}: the queue would hold keys of the "
+                    f"anchors' own samples (masked as false negatives, leaving few real negatives); use a queue "
+                    f"well below the dataset size"
+                )
+            dim = embed_dim or getattr(encoder, "embed_dim", None)
+            if dim is None:
+                raise ValueError("a queue needs embed_dim (the head's output size)")
+            self.queue = KeyQueue(queue_size, dim, meta_keys=tuple(self.policy_meta_keys()))
         self.last_stats: dict[str, float] = {}
+
+    def policy_meta_keys(self) -> list[str]:
+        keys = ["instance_id"]
+        if self.policy.same_group:
+            keys.append("group_id")
+        if self.policy.same_label:
+            keys.append("label")
+        if self.policy.temporal_window is not None:
+            keys.append("timestamp")
+        return keys
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(self.encoder(inputs))
 
+    def _keys(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        encoder, head = self.momentum.target
+        with torch.no_grad():
+            return head(encoder(inputs))
+
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
         n = int(batch["num_anchors"])
         h = int(batch.get("num_hard_negatives", 0))
-        z = self.embed(batch["inputs"])  # (2N + H, D)
-        if z.shape[0] != 2 * n + h:
-            raise ValueError(f"encoder returned {z.shape[0]} rows for a batch of 2*{n}+{h}")
-        anchors, candidates = z[:n], z[n:]
-        anchor_meta = batch["anchor_meta"]
+        inputs = batch["inputs"]
+        if self.momentum is None:
+            z = self.embed(inputs)  # (2N + H, D)
+            if z.shape[0] != 2 * n + h:
+                raise ValueError(f"encoder returned {z.shape[0]} rows for a batch of 2*{n}+{h}")
+            anchors, candidates = z[:n], z[n:]
+        else:
+            anchors = self.embed(slice_rows(inputs, 0, n))
+            candidates = self._keys(slice_rows(inputs, n, 2 * n + h))
+        anchor_meta = {k: v.to(anchors.device) for k, v in batch["anchor_meta"].items()}
         candidate_meta = anchor_meta
         if h:
+            if self.two_view:
+                raise ValueError(f"{type(self.objective).__name__} compares two views; explicit hard negatives need info_nce-style objectives")
             hard_meta = batch["hard_negative_meta"]
-            candidate_meta = {k: torch.cat([anchor_meta[k], hard_meta[k]]) for k in anchor_meta if k in hard_meta}
-        pos_mask = torch.zeros(n, n + h, dtype=torch.bool, device=z.device)
-        pos_mask[:, :n] = torch.eye(n, dtype=torch.bool, device=z.device)
-        neg_mask, dropped = self.policy.negative_mask(
-            {k: v.to(z.device) for k, v in anchor_meta.items()},
-            {k: v.to(z.device) for k, v in candidate_meta.items()},
-            pos_mask,
-        )
-        self.last_stats = {f"masked_{k}": float(v) for k, v in dropped.items() if k != "same_instance"}
+            candidate_meta = {k: torch.cat([anchor_meta[k], hard_meta[k].to(anchors.device)]) for k in anchor_meta if k in hard_meta}
+        keys_now, keys_meta = candidates[:n].detach(), {k: v for k, v in anchor_meta.items()}
+        if self.queue is not None and len(self.queue):
+            queued, queued_meta = self.queue.contents()
+            candidates = torch.cat([candidates, queued.to(candidates.dtype)])
+            candidate_meta = {k: torch.cat([candidate_meta[k], queued_meta[k]]) for k in queued_meta if k in candidate_meta}
+        m = candidates.shape[0]
+        pos_mask = torch.zeros(n, m, dtype=torch.bool, device=anchors.device)
+        pos_mask[:, :n] = torch.eye(n, dtype=torch.bool, device=anchors.device)
+        neg_mask, dropped = self.policy.negative_mask(anchor_meta, candidate_meta, pos_mask)
+        self.last_stats = {f"masked_{k}": float(v) for k, v in dropped.items() if k != "same_instance" or self.queue is not None}
         self.last_stats["negatives_per_anchor"] = float(neg_mask.sum()) / n
-        return self.objective(anchors, candidates, pos_mask=pos_mask, neg_mask=neg_mask)
+        if self.two_view:
+            kwargs = {"labels": anchor_meta["label"]} if self.uses_labels and "label" in anchor_meta else {}
+            square_pos = pos_mask[:, :n] if not kwargs else None
+            loss = self.objective(anchors, candidates, pos_mask=square_pos, neg_mask=neg_mask[:, :n], **kwargs)
+        else:
+            loss = self.objective(anchors, candidates, pos_mask=pos_mask, neg_mask=neg_mask)
+        if self.queue is not None:
+            self.queue.enqueue(keys_now, {k: keys_meta[k] for k in self.queue.meta_keys})
+        return loss
+
+    def step_end(self, step: int) -> None:
+        """Called by the trainer after each optimizer step: EMA update of the key encoder."""
+        if self.momentum is not None:
+            self.momentum.update(nn.ModuleList([self.encoder, self.head]), step)

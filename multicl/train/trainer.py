@@ -88,6 +88,9 @@ class Trainer:
         save_best: ``save_best(learner, folder)`` writes the best model (default: the learner's
             weights as safetensors). Called inside an atomic folder.
         callbacks: ``callback(step, logs)`` after every optimizer step.
+        monitor: a :class:`~multicl.train.monitor.CollapseMonitor`; its measurements are logged
+            under ``monitor/`` and a detected collapse stops the run (``stopped_early`` in the
+            summary) when the monitor says so.
 
     Outputs in ``config.out_dir``: ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``,
     ``best/`` (when evaluating) and ``trainer_summary.json``.
@@ -104,6 +107,7 @@ class Trainer:
         greater_is_better: bool = True,
         save_best: Callable[[nn.Module, Path], None] | None = None,
         callbacks: Sequence[StepCallback] = (),
+        monitor: "CollapseMonitor | None" = None,
     ) -> None:
         if evaluate is not None and primary_metric is None:
             raise ValueError("an evaluate function needs primary_metric (the key used to pick the best model)")
@@ -116,6 +120,7 @@ class Trainer:
         self.greater_is_better = greater_is_better
         self.save_best = save_best or _save_weights
         self.callbacks = list(callbacks)
+        self.monitor = monitor
         self.out_dir = Path(config.out_dir)
         self.checkpoint_dir = self.out_dir / "checkpoints"
         self.accelerator = build_accelerator(config)
@@ -170,6 +175,8 @@ class Trainer:
         last_eval: dict[str, float] = {}
         start_time, start_step = time.perf_counter(), step
         samples_seen = 0
+        side_seconds = 0.0  # evaluation and checkpointing, reported apart from training time
+        stopped_early: str | None = None
         batches = iter(loader)
         model.train()
         try:
@@ -193,6 +200,10 @@ class Trainer:
                     samples_seen += int(batch["num_anchors"]) if isinstance(batch, dict) and "num_anchors" in batch else cfg.batch_size
                 scheduler.step()
                 step += 1
+                unwrapped = acc.unwrap_model(model)
+                for module in unwrapped.modules():  # EMA targets, temperature schedules
+                    if hasattr(module, "step_end"):
+                        module.step_end(step)
                 logs = {"loss": loss_sum / cfg.grad_accum_steps, "lr": scheduler.get_last_lr()[0]}
                 if cfg.max_grad_norm:
                     logs["grad_norm"] = float(grad_norm)
@@ -205,7 +216,16 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{logs['loss']:.4g}", lr=f"{logs['lr']:.2e}")
 
+                if self.monitor is not None and (step % self.monitor.every == 0 or step == cfg.max_steps):
+                    health = self.monitor.measure(acc.unwrap_model(model), acc.device)
+                    log.log(step, {f"monitor/{k}": v for k, v in health.items()})
+                    reason = self.monitor.check(step, health, logs["loss"])
+                    if reason and self.monitor.stop:
+                        stopped_early = reason
+                        self._checkpoint(model, optimizer, scheduler, step, best, best_step)
+                        break
                 if self.evaluate_fn is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
+                    eval_start = time.perf_counter()
                     last_eval = self._evaluate(model)
                     log.log(step, {f"eval/{k}": v for k, v in last_eval.items()})
                     value = last_eval[self.primary_metric]
@@ -216,20 +236,25 @@ class Trainer:
 
                             with atomic_directory(self.out_dir / "best") as folder:
                                 self.save_best(acc.unwrap_model(model), folder)
+                    side_seconds += time.perf_counter() - eval_start
                 if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
+                    save_start = time.perf_counter()
                     self._checkpoint(model, optimizer, scheduler, step, best, best_step)
+                    side_seconds += time.perf_counter() - save_start
                 for callback in self.callbacks:
                     callback(step, logs)
         finally:
             bar.close()
             log.close()
-        elapsed = time.perf_counter() - start_time
+        elapsed = time.perf_counter() - start_time - side_seconds
         summary = {
             "steps": step,
             "resumed_from_step": start_step,
             "train_seconds": elapsed,
+            "eval_and_checkpoint_seconds": side_seconds,
             "samples_per_second": samples_seen / elapsed if elapsed > 0 else math.nan,
             "best_step": best_step,
+            "stopped_early": stopped_early,
             f"best_{self.primary_metric}" if self.primary_metric else "best_metric": best,
             **{f"final_{k}": v for k, v in last_eval.items()},
         }

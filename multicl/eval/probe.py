@@ -1,0 +1,31 @@
+"""Probes of frozen embeddings: kNN (cosine) and linear (logistic regression) classification."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def knn_probe(train_x, train_y, test_x, test_y, k: int = 10, prefix: str = "knn") -> dict[str, float]:
+    """Cosine kNN (majority of the k nearest training embeddings) -> accuracy, macro-F1 (x100)."""
+    if len(train_x) < k:
+        raise ValueError(f"kNN with k={k} needs at least {k} training embeddings, got {len(train_x)}")
+    clf = KNeighborsClassifier(n_neighbors=k, metric="euclidean", algorithm="brute", n_jobs=1)
+    clf.fit(_normalise(np.asarray(train_x)), train_y)
+    pred = clf.predict(_normalise(np.asarray(test_x)))
+    return {f"{prefix}_accuracy": 100 * accuracy_score(test_y, pred), f"{prefix}_macro_f1": 100 * f1_score(test_y, pred, average="macro")}
+
+
+def linear_probe(train_x, train_y, test_x, test_y, max_iter: int = 1000, prefix: str = "linear") -> dict[str, float]:
+    """Standardised logistic regression on frozen embeddings -> accuracy, macro-F1 (x100)."""
+    scaler = StandardScaler().fit(train_x)
+    clf = LogisticRegression(max_iter=max_iter)
+    clf.fit(scaler.transform(train_x), train_y)
+    pred = clf.predict(scaler.transform(test_x))
+    return {f"{prefix}_accuracy": 100 * accuracy_score(test_y, pred), f"{prefix}_macro_f1": 100 * f1_score(test_y, pred, average="macro")}

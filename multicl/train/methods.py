@@ -1,0 +1,66 @@
+"""Methods: an objective plus the learner around it, with each paper's usual defaults.
+
+``build_learner(method, encoder, embed_dim, ...)`` is how recipes and benchmarks get
+"SimCLR", "MoCo", "BYOL"... from one name. ``METHODS`` lists them.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from multicl.negatives.masks import FalseNegativePolicy
+from multicl.objectives import NON_CONTRASTIVE, build_objective
+from multicl.train.learner import ContrastiveLearner
+from multicl.train.momentum import MomentumSchedule
+from multicl.train.siamese import SiameseLearner
+
+METHODS = (
+    "info_nce", "multi_positive_info_nce", "nt_xent", "supcon", "dcl", "debiased", "contrastive_pair", "triplet",
+    "n_pair", "logistic_pair", "moco", "byol", "simsiam", "barlow_twins", "vicreg",
+    "byol_no_predictor", "simsiam_no_stop_gradient",
+)
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool = True) -> nn.Module:
+    layers: list[nn.Module] = [nn.Linear(in_dim, hidden)]
+    if batch_norm:
+        layers.append(nn.BatchNorm1d(hidden))
+    layers += [nn.ReLU(inplace=True), nn.Linear(hidden, out_dim)]
+    return nn.Sequential(*layers)
+
+
+def build_learner(
+    method: str,
+    encoder: nn.Module,
+    embed_dim: int,
+    projection_dim: int = 128,
+    hidden_dim: int = 256,
+    total_steps: int = 1000,
+    policy: FalseNegativePolicy | None = None,
+    dataset_size: int | None = None,
+    queue_size: int = 4096,
+) -> nn.Module:
+    """A learner for ``method`` on top of ``encoder`` (output ``embed_dim``)."""
+    if method not in METHODS:
+        raise KeyError(f"unknown method {method!r}; available: {list(METHODS)}")
+    projector = mlp(embed_dim, hidden_dim, projection_dim)
+    if method == "moco":
+        return ContrastiveLearner(
+            encoder, build_objective("info_nce", temperature=0.2), head=projector, policy=policy,
+            momentum=MomentumSchedule(0.99, 0.99, total_steps), queue_size=queue_size,
+            embed_dim=projection_dim, dataset_size=dataset_size,
+        )
+    base = method.replace("_no_predictor", "").replace("_no_stop_gradient", "")
+    if base in NON_CONTRASTIVE:
+        objective = build_objective(base)
+        if base == "byol":
+            predictor = None if method.endswith("no_predictor") else mlp(projection_dim, hidden_dim, projection_dim)
+            return SiameseLearner(encoder, objective, projector, predictor, momentum=MomentumSchedule(0.99, 1.0, total_steps))
+        if base == "simsiam":
+            return SiameseLearner(encoder, objective, projector, mlp(projection_dim, hidden_dim // 2, projection_dim),
+                                  stop_gradient=not method.endswith("no_stop_gradient"))
+        return SiameseLearner(encoder, objective, mlp(embed_dim, hidden_dim, hidden_dim), stop_gradient=False, symmetric=False)
+    defaults = {
+        "info_nce": {"temperature": 0.1}, "multi_positive_info_nce": {"temperature": 0.1}, "nt_xent": {"temperature": 0.1},
+        "supcon": {"temperature": 0.1}, "dcl": {"temperature": 0.1}, "debiased": {"temperature": 0.1, "tau_plus": 0.1},
+    }
+    return ContrastiveLearner(encoder, build_objective(method, **defaults.get(method, {})), head=projector, policy=policy)
