@@ -204,7 +204,11 @@ class Trainer:
                 for module in unwrapped.modules():  # EMA targets, temperature schedules
                     if hasattr(module, "step_end"):
                         module.step_end(step)
-                logs = {"loss": loss_sum / cfg.grad_accum_steps, "lr": scheduler.get_last_lr()[0]}
+                step_loss = loss_sum / cfg.grad_accum_steps
+                if acc.num_processes > 1:
+                    # one value on every rank: the collapse rule must decide the same everywhere
+                    step_loss = float(acc.reduce(torch.tensor(step_loss, device=acc.device), reduction="mean"))
+                logs = {"loss": step_loss, "lr": scheduler.get_last_lr()[0]}
                 if cfg.max_grad_norm:
                     logs["grad_norm"] = float(grad_norm)
                 temperature = getattr(getattr(acc.unwrap_model(model), "objective", None), "temperature", None)
