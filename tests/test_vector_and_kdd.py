@@ -45,7 +45,7 @@ def test_connection_records_reader_and_featurizer(tmp_path):
     test = tmp_path / "test.txt"
     test.write_text(ROW.format(b=1, label="normal").replace("http", "gopher") + "\n")
     x_test = featurizer.transform(read_connection_records(test))
-    assert x_test[0, 38 + 1 + 1] == 1.0  # unseen service -> its out-of-vocabulary column
+    assert x_test[0, 38 + 2 + 1] == 1.0 and x_test[0, 38 + 2] == 0.0  # unseen service -> its out-of-vocabulary column
     bad = tmp_path / "bad.txt"
     bad.write_text("1,2,3\n")
     with pytest.raises(ValueError, match="line 1: expected 41 features"):
