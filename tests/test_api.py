@@ -78,3 +78,17 @@ def test_failed_save_leaves_no_half_written_folder(tiny_text_model, tmp_path, mo
         model.save(tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_length_buckets_match_the_padded_forward(tiny_text_model):
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_text_model)
+    texts = [("word " * (i % 13 + 1)).strip() for i in range(40)]
+    inputs = dict(tokenizer(texts, padding=True, return_tensors="pt"))
+    for pooling in ["mean", "cls", "first_last_avg"]:
+        bucketed = TextEncoder(load_backbone(tiny_text_model), pooling, length_bucket_size=8).eval()
+        padded = TextEncoder(bucketed.backbone, pooling, length_bucket_size=None).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(bucketed(inputs), padded(inputs), atol=1e-5, rtol=1e-5)

@@ -63,14 +63,42 @@ class TextEncoder(nn.Module):
         ``first_last_avg``     mean over tokens of (first layer + last layer) / 2.
     """
 
-    def __init__(self, backbone: nn.Module, pooling: str = "mean") -> None:
+    def __init__(self, backbone: nn.Module, pooling: str = "mean", length_bucket_size: int | None = 64) -> None:
         super().__init__()
+        if length_bucket_size is not None and length_bucket_size <= 0:
+            raise ValueError(f"length_bucket_size must be positive or None, got {length_bucket_size}")
         self.backbone = backbone
         self.pooling = check_pooling(pooling)
+        self.length_bucket_size = length_bucket_size
         self.embed_dim = int(backbone.config.hidden_size)
         self._has_pooler = getattr(backbone, "pooler", None) is not None
+        if self._has_pooler and self.pooling != "cls":
+            # Unused by this pooling: freeze it so DDP does not wait for its gradients.
+            backbone.pooler.requires_grad_(False)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Rows are grouped by length into buckets of ``length_bucket_size`` and each bucket is
+        trimmed to its own longest row, so a batch mixing short and long texts (anchors,
+        positives and hard negatives stacked) does not pay for padding. Outputs keep the
+        input order; values match the padded computation (attention ignores padding)."""
+        mask = inputs["attention_mask"]
+        size = self.length_bucket_size
+        if size is None or mask.shape[0] <= size:
+            return self._forward_padded(inputs)
+        lengths = mask.sum(dim=1)
+        if not bool((mask.cumsum(dim=1) == torch.minimum(torch.arange(1, mask.shape[1] + 1, device=mask.device), lengths[:, None])).all()):
+            return self._forward_padded(inputs)  # not right-padded: trimming would cut real tokens
+        order = torch.argsort(lengths, descending=True)
+        outputs = []
+        for start in range(0, order.numel(), size):
+            idx = order[start : start + size]
+            width = int(lengths[idx].max())
+            outputs.append(self._forward_padded({k: v[idx, :width] for k, v in inputs.items() if v.dim() == 2}))
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(order.numel(), device=order.device)
+        return torch.cat(outputs)[inverse]
+
+    def _forward_padded(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         model_inputs = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         want_layers = self.pooling == "first_last_avg"
         out = self.backbone(**model_inputs, output_hidden_states=want_layers, return_dict=True)

@@ -26,6 +26,8 @@ class TrainerConfig:
     log_every: int = 10
     seed: int = 42
     num_workers: int = 0  # DataLoader workers (views + tokenisation)
+    find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
+    compile: bool = False  # torch.compile the encoder (in place; state-dict keys unchanged)
     resume: bool = True  # continue from the latest checkpoint in out_dir if there is one
     progress_bar: bool = True
     tensorboard: bool = True

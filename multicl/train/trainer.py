@@ -44,7 +44,7 @@ def resolve_precision(precision: str, on_cuda: bool) -> str:
 
 
 def build_accelerator(config: TrainerConfig):
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.state import AcceleratorState, GradientState
 
     on_cuda = config.device != "cpu" and torch.cuda.is_available()
@@ -59,6 +59,7 @@ def build_accelerator(config: TrainerConfig):
         mixed_precision=resolve_precision(config.precision, on_cuda),
         gradient_accumulation_steps=config.grad_accum_steps,
         step_scheduler_with_optimizer=False,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
     )
 
 
@@ -70,7 +71,11 @@ def build_optimizer(model: nn.Module, learning_rate: float, weight_decay: float)
             continue
         (no_decay if param.ndim <= 1 else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate)
+    params = decay + no_decay
+    # The fused kernel updates all parameters in one pass (CPU and CUDA); fall back where a
+    # device or dtype lacks it.
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float16, torch.bfloat16) for p in params)
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate, fused=fused or None)
 
 
 class Trainer:
@@ -164,6 +169,9 @@ class Trainer:
             # or dropout after a resume would differ from the uninterrupted run.
             generator=torch.Generator().manual_seed(cfg.seed),
         )
+        if cfg.compile:
+            encoder = getattr(self.learner, "encoder", self.learner)
+            encoder.compile(dynamic=True)
         model, optimizer, loader = acc.prepare(self.learner, optimizer, loader)
         if rng_state is not None:
             restore_rng_state(rng_state)
@@ -306,7 +314,7 @@ def _save_weights(learner: nn.Module, folder: Path) -> None:
 # Settings that may change between a run and its resumption; any other difference means the
 # checkpoint belongs to another experiment.
 _RESUME_FREE = {"max_steps", "resume", "progress_bar", "eval_every", "save_every", "log_every",
-                "keep_checkpoints", "num_workers", "tensorboard", "out_dir"}
+                "keep_checkpoints", "num_workers", "tensorboard", "out_dir", "compile", "find_unused_parameters"}
 
 
 def _read_state_config(path: Path) -> dict[str, Any]:
