@@ -61,6 +61,7 @@ def main() -> None:
             temperature=args.temperature,
             max_length=args.max_length,
             eval_every=args.steps,  # score the final model, as the peer does
+            keep_initial_if_better=False,
             resume=False,
         )
         done = Path(cfg.out_dir) / "metrics.json"

@@ -37,7 +37,7 @@ def test_unsup_smoke_writes_all_outputs(tiny_text_model, tmp_path, capsys):
 def test_sup_with_triplets_and_views(tiny_text_model, tmp_path):
     sentences, dev, pairs = write_files(tmp_path)
     metrics = run(tmp_path, tiny_text_model, mode="sup", train_file=str(pairs), dev_file=(str(dev),))
-    assert metrics["best_step"] in (2, 4)
+    assert metrics["best_step"] in (0, 2, 4)
     metrics = run(tmp_path / "v", tiny_text_model, train_file=str(sentences), dev_file=(str(dev),), views=("dropout", "word_swap", "keyboard"))
     assert metrics["train_seconds"] > 0
 

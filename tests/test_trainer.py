@@ -99,3 +99,14 @@ def test_resume_with_other_settings_is_refused(tiny_text_model, tmp_path):
         trainer.train()
     trainer, _ = make_trainer(tiny_text_model, tmp_path / "run", learning_rate=5e-4, resume=False)
     assert trainer.train()["resumed_from_step"] == 0
+
+
+def test_eval_at_start_keeps_the_initial_model_when_training_never_beats_it(tiny_text_model, tmp_path):
+    trainer, learner = make_trainer(tiny_text_model, tmp_path / "run", eval_at_start=True)
+    trainer.evaluate_fn = lambda encoder: {"mean_norm": 1.0}  # flat: no step is strictly better
+    initial = {k: v.clone() for k, v in learner.state_dict().items()}
+    summary = trainer.train()
+    assert summary["best_step"] == 0
+    best = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
+    for key, value in best.items():
+        torch.testing.assert_close(value, initial[key], rtol=0, atol=0)

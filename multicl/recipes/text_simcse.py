@@ -74,6 +74,7 @@ class Config:
     sick_missing_negatives: str = field(default="random_contradiction", metadata={"help": "SICK rows without a contradiction: random_contradiction | none | drop"})
     max_train_samples: int | None = None
     eval_every: int = 20
+    keep_initial_if_better: bool = field(default=True, metadata={"help": "score the starting model too and keep it when no training step beats it on the first dev file"})
     warmup_ratio: float = 0.1
     dropout: float | None = field(default=None, metadata={"help": "override the backbone's dropout (SimCSE: 0.1)"})
     num_workers: int = 0
@@ -208,6 +209,7 @@ def main(cfg: Config) -> dict[str, float]:
         precision=cfg.precision,
         device=cfg.device,
         eval_every=cfg.eval_every,
+        eval_at_start=cfg.keep_initial_if_better,
         save_every=cfg.eval_every,
         seed=cfg.seed,
         num_workers=cfg.num_workers,
@@ -241,19 +243,27 @@ def main(cfg: Config) -> dict[str, float]:
     metrics.update(
         train_seconds=summary["train_seconds"],
         train_samples_per_second=summary["samples_per_second"],
-        best_step=summary["best_step"] or cfg.max_steps,
+        best_step=summary["best_step"] if summary["best_step"] is not None else cfg.max_steps,
         wall_seconds=time.perf_counter() - wall_start,
     )
     atomic_write_json(out_dir / "metrics.json", metrics)
     records = trainer_records(out_dir)
     plot_training_curve(records, out_dir / "training_curve.png", eval_key=dev[0].primary_metric)
 
-    rows = [[k.replace("_spearman_cosine", ""), before[k], after[k], after[k] - before[k]] for k in before if k.endswith("spearman_cosine")]
-    print("\nSTS Spearman x100 (cosine):")
-    print(format_table(rows, ["set", "before", "after", "delta"]))
+    last = {k: summary.get(f"final_{k}", float("nan")) for k in before}
+    rows = [[k.replace("_spearman_cosine", ""), before[k], last[k] if k in last and k in summary_keys(summary) else "-", after[k], after[k] - before[k]]
+            for k in before if k.endswith("spearman_cosine")]
+    print("\nSTS Spearman x100 (cosine); 'after' is the kept model (best on the first dev file):")
+    print(format_table(rows, ["set", "before", "last step", "after", "delta"]))
+    if metrics["best_step"] == 0:
+        print("no training step beat the starting model on the first dev file, so the starting model was kept")
     print(f"\nbest step {metrics['best_step']}, train {summary['train_seconds']:.0f}s "
           f"({summary['samples_per_second']:.1f} samples/s), wall {metrics['wall_seconds']:.0f}s; outputs in {out_dir}/")
     return metrics
+
+
+def summary_keys(summary: dict[str, Any]) -> set[str]:
+    return {k[len("final_"):] for k in summary if k.startswith("final_")}
 
 
 def trainer_records(out_dir: Path) -> list[dict[str, Any]]:
@@ -266,6 +276,9 @@ def trainer_records(out_dir: Path) -> list[dict[str, Any]]:
 
 def cli(argv: list[str] | None = None) -> dict[str, float]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight loading/saving bars drown the recipe's own output
     cfg = config_from_args(Config, argv, __doc__.split("\n\n")[0])
     return main(cfg)
 

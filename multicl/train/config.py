@@ -21,6 +21,7 @@ class TrainerConfig:
     precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | no | bf16 | fp16
     device: str = "auto"  # auto | cpu | cuda
     eval_every: int = 0  # steps between evaluations; 0: only at the end
+    eval_at_start: bool = False  # also evaluate the initial model (step 0): best/ is never worse than the start
     save_every: int = 0  # steps between resumable checkpoints; 0: only at the end
     keep_checkpoints: int = 1  # resumable checkpoints kept on disk
     log_every: int = 10

@@ -23,7 +23,7 @@ from multicl.train.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from multicl.train.config import TrainerConfig
 from multicl.train.metrics_log import MetricsLog
 from multicl.train.schedule import build_scheduler
-from multicl.utils.io import atomic_write_json
+from multicl.utils.io import atomic_directory, atomic_write_json
 from multicl.utils.seed import capture_rng_state, restore_rng_state, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -185,6 +185,14 @@ class Trainer:
         samples_seen = 0
         side_seconds = 0.0  # evaluation and checkpointing, reported apart from training time
         stopped_early: str | None = None
+        if self.evaluate_fn is not None and cfg.eval_at_start and step == 0:
+            last_eval = self._evaluate(model)
+            log.log(0, {f"eval/{k}": v for k, v in last_eval.items()})
+            best, best_step = last_eval[self.primary_metric], 0
+            if acc.is_main_process:
+                with atomic_directory(self.out_dir / "best") as folder:
+                    self.save_best(acc.unwrap_model(model), folder)
+            last_eval = {}
         batches = iter(loader)
         model.train()
         try:
@@ -244,8 +252,6 @@ class Trainer:
                     if best is None or (value > best if self.greater_is_better else value < best):
                         best, best_step = value, step
                         if acc.is_main_process:
-                            from multicl.utils.io import atomic_directory
-
                             with atomic_directory(self.out_dir / "best") as folder:
                                 self.save_best(acc.unwrap_model(model), folder)
                     side_seconds += time.perf_counter() - eval_start
@@ -314,7 +320,7 @@ def _save_weights(learner: nn.Module, folder: Path) -> None:
 # Settings that may change between a run and its resumption; any other difference means the
 # checkpoint belongs to another experiment.
 _RESUME_FREE = {"max_steps", "resume", "progress_bar", "eval_every", "save_every", "log_every",
-                "keep_checkpoints", "num_workers", "tensorboard", "out_dir", "compile", "find_unused_parameters"}
+                "keep_checkpoints", "num_workers", "tensorboard", "out_dir", "eval_at_start", "compile", "find_unused_parameters"}
 
 
 def _read_state_config(path: Path) -> dict[str, Any]:
