@@ -226,6 +226,9 @@ def main(cfg: Config) -> dict[str, float]:
         save_best=lambda lrn, folder: as_model(lrn.encoder).save(folder),
     )
     summary = trainer.train()
+    if summary["resumed_from_step"] >= cfg.max_steps:
+        print(f"[text_simcse] {out_dir} already holds a finished run of {cfg.max_steps} steps; its model is reported below. "
+              f"Use another --out-dir or --no-resume to train again.")
 
     best_dir = out_dir / "best"
     final_dir = out_dir / "model"
