@@ -127,3 +127,30 @@ def test_monitor_rule_fires_on_rising_uniformity_with_falling_loss():
     assert monitor.check(30, {**healthy, "uniformity": -1.0}, loss=1.2) is None  # loss rose: not the signature
     reason = monitor.check(40, {**healthy, "uniformity": -0.2}, loss=0.1)
     assert reason and "uniformity rose" in reason and monitor.fired == reason
+
+
+def test_trainer_stops_on_collapse_and_schedules_reach_the_objective(tmp_path):
+    from multicl.objectives import TemperatureSchedule
+    import json
+
+    x, _ = blobs()
+    adapter = VectorAdapter(x, corruption=0.3)
+    dataset = ViewsDataset(list(range(len(x))), adapter)
+    probe = adapter.collate([dataset[i] for i in range(32)])
+    torch.manual_seed(0)
+    learner = build_learner("simsiam_no_stop_gradient", adapter.build_encoder(), 64)
+    monitor = CollapseMonitor(probe, every=2, min_dim_std=1.0)  # a floor no embedding reaches: fires at once
+    cfg = TrainerConfig(out_dir=str(tmp_path / "a"), max_steps=10, batch_size=16, progress_bar=False, tensorboard=False, log_every=1)
+    summary = Trainer(learner, dataset, adapter.collate, cfg, monitor=monitor).train()
+    assert summary["steps"] == 2 and "dim_std" in summary["stopped_early"]
+    assert (tmp_path / "a" / "checkpoints" / "step-000002").is_dir()
+    records = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert any("monitor/uniformity" in r for r in records)
+
+    torch.manual_seed(0)
+    objective = build_objective("info_nce", temperature=TemperatureSchedule(0.5, 0.1, total_steps=4, kind="linear"))
+    learner = ContrastiveLearner(adapter.build_encoder(), objective)
+    cfg = TrainerConfig(out_dir=str(tmp_path / "b"), max_steps=4, batch_size=16, progress_bar=False, tensorboard=False, log_every=1)
+    Trainer(learner, dataset, adapter.collate, cfg).train()
+    temperatures = [json.loads(l)["train/temperature"] for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert temperatures == pytest.approx([0.4, 0.3, 0.2, 0.1])

@@ -64,3 +64,12 @@ def test_cli_help_works_offline(capsys):
         text_simcse.cli(["--help"])
     assert exit_info.value.code == 0
     assert "--temperature" in capsys.readouterr().out
+
+
+def test_rerun_reuses_a_finished_run_and_says_so(tiny_text_model, tmp_path, capsys):
+    sentences, dev, _ = write_files(tmp_path)
+    first = run(tmp_path, tiny_text_model, train_file=str(sentences), dev_file=(str(dev),))
+    capsys.readouterr()
+    second = run(tmp_path, tiny_text_model, train_file=str(sentences), dev_file=(str(dev),))
+    assert "already holds a finished run" in capsys.readouterr().out
+    assert second["after_dev_spearman_cosine"] == pytest.approx(first["after_dev_spearman_cosine"])
