@@ -86,7 +86,8 @@ class TextEncoder(nn.Module):
         if size is None or mask.shape[0] <= size:
             return self._forward_padded(inputs)
         lengths = mask.sum(dim=1)
-        if not bool((mask.cumsum(dim=1) == torch.minimum(torch.arange(1, mask.shape[1] + 1, device=mask.device), lengths[:, None])).all()):
+        positions = torch.arange(mask.shape[1], device=mask.device)
+        if not bool((mask.bool() == (positions[None, :] < lengths[:, None])).all()):
             return self._forward_padded(inputs)  # not right-padded: trimming would cut real tokens
         order = torch.argsort(lengths, descending=True)
         outputs = []

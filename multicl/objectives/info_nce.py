@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from multicl.objectives.base import check_contrastive_inputs, pairwise_similarity
+from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, pairwise_similarity
 from multicl.objectives.temperature import make_temperature
 
 
@@ -52,8 +52,7 @@ class InfoNCE(nn.Module):
     ) -> torch.Tensor:
         pos_mask, neg_mask = check_contrastive_inputs(anchors, candidates, pos_mask, neg_mask)
         logits = pairwise_similarity(anchors, candidates, self.similarity) / self.temperature()  # (N, M)
-        very_negative = torch.finfo(logits.dtype).min
-        neg_lse = logits.masked_fill(~neg_mask, very_negative).logsumexp(dim=1, keepdim=True)  # (N, 1)
+        neg_lse = masked_logsumexp(logits, neg_mask)  # (N, 1)
         per_positive = F.softplus(neg_lse - logits)  # (N, M), meaningful where pos_mask
         per_positive = per_positive.masked_fill(~pos_mask, 0.0)
         per_row = per_positive.sum(dim=1) / pos_mask.sum(dim=1)  # (N,)

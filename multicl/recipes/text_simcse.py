@@ -37,6 +37,7 @@ from multicl.objectives import build_objective
 from multicl.recipes._cli import config_from_args
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
+from multicl.train.metrics_log import read_metrics
 from multicl.train.trainer import Trainer
 from multicl.utils.io import atomic_write_json
 from multicl.views.text import TEXT_VIEWS, build_text_view
@@ -250,11 +251,11 @@ def main(cfg: Config) -> dict[str, float]:
         wall_seconds=time.perf_counter() - wall_start,
     )
     atomic_write_json(out_dir / "metrics.json", metrics)
-    records = trainer_records(out_dir)
+    records = read_metrics(out_dir)
     plot_training_curve(records, out_dir / "training_curve.png", eval_key=dev[0].primary_metric)
 
-    last = {k: summary.get(f"final_{k}", float("nan")) for k in before}
-    rows = [[k.replace("_spearman_cosine", ""), before[k], last[k] if k in last and k in summary_keys(summary) else "-", after[k], after[k] - before[k]]
+    # dev sets were scored by the trainer at the last step; test sets only before and after
+    rows = [[k.replace("_spearman_cosine", ""), before[k], summary.get(f"final_{k}", "-"), after[k], after[k] - before[k]]
             for k in before if k.endswith("spearman_cosine")]
     print("\nSTS Spearman x100 (cosine); 'after' is the kept model (best on the first dev file):")
     print(format_table(rows, ["set", "before", "last step", "after", "delta"]))
@@ -265,16 +266,6 @@ def main(cfg: Config) -> dict[str, float]:
     return metrics
 
 
-def summary_keys(summary: dict[str, Any]) -> set[str]:
-    return {k[len("final_"):] for k in summary if k.startswith("final_")}
-
-
-def trainer_records(out_dir: Path) -> list[dict[str, Any]]:
-    from multicl.train.metrics_log import MetricsLog
-
-    log = MetricsLog.__new__(MetricsLog)
-    log.path = out_dir / "metrics.jsonl"
-    return log.read()
 
 
 def cli(argv: list[str] | None = None) -> dict[str, float]:

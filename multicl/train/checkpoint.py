@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-def _contiguous_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def safetensors_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     # safetensors refuses shared or non-contiguous storage: clone what is shared.
     state = module.state_dict()
     seen: set[int] = set()
@@ -52,7 +52,7 @@ def save_checkpoint(
 ) -> Path:
     final = checkpoint_dir / f"step-{step:06d}"
     with atomic_directory(final) as tmp:
-        save_file(_contiguous_state(model), str(tmp / "model.safetensors"))
+        save_file(safetensors_state(model), str(tmp / "model.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
         torch.save(rng_state, tmp / "rng.pt")
         (tmp / "trainer_state.json").write_text(json.dumps({**trainer_state, "step": step}, indent=2, default=str))

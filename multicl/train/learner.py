@@ -110,7 +110,7 @@ class ContrastiveLearner(nn.Module):
                 raise ValueError(f"{type(self.objective).__name__} compares two views; explicit hard negatives need info_nce-style objectives")
             hard_meta = batch["hard_negative_meta"]
             candidate_meta = {k: torch.cat([anchor_meta[k], hard_meta[k].to(anchors.device)]) for k in anchor_meta if k in hard_meta}
-        keys_now, keys_meta = candidates[:n].detach(), {k: v for k, v in anchor_meta.items()}
+        keys_now = candidates[:n].detach()  # this batch's keys, queued after the loss
         if self.queue is not None and len(self.queue):
             queued, queued_meta = self.queue.contents()
             candidates = torch.cat([candidates, queued.to(candidates.dtype)])
@@ -128,7 +128,7 @@ class ContrastiveLearner(nn.Module):
         else:
             loss = self.objective(anchors, candidates, pos_mask=pos_mask, neg_mask=neg_mask)
         if self.queue is not None:
-            self.queue.enqueue(keys_now, {k: keys_meta[k] for k in self.queue.meta_keys})
+            self.queue.enqueue(keys_now, {k: anchor_meta[k] for k in self.queue.meta_keys})
         return loss
 
     def step_end(self, step: int) -> None:

@@ -45,11 +45,17 @@ class MetricsLog:
                     self.writer.add_scalar(key, float(value), step)
 
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        return read_metrics(self.path.parent)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
+
+
+def read_metrics(out_dir: Path) -> list[dict[str, Any]]:
+    """The records of ``out_dir/metrics.jsonl`` (empty when there is none)."""
+    path = Path(out_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -191,9 +191,13 @@ class Trainer:
             best, best_step = last_eval[self.primary_metric], 0
             if acc.is_main_process:
                 with atomic_directory(self.out_dir / "best") as folder:
-                    self.save_best(acc.unwrap_model(model), folder)
+                    self.save_best(self.learner, folder)
             last_eval = {}
         batches = iter(loader)
+        learner = self.learner  # what acc.unwrap_model(model) returns: the module we were given
+        # EMA targets and temperature schedules; collected once, called after every optimizer step
+        step_hooks = [m.step_end for m in learner.modules() if hasattr(m, "step_end")]
+        temperature = getattr(getattr(learner, "objective", None), "temperature", None)
         model.train()
         try:
             while step < cfg.max_steps:
@@ -216,10 +220,8 @@ class Trainer:
                     samples_seen += int(batch["num_anchors"]) if isinstance(batch, dict) and "num_anchors" in batch else cfg.batch_size
                 scheduler.step()
                 step += 1
-                unwrapped = acc.unwrap_model(model)
-                for module in unwrapped.modules():  # EMA targets, temperature schedules
-                    if hasattr(module, "step_end"):
-                        module.step_end(step)
+                for hook in step_hooks:
+                    hook(step)
                 step_loss = loss_sum / cfg.grad_accum_steps
                 if acc.num_processes > 1:
                     # one value on every rank: the collapse rule must decide the same everywhere
@@ -227,17 +229,16 @@ class Trainer:
                 logs = {"loss": step_loss, "lr": scheduler.get_last_lr()[0]}
                 if cfg.max_grad_norm:
                     logs["grad_norm"] = float(grad_norm)
-                temperature = getattr(getattr(acc.unwrap_model(model), "objective", None), "temperature", None)
                 if isinstance(temperature, nn.Module):
                     logs["temperature"] = float(temperature().detach())
-                logs.update(getattr(acc.unwrap_model(model), "last_stats", {}))
+                logs.update(getattr(learner, "last_stats", {}))
                 if step % cfg.log_every == 0 or step == cfg.max_steps:
                     log.log(step, {f"train/{k}": v for k, v in logs.items()})
                 bar.update(1)
                 bar.set_postfix(loss=f"{logs['loss']:.4g}", lr=f"{logs['lr']:.2e}")
 
                 if self.monitor is not None and (step % self.monitor.every == 0 or step == cfg.max_steps):
-                    health = self.monitor.measure(acc.unwrap_model(model), acc.device)
+                    health = self.monitor.measure(learner, acc.device)
                     log.log(step, {f"monitor/{k}": v for k, v in health.items()})
                     reason = self.monitor.check(step, health, logs["loss"])
                     if reason and self.monitor.stop:
@@ -253,7 +254,7 @@ class Trainer:
                         best, best_step = value, step
                         if acc.is_main_process:
                             with atomic_directory(self.out_dir / "best") as folder:
-                                self.save_best(acc.unwrap_model(model), folder)
+                                self.save_best(learner, folder)
                     side_seconds += time.perf_counter() - eval_start
                 if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
                     save_start = time.perf_counter()
@@ -311,10 +312,11 @@ class Trainer:
 
 
 def _save_weights(learner: nn.Module, folder: Path) -> None:
-    from multicl.train.checkpoint import _contiguous_state
     from safetensors.torch import save_file
 
-    save_file(_contiguous_state(learner), str(folder / "model.safetensors"))
+    from multicl.train.checkpoint import safetensors_state
+
+    save_file(safetensors_state(learner), str(folder / "model.safetensors"))
 
 
 # Settings that may change between a run and its resumption; any other difference means the
