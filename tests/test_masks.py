@@ -49,3 +49,19 @@ def test_positive_aware_thresholds():
     sims = torch.tensor([[0.2, 0.7, 0.9]])
     neg, _ = policy.negative_mask(anchors, candidates, pos, sims, torch.tensor([0.8]))
     assert neg.tolist() == [[True, True, False]]
+
+
+def test_per_anchor_candidate_metadata_gives_the_same_masks_as_shared():
+    """A miner's (N, K) candidate lists: the same rules, row by row."""
+    policy = FalseNegativePolicy(same_group=True, temporal_window=2.0, same_label=True)
+    anchors = {"instance_id": torch.tensor([0, 1]), "group_id": torch.tensor([7, 8]),
+               "timestamp": torch.tensor([10.0, 3.0]), "label": torch.tensor([1, 2])}
+    shared = {"instance_id": torch.tensor([0, 5, 6, 9]), "group_id": torch.tensor([7, 7, 8, 8]),
+              "timestamp": torch.tensor([11.0, 30.0, 4.0, 1.0]), "label": torch.tensor([3, 1, 3, 3])}
+    pick = torch.tensor([[1, 0, 3], [2, 3, 0]])  # each anchor's own candidates
+    per_anchor = {k: v[pick] for k, v in shared.items()}
+    full = policy.false_negative_masks(anchors, shared)
+    rowwise = policy.false_negative_masks(anchors, per_anchor)
+    for rule in full:
+        assert torch.equal(rowwise[rule], torch.gather(full[rule], 1, pick)), rule
+    assert rowwise["same_group"].tolist() == [[False, True, False], [True, True, False]]

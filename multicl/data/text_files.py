@@ -31,6 +31,13 @@ def read_text(path: str | Path) -> str:
     if path.is_dir():
         raise IsADirectoryError(f"expected a file, got the folder {path}")
     data = path.read_bytes()
+    if path.suffix == ".gz":
+        import gzip
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{path} is not a complete gzip file ({err})") from err
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

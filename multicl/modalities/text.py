@@ -94,6 +94,15 @@ class TextAdapter:
             return view_a, sample.positive
         return view_a, self._pick(rng)(sample.text, rng)
 
+    @property
+    def pad_values(self) -> dict[str, int]:
+        """Padding used when stacking inputs of different lengths (mined negatives)."""
+        return {"input_ids": int(self.tokenizer.pad_token_id or 0)}
+
+    def mining_input(self, sample: TextSample) -> str:
+        """What the hard-negative miner embeds for this sample: its anchor text."""
+        return sample.text
+
     def hard_negative(self, sample: TextSample) -> str | None:
         return sample.hard_negative
 

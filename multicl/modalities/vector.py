@@ -24,6 +24,8 @@ class VectorAdapter:
         corruption: share of features replaced in each view (0 disables SCARF).
         noise_std: Gaussian noise added to every feature (in scaled units).
         labels: optional per-row labels, exposed as metadata (for supervised masks/SupCon).
+        positive: ``view`` (two views of one row: self-supervised) or ``same_label`` (the
+            positive is a view of another row with the row's label: supervised pairs).
         embed_dim / hidden_dims: the MLP encoder ``build_encoder`` returns.
     """
 
@@ -35,6 +37,7 @@ class VectorAdapter:
         labels: Sequence[int] | None = None,
         embed_dim: int = 64,
         hidden_dims: tuple[int, ...] = (256, 256),
+        positive: str = "view",
     ) -> None:
         marginals = np.asarray(marginals, dtype=np.float32)
         if marginals.ndim != 2 or marginals.shape[0] == 0:
@@ -47,6 +50,16 @@ class VectorAdapter:
         self.corruption = corruption
         self.noise_std = noise_std
         self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and self.labels.shape != (marginals.shape[0],):
+            raise ValueError(f"labels need one value per row ({marginals.shape[0]}), got shape {self.labels.shape}")
+        if positive not in ("view", "same_label"):
+            raise ValueError(f"positive must be 'view' or 'same_label', got {positive!r}")
+        if positive == "same_label" and self.labels is None:
+            raise ValueError("positive='same_label' needs labels")
+        self.positive = positive
+        self._rows_of_label = {} if self.labels is None else {
+            label: np.flatnonzero(self.labels == label) for label in np.unique(self.labels)
+        }
         self.embed_dim = embed_dim
         self.hidden_dims = hidden_dims
 
@@ -66,7 +79,14 @@ class VectorAdapter:
 
     def views(self, sample: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         row = self.marginals[int(sample)]
+        if self.positive == "same_label":
+            partner = rng.choice(self._rows_of_label[self.labels[int(sample)]])
+            return self._view(row, rng), self._view(self.marginals[partner], rng)
         return self._view(row, rng), self._view(row, rng)
+
+    def mining_input(self, sample: int) -> np.ndarray:
+        """What the hard-negative miner embeds for this sample: its clean feature row."""
+        return self.marginals[int(sample)]
 
     def meta(self, sample: int, index: int) -> dict[str, int]:
         meta = {"instance_id": int(sample), "group_id": int(sample)}

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import torch
 
 SPACES = ("cosine", "ip", "l2")
 
@@ -37,6 +38,28 @@ def _check_ids(ids, n: int) -> np.ndarray:
     if len(np.unique(ids)) != n:
         raise ValueError("ids repeat within one add() call")
     return ids
+
+
+def exact_topk(queries: torch.Tensor, corpus: torch.Tensor, k: int, space: str = "ip",
+               chunk_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-``k`` of every query over ``corpus`` by chunked matmul, on their device.
+
+    ``queries`` (Q, D) and ``corpus`` (N, D), already normalised for cosine. Returns
+    ``(rows, similarities)``, each (Q, min(k, N)), best first; rows index ``corpus``. Memory is
+    bounded by ``chunk_size * N`` similarities, so 500k vectors need no (N, N) matrix.
+    """
+    k = min(int(k), corpus.shape[0])
+    rows = torch.empty(queries.shape[0], k, dtype=torch.long, device=queries.device)
+    sims = torch.empty(queries.shape[0], k, dtype=torch.float32, device=queries.device)
+    corpus_sq = (corpus.float() ** 2).sum(1) if space == "l2" else None
+    for start in range(0, queries.shape[0], chunk_size):
+        q = queries[start : start + chunk_size]
+        scores = q @ corpus.T  # (chunk, N)
+        if space == "l2":
+            scores = 2 * scores - (q.float() ** 2).sum(1, keepdim=True) - corpus_sq
+        top_sims, top_rows = torch.topk(scores.float(), k, dim=1)
+        rows[start : start + len(q)], sims[start : start + len(q)] = top_rows, top_sims
+    return rows, sims
 
 
 class ExactIndex:
@@ -77,21 +100,8 @@ class ExactIndex:
         queries = self._prepare(_check_vectors(queries, self.dim, "queries"))
         if len(self) == 0:
             raise ValueError("the index is empty: add vectors before searching")
-        k = min(int(k), len(self))
-        out_ids = np.empty((len(queries), k), dtype=np.int64)
-        out_sims = np.empty((len(queries), k), dtype=np.float32)
-        for start in range(0, len(queries), self.chunk_size):
-            q = queries[start : start + self.chunk_size]
-            if self.space == "l2":
-                sims = -(np.sum(q * q, 1)[:, None] - 2 * q @ self._vectors.T + np.sum(self._vectors**2, 1)[None, :])
-            else:
-                sims = q @ self._vectors.T
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            top_sims = np.take_along_axis(sims, top, axis=1)
-            order = np.argsort(-top_sims, axis=1, kind="stable")
-            out_ids[start : start + len(q)] = self._ids[np.take_along_axis(top, order, axis=1)]
-            out_sims[start : start + len(q)] = np.take_along_axis(top_sims, order, axis=1)
-        return out_ids, out_sims
+        rows, sims = exact_topk(torch.from_numpy(queries), torch.from_numpy(self._vectors), k, self.space, self.chunk_size)
+        return self._ids[rows.numpy()], sims.numpy()
 
     def save(self, path: str | Path) -> None:
         from multicl.utils.io import atomic_write_json

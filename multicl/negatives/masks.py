@@ -4,7 +4,9 @@ Masks are the one currency between metadata, miners and objectives (DESIGN.md §
 negative source (in-batch, queue, gathered, ANN-mined) carries per-candidate metadata and goes
 through the same :class:`FalseNegativePolicy`.
 
-Metadata is a dict of 1-D tensors, one value per row:
+Metadata is a dict of tensors, one value per row. Candidate metadata is either shared by all
+anchors, ``(M,)``, or given per anchor, ``(N, M)`` (a miner's top-M list for each anchor); masks
+come out ``(N, M)`` either way:
     ``instance_id``  the sample a view came from (two views of one sample are never negatives)
     ``group_id``     a coarser identity: duplicate texts, one video/stream, one speaker...
     ``label``        a class label (used only when ``same_label`` is on: supervised masking)
@@ -95,7 +97,7 @@ class FalseNegativePolicy:
         if "timestamp" not in anchor_meta or "timestamp" not in candidate_meta:
             raise ValueError("temporal_window needs a 'timestamp' entry in the metadata of anchors and candidates")
         a = anchor_meta["timestamp"].reshape(-1, 1).double()
-        c = candidate_meta["timestamp"].reshape(1, -1).double()
+        c = _as_columns(candidate_meta["timestamp"].to(a.device)).double()
         return (a - c).abs() <= self.temporal_window
 
 
@@ -103,8 +105,13 @@ def _equal(anchor_meta: Meta, candidate_meta: Meta, key: str) -> torch.Tensor:
     if key not in anchor_meta or key not in candidate_meta:
         raise ValueError(f"metadata key {key!r} is missing; anchors have {sorted(anchor_meta)}, candidates {sorted(candidate_meta)}")
     a = anchor_meta[key].reshape(-1, 1)
-    c = candidate_meta[key].reshape(1, -1).to(a.device)
+    c = _as_columns(candidate_meta[key].to(a.device))
     return a == c  # (N, M)
+
+
+def _as_columns(candidate: torch.Tensor) -> torch.Tensor:
+    """(M,) shared candidates -> (1, M); (N, M) per-anchor candidates stay as they are."""
+    return candidate if candidate.ndim == 2 else candidate.reshape(1, -1)
 
 
 def masks_from_labels(anchor_labels: torch.Tensor, candidate_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

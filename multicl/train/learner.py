@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from multicl.negatives.masks import FalseNegativePolicy
+from multicl.negatives.miner import HardNegativeMiner
 from multicl.negatives.queue import KeyQueue
 from multicl.train.momentum import MomentumEncoder, MomentumSchedule
 
@@ -35,6 +36,9 @@ class ContrastiveLearner(nn.Module):
         queue_size: MoCo's queue length (0: none). Must be smaller than the dataset, or the
             queue would mostly hold the current batch's own earlier keys; pass
             ``dataset_size`` to have that checked.
+        miner: a :class:`HardNegativeMiner`; its mined negatives are appended to every batch
+            as hard negatives and go through ``policy`` with the other candidates. It is
+            refreshed with this learner's ``embed`` (eval mode, no gradient) when due.
     After each call ``last_stats`` holds what was masked, for logging.
     """
 
@@ -48,6 +52,7 @@ class ContrastiveLearner(nn.Module):
         queue_size: int = 0,
         embed_dim: int | None = None,
         dataset_size: int | None = None,
+        miner: HardNegativeMiner | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -71,6 +76,9 @@ class ContrastiveLearner(nn.Module):
             if dim is None:
                 raise ValueError("a queue needs embed_dim (the head's output size)")
             self.queue = KeyQueue(queue_size, dim, meta_keys=tuple(self.policy_meta_keys()))
+        if miner is not None and self.two_view:
+            raise ValueError(f"{type(objective).__name__} compares two views only; mined negatives need info_nce-style objectives")
+        self.miner = miner
         self.last_stats: dict[str, float] = {}
 
     def policy_meta_keys(self) -> list[str]:
@@ -91,7 +99,25 @@ class ContrastiveLearner(nn.Module):
         with torch.no_grad():
             return head(encoder(inputs))
 
+    def _mine(self, batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+        device = next(self.parameters()).device
+        stats: dict[str, float] = {}
+        if self.miner.stale:
+            was_training = self.training
+            self.eval()  # no dropout / batch statistics in the index embeddings
+            try:
+                refresh = self.miner.refresh(self.embed, device)
+            finally:
+                self.train(was_training)
+            stats = {f"miner_{k}": float(v) for k, v in refresh.items() if isinstance(v, (int, float)) and k not in ("step", "refresh")}
+        batch = self.miner.augment(batch, device)
+        stats.update(self.miner.last_stats)
+        return batch, stats
+
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        mining_stats: dict[str, float] = {}
+        if self.miner is not None:
+            batch, mining_stats = self._mine(batch)
         n = int(batch["num_anchors"])
         h = int(batch.get("num_hard_negatives", 0))
         inputs = batch["inputs"]
@@ -121,6 +147,7 @@ class ContrastiveLearner(nn.Module):
         neg_mask, dropped = self.policy.negative_mask(anchor_meta, candidate_meta, pos_mask)
         self.last_stats = {f"masked_{k}": float(v) for k, v in dropped.items() if k != "same_instance" or self.queue is not None}
         self.last_stats["negatives_per_anchor"] = float(neg_mask.sum()) / n
+        self.last_stats.update(mining_stats)
         if self.two_view:
             kwargs = {"labels": anchor_meta["label"]} if self.uses_labels and "label" in anchor_meta else {}
             square_pos = pos_mask[:, :n] if not kwargs else None
@@ -135,3 +162,5 @@ class ContrastiveLearner(nn.Module):
         """Called by the trainer after each optimizer step: EMA update of the key encoder."""
         if self.momentum is not None:
             self.momentum.update(nn.ModuleList([self.encoder, self.head]), step)
+        if self.miner is not None:
+            self.miner.step_end(step)

@@ -1,0 +1,395 @@
+"""Refreshing hard-negative miner: ANN/exact search over the corpus, false negatives filtered.
+
+Every ``refresh_every`` steps the miner embeds the whole corpus with the current encoder (no
+gradient, eval mode, under the trainer's autocast), searches the top-K neighbours of every
+query, removes false negatives through the shared :class:`FalseNegativePolicy` (same instance,
+same group/label, temporal window, NV-Retriever positive-aware thresholds), and keeps the
+survivors ranked in ``rank_window`` as each query's candidate list. At every training step
+``augment`` samples ``num_negatives`` per anchor from those lists and appends them to the batch
+as explicit hard negatives (rows after the positives), so the encoder sees them *with*
+gradient and the objective treats them as extra candidates for every anchor.
+
+Queries are found by the anchors' ``instance_id``, the dataset index every adapter puts in its
+metadata. The corpus holds raw inputs that ``adapter.prepare_inputs`` understands (texts,
+feature rows, waveforms...), so the miner works for any modality.
+
+The search is chosen by measurement (``benchmarks/mining.py``): exact chunked matmul top-k on
+the embedding device below ``exact_max_size`` vectors on CPU (and always on CUDA), hnswlib
+above it. After a resume the miner re-mines with the resumed weights at the first step.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from multicl.modalities.batching import concat_inputs
+from multicl.negatives.ann_index import HnswIndex, exact_topk
+from multicl.negatives.masks import FalseNegativePolicy
+
+logger = logging.getLogger(__name__)
+
+INDEX_KINDS = ("auto", "exact", "hnsw")
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    """How many, from where, and how often.
+
+    Args:
+        num_negatives: n hard negatives sampled per anchor per step.
+        top_k: neighbours retrieved per query at each refresh (before filtering).
+        rank_window: ``(lo, hi)``: sample among the surviving candidates ranked ``lo <= r < hi``
+            (after false negatives are removed); ``lo > 0`` skips the very closest, where
+            unlabelled duplicates and paraphrases hide.
+        sampling: ``random`` (uniform in the window, a fresh draw each step) or ``top``.
+        refresh_every: re-embed and re-mine every this many optimizer steps (0: mine once).
+        index: ``exact``, ``hnsw``, or ``auto`` (exact on CUDA or up to ``exact_max_size``).
+        exact_max_size: corpus size where hnswlib starts to beat exact search on CPU
+            (measured on 2 cores in benchmarks/mining.py; see the README table).
+        update_in_place: on refresh, re-add moved vectors to the existing hnswlib graph
+            instead of rebuilding it (slower on this machine: see the README).
+        embed_batch_size: rows per forward pass when embedding the corpus.
+        hnsw_M / hnsw_ef_construction / hnsw_ef: hnswlib graph degree and beams.
+        seed: seeds the per-step sampling (reproducible and identical after a resume).
+    """
+
+    num_negatives: int = 1
+    top_k: int = 64
+    rank_window: tuple[int, int] = (0, 32)
+    sampling: str = "random"
+    refresh_every: int = 100
+    index: str = "auto"
+    exact_max_size: int = 50_000
+    update_in_place: bool = False
+    embed_batch_size: int = 512
+    hnsw_M: int = 16
+    hnsw_ef_construction: int = 100
+    hnsw_ef: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.rank_window
+        if self.num_negatives < 1 or self.top_k < 1:
+            raise ValueError("num_negatives and top_k must be >= 1")
+        if not 0 <= lo < hi:
+            raise ValueError(f"rank_window must satisfy 0 <= lo < hi, got {self.rank_window}")
+        if self.sampling not in ("random", "top"):
+            raise ValueError(f"sampling must be 'random' or 'top', got {self.sampling!r}")
+        if self.index not in INDEX_KINDS:
+            raise ValueError(f"index must be one of {INDEX_KINDS}, got {self.index!r}")
+        if self.refresh_every < 0 or self.embed_batch_size < 1:
+            raise ValueError("refresh_every must be >= 0 and embed_batch_size >= 1")
+
+
+class HardNegativeMiner:
+    """Mine hard negatives for training anchors from a corpus, refreshed as the encoder moves.
+
+    Args:
+        corpus: raw candidate inputs (a list, or an array indexed by row).
+        adapter: gives ``prepare_inputs(raw) -> encoder inputs`` (and optionally ``pad_values``).
+        corpus_meta: per-candidate metadata for the policy, each an (len(corpus),) array.
+            Default: ``instance_id = arange`` (candidate i is training sample i).
+        queries: raw anchor inputs, one per training sample (dataset index = instance_id).
+            ``None``: the corpus is the training set, sample i's query is ``corpus[i]``.
+        query_meta: metadata of the queries (default: ``corpus_meta`` when ``queries`` is None,
+            else ``instance_id = arange``).
+        positive_ids: corpus row of each query's positive: never mined, and its similarity
+            anchors the positive-aware thresholds. Default with ``queries=None``: the query
+            itself (thresholds then drop near-duplicates of the anchor).
+        policy: the false-negative policy (use the learner's, so all negatives obey one rule).
+        space: ``cosine`` (embeddings L2-normalised) or ``ip``.
+        log_dir: where ``miner_refreshes.jsonl`` (one record per refresh) is appended.
+    After each refresh ``last_refresh`` holds its statistics; after each ``augment``,
+    ``last_stats`` holds per-step figures for the training log.
+    """
+
+    def __init__(
+        self,
+        corpus: Sequence[Any],
+        adapter: Any,
+        corpus_meta: dict[str, Any] | None = None,
+        queries: Sequence[Any] | None = None,
+        query_meta: dict[str, Any] | None = None,
+        positive_ids: Sequence[int] | None = None,
+        policy: FalseNegativePolicy | None = None,
+        config: MinerConfig | None = None,
+        space: str = "cosine",
+        log_dir: str | Path | None = None,
+    ) -> None:
+        if len(corpus) == 0:
+            raise ValueError("the mining corpus is empty")
+        if space not in ("cosine", "ip"):
+            raise ValueError(f"space must be 'cosine' or 'ip', got {space!r}")
+        self.corpus, self.adapter, self.queries = corpus, adapter, queries
+        self.policy = policy or FalseNegativePolicy()
+        self.config = config or MinerConfig()
+        self.space = space
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        n_corpus = len(corpus)
+        n_queries = n_corpus if queries is None else len(queries)
+        self.corpus_meta = _meta_tensors(corpus_meta, n_corpus, "corpus_meta")
+        if query_meta is None and queries is None:
+            self.query_meta = self.corpus_meta
+        else:
+            self.query_meta = _meta_tensors(query_meta, n_queries, "query_meta")
+        if positive_ids is None and queries is None:
+            positive_ids = np.arange(n_corpus)
+        self.positive_ids = None if positive_ids is None else torch.as_tensor(np.asarray(positive_ids, dtype=np.int64))
+        if self.positive_ids is not None:
+            if self.positive_ids.shape != (n_queries,):
+                raise ValueError(f"positive_ids needs one corpus row per query ({n_queries}), got shape {tuple(self.positive_ids.shape)}")
+            if (self.positive_ids < 0).any() or (self.positive_ids >= n_corpus).any():
+                raise ValueError(f"positive_ids must be corpus rows in [0, {n_corpus})")
+        if (self.policy.max_positive_ratio is not None or self.policy.positive_margin is not None) and self.positive_ids is None:
+            raise ValueError("positive-aware thresholds need positive_ids (the corpus row of each query's positive)")
+        self.num_queries = n_queries
+        self.stale = True  # mine at the first step, and after a resume
+        self.step = 0
+        self._candidates: np.ndarray | None = None  # (Q, hi - lo) corpus rows, -1 = none
+        self._index: HnswIndex | None = None
+        self.last_refresh: dict[str, Any] = {}
+        self.last_stats: dict[str, float] = {}
+        self.refreshes = 0
+
+    # -- schedule ------------------------------------------------------------------------------
+    def step_end(self, step: int) -> None:
+        """Called after each optimizer step (through the learner): marks a refresh as due."""
+        self.step = step
+        if self.config.refresh_every and step % self.config.refresh_every == 0:
+            self.stale = True
+
+    # -- refresh -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def refresh(self, embed: Callable[[dict[str, torch.Tensor]], torch.Tensor], device: torch.device | str = "cpu") -> dict[str, Any]:
+        """Embed the corpus (and queries) with ``embed``, search, filter; return the statistics."""
+        device = torch.device(device)
+        cfg = self.config
+        start = time.perf_counter()
+        corpus_z = self._embed_all(self.corpus, embed, device)
+        query_z = corpus_z if self.queries is None else self._embed_all(self.queries, embed, device)
+        embed_seconds = time.perf_counter() - start
+
+        kind = self._index_kind(device, len(corpus_z))
+        k = min(cfg.top_k, len(corpus_z))
+        t = time.perf_counter()
+        if kind == "exact":
+            rows, sims = exact_topk(query_z, corpus_z, k)
+            rows, sims = rows.cpu(), sims.cpu()
+            index_seconds, search_seconds = 0.0, time.perf_counter() - t
+        else:
+            rows, sims, index_seconds = self._hnsw_search(query_z.cpu().numpy(), corpus_z.cpu().numpy(), k)
+            search_seconds = time.perf_counter() - t - index_seconds
+        t = time.perf_counter()
+        stats = self._filter(rows, sims, query_z, corpus_z)
+        filter_seconds = time.perf_counter() - t
+
+        self.stale = False
+        self.refreshes += 1
+        self.last_refresh = {
+            "step": self.step, "refresh": self.refreshes, "index": kind, "corpus_size": len(corpus_z),
+            "queries": len(query_z), "embed_seconds": embed_seconds, "index_seconds": index_seconds,
+            "search_seconds": search_seconds, "filter_seconds": filter_seconds,
+            "refresh_seconds": time.perf_counter() - start, **stats,
+        }
+        self._write_log(self.last_refresh)
+        return self.last_refresh
+
+    def _index_kind(self, device: torch.device, size: int) -> str:
+        if self.config.index != "auto":
+            return self.config.index
+        return "exact" if device.type == "cuda" or size <= self.config.exact_max_size else "hnsw"
+
+    def _embed_all(self, raw: Sequence[Any], embed: Callable, device: torch.device) -> torch.Tensor:
+        """(len(raw), D) float32 on ``device``; sharded across ranks under torch.distributed."""
+        import torch.distributed as dist
+
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        rank = dist.get_rank() if world > 1 else 0
+        shard = -(-len(raw) // world)
+        lo, hi = min(rank * shard, len(raw)), min((rank + 1) * shard, len(raw))
+        batch = self.config.embed_batch_size
+        chunks = []
+        for s in tqdm(range(lo, hi, batch), desc="mining: embed corpus", leave=False, disable=(hi - lo) < 20 * batch or rank != 0):
+            inputs = self.adapter.prepare_inputs(_take(raw, np.arange(s, min(s + batch, hi))))
+            chunks.append(embed({k: v.to(device) for k, v in inputs.items()}).float())
+        z = torch.cat(chunks) if chunks else torch.zeros(0, 0, device=device)
+        if world > 1:
+            dim = torch.tensor([z.shape[1] if len(z) else 0], device=device)
+            dist.all_reduce(dim, op=dist.ReduceOp.MAX)
+            padded = torch.zeros(shard, int(dim), device=device)
+            padded[: len(z)] = z
+            gathered = [torch.empty_like(padded) for _ in range(world)]
+            dist.all_gather(gathered, padded)
+            z = torch.cat(gathered)[: len(raw)]
+        if not torch.isfinite(z).all():
+            raise FloatingPointError("the encoder returned NaN/inf embeddings while mining; the model has diverged")
+        return F.normalize(z, dim=1) if self.space == "cosine" else z
+
+    def _hnsw_search(self, queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        cfg = self.config
+        t = time.perf_counter()
+        reuse = cfg.update_in_place and self._index is not None and self._index.dim == corpus.shape[1]
+        if not reuse:
+            self._index = HnswIndex(corpus.shape[1], space=self.space, M=cfg.hnsw_M, ef_construction=cfg.hnsw_ef_construction,
+                                    ef=cfg.hnsw_ef, initial_capacity=len(corpus), seed=cfg.seed)
+        self._index.add(corpus, np.arange(len(corpus)))  # re-adding an id moves its vector
+        index_seconds = time.perf_counter() - t
+        ids, sims = self._index.search(queries, k)
+        return torch.from_numpy(ids), torch.from_numpy(sims), index_seconds
+
+    def _filter(self, rows: torch.Tensor, sims: torch.Tensor, query_z: torch.Tensor, corpus_z: torch.Tensor) -> dict[str, Any]:
+        """Apply the policy per query, keep the survivors' rank window, collect statistics."""
+        lo, hi = self.config.rank_window
+        n_q, k = rows.shape
+        kept = np.full((n_q, hi - lo), -1, dtype=np.int64)
+        dropped: dict[str, int] = {}
+        window_sims, same_label, anchored = [], 0, 0
+        has_labels = "label" in self.query_meta and "label" in self.corpus_meta
+        chunk = 8192
+        for s in range(0, n_q, chunk):
+            q = torch.arange(s, min(s + chunk, n_q))
+            r, sim = rows[q], sims[q]  # (c, k)
+            anchor_meta = {key: v[q] for key, v in self.query_meta.items()}
+            cand_meta = {key: v[r] for key, v in self.corpus_meta.items()}
+            pos_mask = torch.zeros_like(r, dtype=torch.bool)
+            pos_sims = None
+            if self.positive_ids is not None:
+                pos_rows = self.positive_ids[q]
+                pos_mask = r == pos_rows[:, None]
+                pos_sims = (query_z[q.to(query_z.device)] * corpus_z[pos_rows.to(corpus_z.device)]).sum(1).cpu()
+            neg, drop = self.policy.negative_mask(anchor_meta, cand_meta, pos_mask, sim, pos_sims)
+            for rule, count in drop.items():
+                dropped[rule] = dropped.get(rule, 0) + count
+            rank = neg.long().cumsum(1) - 1  # rank among survivors
+            window = neg & (rank >= lo) & (rank < hi)
+            slot = (rank - lo).clamp(min=0, max=hi - lo - 1)
+            block = np.full((len(q), hi - lo), -1, dtype=np.int64)
+            qi, ci = window.nonzero(as_tuple=True)
+            block[qi.numpy(), slot[qi, ci].numpy()] = r[qi, ci].numpy()
+            kept[s : s + len(q)] = block
+            window_sims.append(sim[window].numpy())
+            if has_labels:
+                same_label += int((cand_meta["label"] == anchor_meta["label"][:, None])[window].sum())
+            anchored += int(window.sum())
+        self._candidates = kept
+        window_sims = np.concatenate(window_sims) if window_sims else np.zeros(0)
+        counts = (kept >= 0).sum(1)
+        stats: dict[str, Any] = {
+            "retrieved_per_query": k,
+            "candidates_per_query": float(counts.mean()),
+            "queries_short_of_negatives": int((counts < self.config.num_negatives).sum()),
+            **{f"dropped_{rule}": count for rule, count in dropped.items()},
+        }
+        if len(window_sims):
+            stats.update({f"similarity_p{p}": float(np.percentile(window_sims, p)) for p in (10, 50, 90)})
+            low = -1.0 if self.space == "cosine" else float(window_sims.min())
+            high = 1.0 if self.space == "cosine" else float(window_sims.max()) + 1e-6
+            hist, edges = np.histogram(window_sims, bins=20, range=(low, high))
+            stats["similarity_histogram"] = {"edges": edges.round(4).tolist(), "counts": hist.tolist()}
+        if has_labels:
+            stats["false_negative_rate"] = same_label / anchored if anchored else 0.0
+        return stats
+
+    def _write_log(self, record: dict[str, Any]) -> None:
+        import torch.distributed as dist
+
+        if self.log_dir is None or (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0):
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / "miner_refreshes.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- per step -------------------------------------------------------------------------------
+    def sample(self, instance_ids: torch.Tensor) -> np.ndarray:
+        """Corpus rows of ``num_negatives`` mined negatives per anchor: (N, n), -1 where short."""
+        if self._candidates is None:
+            raise RuntimeError("the miner has not been refreshed yet: call refresh() first")
+        ids = instance_ids.detach().cpu().numpy().astype(np.int64)
+        if (ids < 0).any() or (ids >= self.num_queries).any():
+            bad = ids[(ids < 0) | (ids >= self.num_queries)][0]
+            raise IndexError(f"anchor instance_id {bad} has no query in the miner (queries are dataset indices 0..{self.num_queries - 1})")
+        n = self.config.num_negatives
+        out = np.full((len(ids), n), -1, dtype=np.int64)
+        rng = np.random.default_rng([self.config.seed, self.step, int(ids[0]) if len(ids) else 0])
+        for row, q in enumerate(ids):
+            available = self._candidates[q]
+            available = available[available >= 0]
+            if self.config.sampling == "top" or len(available) <= n:
+                chosen = available[:n]
+            else:
+                chosen = rng.choice(available, size=n, replace=False)
+            out[row, : len(chosen)] = chosen
+        return out
+
+    def augment(self, batch: dict[str, Any], device: torch.device | str) -> dict[str, Any]:
+        """Append mined negatives to an adapter batch (see :mod:`multicl.modalities.base`)."""
+        anchor_meta = batch["anchor_meta"]
+        mined = self.sample(anchor_meta["instance_id"])
+        rows = mined[mined >= 0]
+        _, first = np.unique(rows, return_index=True)
+        rows = rows[np.sort(first)]  # one row per corpus item, even when two anchors mined it
+        stats = {"mined_per_anchor": len(rows) / max(1, len(mined))}
+        if len(rows) and "label" in anchor_meta and "label" in self.corpus_meta:
+            same = self.corpus_meta["label"][torch.from_numpy(mined.clip(min=0))] == anchor_meta["label"].cpu()[:, None]
+            valid = torch.from_numpy(mined >= 0)
+            stats["mined_false_negative_rate"] = float((same & valid).sum()) / max(1, int(valid.sum()))
+        self.last_stats = stats
+        if not len(rows):
+            return batch
+        mined_inputs = {k: v.to(device) for k, v in self.adapter.prepare_inputs(_take(self.corpus, rows)).items()}
+        inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
+        pad_values = getattr(self.adapter, "pad_values", None)
+        h = int(batch.get("num_hard_negatives", 0))
+        old_meta = batch.get("hard_negative_meta") or {}
+        mined_meta = {k: v[torch.from_numpy(rows)] for k, v in self.corpus_meta.items()}
+        if h:
+            meta = {k: torch.cat([old_meta[k].cpu(), mined_meta[k]]) for k in mined_meta if k in old_meta}
+        else:
+            meta = mined_meta
+        return {**batch, "inputs": concat_inputs([inputs, mined_inputs], pad_values),
+                "num_hard_negatives": h + len(rows), "hard_negative_meta": meta}
+
+    def config_dict(self) -> dict[str, Any]:
+        return {**asdict(self.config), "space": self.space, "policy": asdict(self.policy)}
+
+
+def _meta_tensors(meta: dict[str, Any] | None, n: int, what: str) -> dict[str, torch.Tensor]:
+    if meta is None:
+        return {"instance_id": torch.arange(n)}
+    out = {}
+    for key, values in meta.items():
+        tensor = torch.as_tensor(np.asarray(values))
+        if tensor.shape != (n,):
+            raise ValueError(f"{what}[{key!r}] needs one value per row ({n}), got shape {tuple(tensor.shape)}")
+        out[key] = tensor
+    if "instance_id" not in out:
+        raise ValueError(f"{what} needs an 'instance_id' entry")
+    return out
+
+
+def _take(raw: Sequence[Any], rows: np.ndarray) -> Any:
+    if isinstance(raw, (np.ndarray, torch.Tensor)):
+        return raw[rows]
+    return [raw[int(i)] for i in rows]
+
+
+def corpus_from_dataset(samples: Sequence[Any], adapter: Any) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """The training set as the mining corpus: ``adapter.mining_input(sample)`` per sample and
+    the adapter's metadata (so mined items carry the same ids and labels as anchors)."""
+    if not hasattr(adapter, "mining_input"):
+        raise TypeError(f"{type(adapter).__name__} has no mining_input(sample); pass corpus= and corpus_meta= explicitly")
+    corpus = [adapter.mining_input(s) for s in samples]
+    if corpus and all(isinstance(c, np.ndarray) for c in corpus):
+        corpus = np.stack(corpus)  # feature rows: one array, indexed without Python loops
+    metas = [adapter.meta(s, i) for i, s in enumerate(samples)]
+    keys = [k for k in metas[0] if all(k in m for m in metas)]
+    return corpus, {k: np.array([m[k] for m in metas]) for k in keys}
