@@ -23,4 +23,7 @@ def test_two_process_ddp_on_cpu_keeps_ranks_in_sync(tiny_text_model, tmp_path):
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["world"] == 2 and r["steps"] == 4 and "MULTI_CPU" in r["distributed_type"] for r in ranks)
     assert ranks[0]["fingerprint"] == pytest.approx(ranks[1]["fingerprint"], rel=1e-9)
+    # each rank embedded half the corpus; after the gather both mined the same candidates
+    assert ranks[0]["refreshes"] == ranks[1]["refreshes"] == 2
+    assert ranks[0]["mined"] == ranks[1]["mined"]
     assert (tmp_path / "checkpoints" / "step-000004").is_dir()

@@ -52,6 +52,17 @@ class ConnectionRecords:
             raise ValueError(f"attack names without a category: {unknown[:10]}; extend ATTACK_CATEGORY")
         return np.array([CATEGORIES.index(ATTACK_CATEGORY[a]) for a in self.attack])
 
+    def to_frame(self):
+        """A pandas DataFrame with the 41 named feature columns and ``attack`` (the raw label)."""
+        import pandas as pd
+
+        numeric_names = [n for n in FEATURES if n not in SYMBOLIC]
+        frame = pd.DataFrame(self.numeric, columns=numeric_names)
+        for j, name in enumerate(SYMBOLIC):
+            frame[name] = [r[j] for r in self.symbolic]
+        frame["attack"] = self.attack
+        return frame[[*FEATURES, "attack"]]
+
     @property
     def is_attack(self) -> np.ndarray:
         return np.array([a != "normal" for a in self.attack], dtype=np.int64)

@@ -41,14 +41,16 @@ def _check_ids(ids, n: int) -> np.ndarray:
 
 
 def exact_topk(queries: torch.Tensor, corpus: torch.Tensor, k: int, space: str = "ip",
-               chunk_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+               chunk_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-``k`` of every query over ``corpus`` by chunked matmul, on their device.
 
     ``queries`` (Q, D) and ``corpus`` (N, D), already normalised for cosine. Returns
     ``(rows, similarities)``, each (Q, min(k, N)), best first; rows index ``corpus``. Memory is
-    bounded by ``chunk_size * N`` similarities, so 500k vectors need no (N, N) matrix.
+    bounded by ``chunk_size * N`` similarities (default: 64M of them, 256 MB in fp32), so 500k
+    vectors need no (N, N) matrix.
     """
     k = min(int(k), corpus.shape[0])
+    chunk_size = chunk_size or max(1, (1 << 26) // max(1, corpus.shape[0]))
     rows = torch.empty(queries.shape[0], k, dtype=torch.long, device=queries.device)
     sims = torch.empty(queries.shape[0], k, dtype=torch.float32, device=queries.device)
     corpus_sq = (corpus.float() ** 2).sum(1) if space == "l2" else None
@@ -57,15 +59,15 @@ def exact_topk(queries: torch.Tensor, corpus: torch.Tensor, k: int, space: str =
         scores = q @ corpus.T  # (chunk, N)
         if space == "l2":
             scores = 2 * scores - (q.float() ** 2).sum(1, keepdim=True) - corpus_sq
-        top_sims, top_rows = torch.topk(scores.float(), k, dim=1)
-        rows[start : start + len(q)], sims[start : start + len(q)] = top_rows, top_sims
+        top_sims, top_rows = torch.topk(scores, k, dim=1)
+        rows[start : start + len(q)], sims[start : start + len(q)] = top_rows, top_sims.float()
     return rows, sims
 
 
 class ExactIndex:
     """Brute-force reference: chunked matmul + top-k. Exact; right for small corpora and tests."""
 
-    def __init__(self, dim: int, space: str = "cosine", chunk_size: int = 4096) -> None:
+    def __init__(self, dim: int, space: str = "cosine", chunk_size: int | None = None) -> None:
         if space not in SPACES:
             raise ValueError(f"space must be one of {SPACES}, got {space!r}")
         self.dim, self.space, self.chunk_size = dim, space, chunk_size

@@ -377,7 +377,7 @@ def _meta_tensors(meta: dict[str, Any] | None, n: int, what: str) -> dict[str, t
 
 
 def _take(raw: Sequence[Any], rows: np.ndarray) -> Any:
-    if isinstance(raw, (np.ndarray, torch.Tensor)):
+    if isinstance(raw, (np.ndarray, torch.Tensor)) or getattr(raw, "supports_row_indexing", False):
         return raw[rows]
     return [raw[int(i)] for i in rows]
 
@@ -385,11 +385,14 @@ def _take(raw: Sequence[Any], rows: np.ndarray) -> Any:
 def corpus_from_dataset(samples: Sequence[Any], adapter: Any) -> tuple[list[Any], dict[str, np.ndarray]]:
     """The training set as the mining corpus: ``adapter.mining_input(sample)`` per sample and
     the adapter's metadata (so mined items carry the same ids and labels as anchors)."""
-    if not hasattr(adapter, "mining_input"):
+    if hasattr(adapter, "mining_corpus"):
+        corpus = adapter.mining_corpus(samples)  # the adapter's own array form (tables)
+    elif hasattr(adapter, "mining_input"):
+        corpus = [adapter.mining_input(s) for s in samples]
+        if corpus and all(isinstance(c, np.ndarray) for c in corpus):
+            corpus = np.stack(corpus)  # feature rows: one array, indexed without Python loops
+    else:
         raise TypeError(f"{type(adapter).__name__} has no mining_input(sample); pass corpus= and corpus_meta= explicitly")
-    corpus = [adapter.mining_input(s) for s in samples]
-    if corpus and all(isinstance(c, np.ndarray) for c in corpus):
-        corpus = np.stack(corpus)  # feature rows: one array, indexed without Python loops
     metas = [adapter.meta(s, i) for i, s in enumerate(samples)]
     keys = [k for k in metas[0] if all(k in m for m in metas)]
     return corpus, {k: np.array([m[k] for m in metas]) for k in keys}

@@ -1,0 +1,231 @@
+"""Table preprocessing fitted on training rows only, saved with the model.
+
+``TablePreprocessor.fit(frame)`` infers (or takes) which columns are numeric and which are
+categorical, then learns per column what ``transform`` needs:
+
+- numeric: ``quantile`` (default: rank -> standard normal, robust to heavy-tailed counts such as
+  bytes), ``robust`` (median / IQR after a signed log1p) or ``standard`` scaling; missing values
+  (NaN, None, empty cells) become the training median plus a 0/1 "was missing" column for every
+  numeric column that had missing values in training;
+- categorical: a vocabulary of values seen at least ``min_frequency`` times in training; code 0
+  is "unseen" (out of vocabulary, also rare values), code 1 is "missing", codes >= 2 the values.
+
+Policy for bad input (documented, tested): a missing column is an error naming it; extra
+columns are ignored (listed once in a warning); ``inf`` in a numeric column is an error naming
+the column and row; a non-numeric value in a numeric column is an error naming the column, row
+and value; unseen categories map to the OOV code and are counted in ``last_report``; NaN at test
+time in a column without missing values in training is imputed and counted.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SCALINGS = ("quantile", "robust", "standard")
+OOV, MISSING = 0, 1  # reserved categorical codes
+
+
+@dataclass
+class TransformedTable:
+    """``numeric`` float32 (N, F_num) incl. missing indicators; ``categorical`` int64 (N, F_cat)."""
+
+    numeric: np.ndarray
+    categorical: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.numeric)
+
+    def __getitem__(self, index) -> "TransformedTable":
+        """Rows by an index array / slice (a TransformedTable); used by miners and batching."""
+        index = np.atleast_1d(np.asarray(index)) if not isinstance(index, slice) else index
+        return TransformedTable(self.numeric[index], self.categorical[index])
+
+    supports_row_indexing = True
+
+
+@dataclass
+class TablePreprocessor:
+    """Args:
+        numeric / categorical: column names; ``None`` infers them from the training frame
+            (numeric dtype -> numeric unless it has at most ``max_integer_levels`` distinct
+            integer values and is listed in ``categorical``; object/string/bool/category ->
+            categorical).
+        exclude: columns never used as features (labels, ids).
+        scaling: ``quantile`` | ``robust`` | ``standard``.
+        min_frequency: rarer categorical values go to the OOV code.
+        n_quantiles: resolution of the quantile transform.
+    """
+
+    numeric: Sequence[str] | None = None
+    categorical: Sequence[str] | None = None
+    exclude: Sequence[str] = ()
+    scaling: str = "quantile"
+    min_frequency: int = 1
+    n_quantiles: int = 1000
+    state: dict[str, Any] = field(default_factory=dict)
+    last_report: dict[str, Any] = field(default_factory=dict)
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, frame) -> "TablePreprocessor":
+        import pandas as pd
+
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
+        if len(frame) == 0:
+            raise ValueError("cannot fit preprocessing on an empty table")
+        excluded = set(self.exclude)
+        missing = [c for c in [*(self.numeric or ()), *(self.categorical or ()), *excluded] if c not in frame.columns]
+        if missing:
+            raise KeyError(f"columns {missing} are not in the table (it has {list(frame.columns)[:20]})")
+        categorical = list(self.categorical) if self.categorical is not None else [
+            c for c in frame.columns if c not in excluded and not _is_numeric_dtype(frame[c]) and c not in (self.numeric or ())
+        ]
+        numeric = list(self.numeric) if self.numeric is not None else [
+            c for c in frame.columns if c not in excluded and c not in categorical
+        ]
+        if not numeric and not categorical:
+            raise ValueError("no feature columns left after exclusions")
+        num_state = {}
+        for column in numeric:
+            values = _numeric_column(frame[column], column)
+            finite = values[~np.isnan(values)]
+            if len(finite) == 0:
+                raise ValueError(f"numeric column {column!r} has no values in the training table")
+            entry: dict[str, Any] = {"median": float(np.median(finite)), "has_missing": bool(np.isnan(values).any())}
+            if self.scaling == "quantile":
+                qs = np.linspace(0, 1, min(self.n_quantiles, len(finite)))
+                entry["quantiles"] = np.quantile(finite, qs).tolist()
+            else:
+                x = _signed_log1p(finite) if self.scaling == "robust" else finite
+                if self.scaling == "robust":
+                    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])
+                    spread = q3 - q1 if q3 > q1 else (x.std() or 1.0)
+                    entry.update(center=float(med), scale=float(spread))
+                else:
+                    entry.update(center=float(x.mean()), scale=float(x.std() or 1.0))
+            num_state[column] = entry
+        cat_state = {}
+        for column in categorical:
+            series = frame[column]
+            present = series[~pd.isna(series)].astype(str)
+            counts = present.value_counts()
+            vocab = sorted(counts[counts >= self.min_frequency].index.tolist())
+            cat_state[column] = {"vocab": vocab}
+        self.numeric, self.categorical = numeric, categorical
+        self.state = {"numeric": num_state, "categorical": cat_state, "scaling": self.scaling, "exclude": list(excluded)}
+        return self
+
+    # -- transform -----------------------------------------------------------------------------
+    @property
+    def cardinalities(self) -> list[int]:
+        """Codes per categorical column (vocabulary + OOV + missing), for embedding tables."""
+        return [len(self.state["categorical"][c]["vocab"]) + 2 for c in self.categorical]
+
+    @property
+    def numeric_width(self) -> int:
+        return len(self.numeric) + sum(e["has_missing"] for e in self.state["numeric"].values())
+
+    def transform(self, frame) -> TransformedTable:
+        import pandas as pd
+        from scipy.stats import norm
+
+        if not self.state:
+            raise RuntimeError("fit the preprocessor on training data before transform")
+        if len(frame) == 0:
+            raise ValueError("the table is empty: no rows to transform")
+        needed = [*self.numeric, *self.categorical]
+        absent = [c for c in needed if c not in frame.columns]
+        if absent:
+            raise KeyError(f"columns {absent} were used in training but are missing from this table")
+        extra = sorted(set(frame.columns) - set(needed) - set(self.state["exclude"]))
+        report: dict[str, Any] = {"ignored_columns": extra, "imputed": {}, "unseen_categories": {}}
+        if extra:
+            logger.warning("ignoring %d columns not used in training: %s", len(extra), extra[:10])
+        blocks, indicators = [], []
+        for column in self.numeric:
+            entry = self.state["numeric"][column]
+            values = _numeric_column(frame[column], column)
+            missing = np.isnan(values)
+            if missing.any():
+                report["imputed"][column] = int(missing.sum())
+                values = np.where(missing, entry["median"], values)
+            blocks.append(self._scale(values, entry, norm))
+            if entry["has_missing"]:
+                indicators.append(missing.astype(np.float32))
+        numeric = np.stack(blocks + indicators, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
+        codes = []
+        for column in self.categorical:
+            index = {v: i + 2 for i, v in enumerate(self.state["categorical"][column]["vocab"])}
+            series = frame[column]
+            is_missing = pd.isna(series).to_numpy()
+            strings = series.astype(str).to_numpy()
+            col = np.array([MISSING if m else index.get(s, OOV) for s, m in zip(strings, is_missing)], dtype=np.int64)
+            unseen = int((col == OOV).sum())
+            if unseen:
+                report["unseen_categories"][column] = unseen
+            codes.append(col)
+        categorical = np.stack(codes, axis=1) if codes else np.zeros((len(frame), 0), np.int64)
+        self.last_report = report
+        return TransformedTable(numeric, categorical)
+
+    def _scale(self, values: np.ndarray, entry: dict[str, Any], norm) -> np.ndarray:
+        if self.state["scaling"] == "quantile":
+            quantiles = np.asarray(entry["quantiles"])
+            if quantiles[-1] == quantiles[0]:
+                return np.zeros_like(values)
+            # Rank within training values -> uniform (0, 1) -> standard normal; ties share ranks
+            # by averaging the left and right positions, so a constant spike maps to one value.
+            grid = np.linspace(0, 1, len(quantiles))
+            left = np.interp(values, quantiles, grid, left=0.0, right=1.0)
+            right = -np.interp(-values, -quantiles[::-1], -grid[::-1], left=-1.0, right=0.0)
+            u = np.clip((left + right) / 2, 1e-4, 1 - 1e-4)
+            return norm.ppf(u)
+        x = _signed_log1p(values) if self.state["scaling"] == "robust" else values
+        return np.clip((x - entry["center"]) / entry["scale"], -1e4, 1e4)
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        from multicl.utils.io import atomic_write_json
+
+        atomic_write_json(Path(path), {"numeric": self.numeric, "categorical": self.categorical, "scaling": self.scaling,
+                                       "min_frequency": self.min_frequency, "n_quantiles": self.n_quantiles, "state": self.state})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TablePreprocessor":
+        data = json.loads(Path(path).read_text())
+        return cls(numeric=data["numeric"], categorical=data["categorical"], exclude=data["state"]["exclude"],
+                   scaling=data["scaling"], min_frequency=data["min_frequency"], n_quantiles=data["n_quantiles"], state=data["state"])
+
+
+def _is_numeric_dtype(series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _numeric_column(series, column: str) -> np.ndarray:
+    """float64 values with NaN for missing; errors name the column, row and bad value."""
+    import pandas as pd
+
+    converted = pd.to_numeric(series, errors="coerce")
+    bad = converted.isna() & ~pd.isna(series) & (series.astype(str).str.strip() != "")
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        raise ValueError(f"numeric column {column!r}, row {row}: {series.iloc[row]!r} is not a number")
+    values = converted.to_numpy(dtype=np.float64)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row = int(infinite.nonzero()[0][0])
+        raise ValueError(f"numeric column {column!r}, row {row}: {values[row]} is infinite; replace it (or set it to NaN to impute)")
+    return values
+
+
+def _signed_log1p(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))

@@ -1,0 +1,317 @@
+"""Security-threat detection from connection records (NSL-KDD format by default).
+
+    python -m multicl.recipes.security_threat \
+        --train-file KDDTrain+.txt --test-file KDDTest+.txt --out-dir runs/security_threat
+    python -m multicl.recipes.security_threat --train-file flows.parquet --test-file test.csv --label-column label
+
+NSL-KDD comes from the Canadian Institute for Cybersecurity (University of New Brunswick),
+https://www.unb.ca/cic/datasets/nsl.html (Tavallaee et al. 2009); files without a header, 41
+features, the attack name and a difficulty score. Any CSV/TSV/parquet table with a label column
+works too (``--label-column``; the value ``--normal-label`` marks benign rows).
+
+1. self-supervised contrastive pre-training (SCARF views, InfoNCE) on the training rows, labels
+   hidden; 2. kNN and linear probes for attack-vs-normal and the attack categories (accuracy,
+   macro-F1, per-class recall, confusion-matrix PNGs); 3. few labels (1% / 10%): the pre-trained
+   encoder + probe vs the same network trained supervised on those labels only vs logistic
+   regression / kNN on the raw scaled features; 4. supervised-contrastive and triplet
+   fine-tuning with the labels; 5. anomaly detection without attack labels: distance to the k
+   nearest normal training rows in an hnswlib index (AUROC, detection rate at 1% false alarms);
+   6. ``metrics.json``, ``config.json``, ``model/`` (encoder weights + preprocessing).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_records
+from multicl.data.table_files import read_table
+from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable
+from multicl.data.views_dataset import ViewsDataset
+from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
+from multicl.eval.classification import classification_scores, plot_confusion
+from multicl.eval.report import format_table
+from multicl.modalities.tabular import TabularAdapter, encode_table
+from multicl.negatives.masks import FalseNegativePolicy
+from multicl.objectives import build_objective
+from multicl.recipes._cli import config_from_args
+from multicl.train.classifier import predict, train_classifier
+from multicl.train.config import TrainerConfig
+from multicl.train.learner import ContrastiveLearner
+from multicl.train.methods import mlp
+from multicl.train.trainer import Trainer
+from multicl.utils.io import atomic_write_json
+
+logger = logging.getLogger("multicl.recipes.security_threat")
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "security" / "nsl_kdd"
+
+
+@dataclass(frozen=True)
+class Config:
+    train_file: str = field(default=str(SHARED / "KDDTrain+_20Percent.txt"), metadata={"help": "NSL-KDD file, or a CSV/TSV/parquet table"})
+    test_file: str = field(default=str(SHARED / "KDDTest+.txt"), metadata={"help": "same format as --train-file"})
+    label_column: str = field(default="label", metadata={"help": "label column of CSV/parquet tables"})
+    normal_label: str = field(default="normal", metadata={"help": "label value of benign rows"})
+    out_dir: str = field(default="runs/security_threat", metadata={"help": "output folder"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    seed: int = field(default=0, metadata={"help": "seed of everything"})
+    max_steps: int = field(default=1000, metadata={"help": "self-supervised pre-training steps"})
+    batch_size: int = field(default=256, metadata={"help": "rows per step"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    temperature: float = field(default=0.1, metadata={"help": "InfoNCE temperature"})
+    corruption: float = field(default=0.3, metadata={"help": "SCARF: share of features redrawn from their marginals"})
+    mask_rate: float = field(default=0.0, metadata={"help": "share of features blanked in each view"})
+    noise_std: float = field(default=0.0, metadata={"help": "Gaussian noise on scaled numerics"})
+    encoder: str = field(default="mlp", metadata={"help": "mlp | ft_transformer", "choices": ["mlp", "ft_transformer"]})
+    embed_dim: int = field(default=64, metadata={"help": "embedding size"})
+    scaling: str = field(default="quantile", metadata={"help": "numeric scaling", "choices": ["quantile", "robust", "standard"]})
+    label_fractions: tuple[float, ...] = field(default=(0.01, 0.1), metadata={"help": "few-label regimes (share of training labels)"})
+    supervised_steps: int = field(default=500, metadata={"help": "steps of the supervised-MLP baseline"})
+    finetune_steps: int = field(default=300, metadata={"help": "steps of supervised-contrastive / triplet fine-tuning (0 skips)"})
+    knn_k: int = field(default=10, metadata={"help": "neighbours of the kNN probe"})
+    anomaly_k: int = field(default=10, metadata={"help": "nearest normal rows averaged into the anomaly score"})
+
+
+@dataclass
+class Split:
+    frame: Any
+    category: np.ndarray  # index into class_names
+    table: TransformedTable | None = None
+
+
+def load_split(path: str, cfg: Config) -> tuple[Any, np.ndarray]:
+    """(features frame, per-row label string)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if any(s in (".csv", ".tsv", ".parquet") for s in suffixes):
+        frame = read_table(path)
+        if cfg.label_column not in frame.columns:
+            raise KeyError(f"{path}: label column {cfg.label_column!r} not found; columns are {list(frame.columns)[:20]}")
+        labels = frame[cfg.label_column].astype(str).str.strip().str.rstrip(".").to_numpy()
+        return frame.drop(columns=[cfg.label_column]), labels
+    records = read_connection_records(path)
+    frame = records.to_frame()
+    return frame.drop(columns=["attack"]), np.asarray(records.attack)
+
+
+def class_names_for(train_labels: np.ndarray, test_labels: np.ndarray, normal: str) -> tuple[list[str], Any]:
+    """Attack names -> the 5 NSL-KDD categories when every name is known, else the labels themselves."""
+    every = set(train_labels) | set(test_labels)
+    if every <= set(ATTACK_CATEGORY):
+        return list(CATEGORIES), lambda labels: np.array([CATEGORIES.index(ATTACK_CATEGORY[a]) for a in labels])
+    names = [normal] + sorted(every - {normal})
+    if normal not in every:
+        raise ValueError(f"no row has the normal label {normal!r}; set --normal-label (labels seen: {sorted(every)[:10]})")
+    index = {n: i for i, n in enumerate(names)}
+    return names, lambda labels: np.array([index[a] for a in labels])
+
+
+def raw_features(table: TransformedTable, cardinalities: list[int]) -> np.ndarray:
+    """Scaled numerics + one-hot categoricals: the input of the raw-feature baselines."""
+    blocks = [table.numeric]
+    for j, card in enumerate(cardinalities):
+        onehot = np.zeros((len(table), card), dtype=np.float32)
+        onehot[np.arange(len(table)), table.categorical[:, j]] = 1.0
+        blocks.append(onehot)
+    return np.concatenate(blocks, axis=1)
+
+
+def few_label_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A stratified ``fraction`` of the rows, at least one per class present."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        take = max(1, int(round(fraction * len(members))))
+        rows.append(rng.choice(members, size=take, replace=False))
+    return np.sort(np.concatenate(rows))
+
+
+def probe_scores(train_z, train_y, test_z, test_y, names: list[str], prefix: str, k: int, seed: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """kNN (cosine) and logistic-regression probes on the categories, and binary scores derived
+    from the category prediction (category 0 = normal)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    def unit(x):
+        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+    predictions = {}
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_y)), algorithm="brute").fit(unit(train_z), train_y)
+    predictions["knn"] = knn.predict(unit(test_z))
+    scaler = StandardScaler().fit(train_z)
+    linear = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(train_z), train_y)
+    predictions["linear"] = linear.predict(scaler.transform(test_z))
+    scores: dict[str, float] = {}
+    for probe, pred in predictions.items():
+        scores.update(classification_scores(test_y, pred, names, f"{prefix}_{probe}_category"))
+        scores.update(classification_scores((test_y > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"{prefix}_{probe}_binary"))
+    return scores, predictions
+
+
+def pretrain(adapter: TabularAdapter, encoder: torch.nn.Module, objective: torch.nn.Module, policy: FalseNegativePolicy,
+             out_dir: Path, steps: int, cfg: Config) -> dict[str, Any]:
+    learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=policy)
+    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                                weight_decay=1e-5, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
+                                precision="auto", log_every=20, save_every=max(steps // 2, 1), progress_bar=True)
+    return Trainer(learner, ViewsDataset(list(range(len(adapter.table))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
+
+
+def main(cfg: Config) -> dict[str, float]:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    start = time.perf_counter()
+    out = Path(cfg.out_dir)
+    (out / "model").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+    torch.manual_seed(cfg.seed)
+
+    # -- data ------------------------------------------------------------------------------------
+    t = time.perf_counter()
+    train_frame, train_labels = load_split(cfg.train_file, cfg)
+    test_frame, test_labels = load_split(cfg.test_file, cfg)
+    names, to_index = class_names_for(train_labels, test_labels, cfg.normal_label)
+    y_train, y_test = to_index(train_labels), to_index(test_labels)
+    pre = TablePreprocessor(scaling=cfg.scaling).fit(train_frame)
+    train_table, test_table = pre.transform(train_frame), pre.transform(test_frame)
+    if pre.last_report["unseen_categories"]:
+        logger.info("test rows with categories unseen in training (mapped to OOV): %s", pre.last_report["unseen_categories"])
+    pre.save(out / "model" / "preprocessing.json")
+    timings = {"load_and_preprocess_seconds": time.perf_counter() - t}
+    logger.info("[security_threat] %d training rows, %d test rows, %d numeric + %d categorical features, classes %s",
+                len(train_table), len(test_table), pre.numeric_width, len(pre.categorical), names)
+    metrics: dict[str, float] = {}
+
+    # -- 1. self-supervised pre-training (labels hidden) --------------------------------------------
+    adapter = TabularAdapter(train_table, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, noise_std=cfg.noise_std,
+                             encoder=cfg.encoder, embed_dim=cfg.embed_dim)
+    random_encoder = adapter.build_encoder()
+    encoder = copy.deepcopy(random_encoder)
+    t = time.perf_counter()
+    summary = pretrain(adapter, encoder, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(),
+                       out / "pretrain", cfg.max_steps, cfg)
+    timings["pretrain_seconds"] = time.perf_counter() - t
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
+    encoder = encoder.to(device)
+
+    def embed(model, table):
+        return encode_table(model, table, device=device)
+
+    train_z, test_z = embed(encoder, train_table), embed(encoder, test_table)
+    raw_train, raw_test = raw_features(train_table, pre.cardinalities), raw_features(test_table, pre.cardinalities)
+
+    # -- 2. probes with all labels ----------------------------------------------------------------
+    t = time.perf_counter()
+    scores, predictions = probe_scores(train_z, y_train, test_z, y_test, names, "test_pretrained", cfg.knn_k, cfg.seed)
+    metrics.update(scores)
+    plot_confusion(y_test, predictions["linear"], names, out / "confusion_pretrained_linear.png", "pre-trained encoder + linear probe")
+    plot_confusion((y_test > 0).astype(int), (predictions["linear"] > 0).astype(int), ["normal", "attack"],
+                   out / "confusion_pretrained_linear_binary.png", "attack vs normal (linear probe)")
+    metrics.update(probe_scores(raw_train, y_train, raw_test, y_test, names, "test_raw", cfg.knn_k, cfg.seed)[0])
+    random_encoder = random_encoder.to(device)
+    metrics.update(probe_scores(embed(random_encoder, train_table), y_train, embed(random_encoder, test_table), y_test, names,
+                                "test_random_init", cfg.knn_k, cfg.seed)[0])
+    timings["probe_seconds"] = time.perf_counter() - t
+
+    # -- 3. few labels ----------------------------------------------------------------------------
+    t = time.perf_counter()
+
+    def inputs_of_train(rows):
+        return adapter.prepare_inputs(train_table[rows])
+
+    def inputs_of_test(rows):
+        return adapter.prepare_inputs(test_table[rows])
+
+    for fraction in cfg.label_fractions:
+        tag = f"{100 * fraction:g}pct".replace(".", "_")
+        rows = few_label_rows(y_train, fraction, cfg.seed)
+        metrics[f"labels_{tag}_count"] = float(len(rows))
+        metrics.update(probe_scores(train_z[rows], y_train[rows], test_z, y_test, names, f"test_{tag}_pretrained", cfg.knn_k, cfg.seed)[0])
+        metrics.update(probe_scores(raw_train[rows], y_train[rows], raw_test, y_test, names, f"test_{tag}_raw", cfg.knn_k, cfg.seed)[0])
+        torch.manual_seed(cfg.seed)
+        supervised = train_classifier(adapter.build_encoder(), lambda r, rows=rows: inputs_of_train(rows[r]), y_train[rows], len(names),
+                                      steps=cfg.supervised_steps, batch_size=cfg.batch_size, seed=cfg.seed, device=device)
+        pred = predict(supervised, inputs_of_test, len(test_table), device=device)
+        metrics.update(classification_scores(y_test, pred, names, f"test_{tag}_supervised_mlp_category"))
+        metrics.update(classification_scores((y_test > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"test_{tag}_supervised_mlp_binary"))
+    timings["few_label_seconds"] = time.perf_counter() - t
+
+    # -- 4. supervised-contrastive and triplet fine-tuning ----------------------------------------------
+    t = time.perf_counter()
+    if cfg.finetune_steps:
+        labelled = TabularAdapter(train_table, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, noise_std=cfg.noise_std,
+                                  labels=y_train, encoder=cfg.encoder, embed_dim=cfg.embed_dim)
+        triplet_adapter = TabularAdapter(train_table, pre, corruption=cfg.corruption, labels=y_train, positive="same_label",
+                                         encoder=cfg.encoder, embed_dim=cfg.embed_dim)
+        runs = {
+            "supcon": (labelled, build_objective("supcon", temperature=cfg.temperature), FalseNegativePolicy()),
+            "triplet": (triplet_adapter, build_objective("triplet", margin=0.2, selection="batch_hard"), FalseNegativePolicy(same_label=True)),
+        }
+        for name, (run_adapter, objective, policy) in runs.items():
+            tuned = copy.deepcopy(encoder).cpu()
+            pretrain(run_adapter, tuned, objective, policy, out / f"finetune_{name}", cfg.finetune_steps, cfg)
+            tuned = tuned.to(device)
+            metrics.update(probe_scores(embed(tuned, train_table), y_train, embed(tuned, test_table), y_test, names,
+                                        f"test_{name}", cfg.knn_k, cfg.seed)[0])
+    timings["finetune_seconds"] = time.perf_counter() - t
+
+    # -- 5. anomaly detection without attack labels ------------------------------------------------
+    t = time.perf_counter()
+    normal_rows = y_train == 0
+    is_attack = y_test > 0
+    metrics.update(detection_scores(knn_anomaly_scores(train_z[normal_rows], test_z, cfg.anomaly_k), is_attack, prefix="test_anomaly"))
+    metrics.update(detection_scores(knn_anomaly_scores(raw_train[normal_rows], raw_test, cfg.anomaly_k, space="l2"), is_attack,
+                                    prefix="test_raw_anomaly"))
+    timings["anomaly_seconds"] = time.perf_counter() - t
+
+    # -- 6. headline metrics --------------------------------------------------------------------------
+    metrics["test_binary_macro_f1"] = metrics["test_pretrained_linear_binary_macro_f1"]
+    metrics["test_category_macro_f1"] = metrics["test_pretrained_linear_category_macro_f1"]
+    timings["wall_seconds"] = time.perf_counter() - start
+    metrics.update(timings)
+    metrics["pretrain_samples_per_second"] = float(summary.get("samples_per_second", float("nan")))
+    atomic_write_json(out / "metrics.json", metrics)
+    print(report(metrics, cfg))
+    return metrics
+
+
+def report(m: dict[str, float], cfg: Config) -> str:
+    rows = [
+        ["raw features (all labels)", m["test_raw_knn_category_macro_f1"], m["test_raw_linear_category_macro_f1"], m["test_raw_linear_binary_macro_f1"]],
+        ["random-init encoder (all labels)", m["test_random_init_knn_category_macro_f1"], m["test_random_init_linear_category_macro_f1"], m["test_random_init_linear_binary_macro_f1"]],
+        ["pre-trained (SSL) + probe (all labels)", m["test_pretrained_knn_category_macro_f1"], m["test_pretrained_linear_category_macro_f1"], m["test_pretrained_linear_binary_macro_f1"]],
+    ]
+    for fraction in cfg.label_fractions:
+        tag = f"{100 * fraction:g}pct".replace(".", "_")
+        n = int(m[f"labels_{tag}_count"])
+        rows += [
+            [f"{100 * fraction:g}% labels ({n}): pre-trained + probe", m[f"test_{tag}_pretrained_knn_category_macro_f1"], m[f"test_{tag}_pretrained_linear_category_macro_f1"], m[f"test_{tag}_pretrained_linear_binary_macro_f1"]],
+            [f"{100 * fraction:g}% labels ({n}): supervised MLP", "-", m[f"test_{tag}_supervised_mlp_category_macro_f1"], m[f"test_{tag}_supervised_mlp_binary_macro_f1"]],
+            [f"{100 * fraction:g}% labels ({n}): raw kNN / logistic regression", m[f"test_{tag}_raw_knn_category_macro_f1"], m[f"test_{tag}_raw_linear_category_macro_f1"], m[f"test_{tag}_raw_linear_binary_macro_f1"]],
+        ]
+    for name in ("supcon", "triplet"):
+        if f"test_{name}_knn_category_macro_f1" in m:
+            rows.append([f"{name} fine-tuned (all labels)", m[f"test_{name}_knn_category_macro_f1"], m[f"test_{name}_linear_category_macro_f1"], m[f"test_{name}_linear_binary_macro_f1"]])
+    table = format_table(rows, ["encoder / regime", "kNN category macro-F1", "linear (or MLP) category macro-F1", "linear binary macro-F1"])
+    anomaly = (f"anomaly detection (no attack labels, {cfg.anomaly_k}-NN distance to normal training rows): "
+               f"AUROC {m['test_anomaly_auroc']:.2f}, detection at 1% false alarms {m['test_anomaly_detection_at_1pct_fpr']:.2f} "
+               f"(raw features: AUROC {m['test_raw_anomaly_auroc']:.2f}, {m['test_raw_anomaly_detection_at_1pct_fpr']:.2f})")
+    return f"{table}\n{anomaly}\nwall {m['wall_seconds']:.0f}s (pre-training {m['pretrain_seconds']:.0f}s); outputs in {cfg.out_dir}/"
+
+
+def cli(argv: list[str] | None = None) -> dict[str, float]:
+    return main(config_from_args(Config, argv, __doc__.split("\n\n")[0]))
+
+
+if __name__ == "__main__":
+    cli()
