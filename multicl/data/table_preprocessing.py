@@ -162,11 +162,12 @@ class TablePreprocessor:
         numeric = np.stack(blocks + indicators, axis=1).astype(np.float32) if blocks else np.zeros((len(frame), 0), np.float32)
         codes = []
         for column in self.categorical:
-            index = {v: i + 2 for i, v in enumerate(self.state["categorical"][column]["vocab"])}
             series = frame[column]
             is_missing = pd.isna(series).to_numpy()
-            strings = series.astype(str).to_numpy()
-            col = np.array([MISSING if m else index.get(s, OOV) for s, m in zip(strings, is_missing)], dtype=np.int64)
+            # vocabulary position + 2; unseen values come out of Categorical as -1 -> OOV (0)
+            codes_in_vocab = pd.Categorical(series.astype(str), categories=self.state["categorical"][column]["vocab"]).codes
+            col = np.where(codes_in_vocab >= 0, codes_in_vocab.astype(np.int64) + 2, OOV)
+            col[is_missing] = MISSING
             unseen = int((col == OOV).sum())
             if unseen:
                 report["unseen_categories"][column] = unseen
@@ -214,12 +215,18 @@ def _numeric_column(series, column: str) -> np.ndarray:
     """float64 values with NaN for missing; errors name the column, row and bad value."""
     import pandas as pd
 
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _check_finite(values, column)
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna() & ~pd.isna(series) & (series.astype(str).str.strip() != "")
     if bad.any():
         row = bad.to_numpy().nonzero()[0][0]
         raise ValueError(f"numeric column {column!r}, row {row}: {series.iloc[row]!r} is not a number")
-    values = converted.to_numpy(dtype=np.float64)
+    return _check_finite(converted.to_numpy(dtype=np.float64), column)
+
+
+def _check_finite(values: np.ndarray, column: str) -> np.ndarray:
     infinite = np.isinf(values)
     if infinite.any():
         row = int(infinite.nonzero()[0][0])

@@ -73,6 +73,7 @@ class Config:
     embed_dim: int = field(default=64, metadata={"help": "embedding size"})
     scaling: str = field(default="quantile", metadata={"help": "numeric scaling", "choices": ["quantile", "robust", "standard"]})
     label_fractions: tuple[float, ...] = field(default=(0.01, 0.1), metadata={"help": "few-label regimes (share of training labels)"})
+    label_draws: int = field(default=3, metadata={"help": "few-label subsets drawn per fraction; scores are averaged (std kept)"})
     supervised_steps: int = field(default=500, metadata={"help": "steps of the supervised-MLP baseline"})
     finetune_steps: int = field(default=300, metadata={"help": "steps of supervised-contrastive / triplet fine-tuning (0 skips)"})
     knn_k: int = field(default=10, metadata={"help": "neighbours of the kNN probe"})
@@ -144,7 +145,8 @@ def probe_scores(train_z, train_y, test_z, test_y, names: list[str], prefix: str
         return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
     predictions = {}
-    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_y)), algorithm="brute").fit(unit(train_z), train_y)
+    # distance-weighted votes (as in DINO's kNN evaluation): with few labels a rare class can still win nearby
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_y)), weights="distance", algorithm="brute").fit(unit(train_z), train_y)
     predictions["knn"] = knn.predict(unit(test_z))
     scaler = StandardScaler().fit(train_z)
     linear = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(train_z), train_y)
@@ -234,16 +236,25 @@ def main(cfg: Config) -> dict[str, float]:
 
     for fraction in cfg.label_fractions:
         tag = f"{100 * fraction:g}pct".replace(".", "_")
-        rows = few_label_rows(y_train, fraction, cfg.seed)
-        metrics[f"labels_{tag}_count"] = float(len(rows))
-        metrics.update(probe_scores(train_z[rows], y_train[rows], test_z, y_test, names, f"test_{tag}_pretrained", cfg.knn_k, cfg.seed)[0])
-        metrics.update(probe_scores(raw_train[rows], y_train[rows], raw_test, y_test, names, f"test_{tag}_raw", cfg.knn_k, cfg.seed)[0])
-        torch.manual_seed(cfg.seed)
-        supervised = train_classifier(adapter.build_encoder(), lambda r, rows=rows: inputs_of_train(rows[r]), y_train[rows], len(names),
-                                      steps=cfg.supervised_steps, batch_size=cfg.batch_size, seed=cfg.seed, device=device)
-        pred = predict(supervised, inputs_of_test, len(test_table), device=device)
-        metrics.update(classification_scores(y_test, pred, names, f"test_{tag}_supervised_mlp_category"))
-        metrics.update(classification_scores((y_test > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"test_{tag}_supervised_mlp_binary"))
+        draws: list[dict[str, float]] = []
+        for draw in range(cfg.label_draws):
+            seed = cfg.seed + draw
+            rows = few_label_rows(y_train, fraction, seed)
+            scores = {f"labels_{tag}_count": float(len(rows))}
+            scores.update(probe_scores(train_z[rows], y_train[rows], test_z, y_test, names, f"test_{tag}_pretrained", cfg.knn_k, seed)[0])
+            scores.update(probe_scores(raw_train[rows], y_train[rows], raw_test, y_test, names, f"test_{tag}_raw", cfg.knn_k, seed)[0])
+            torch.manual_seed(seed)
+            supervised = train_classifier(adapter.build_encoder(), lambda r, rows=rows: inputs_of_train(rows[r]), y_train[rows], len(names),
+                                          steps=cfg.supervised_steps, batch_size=cfg.batch_size, seed=seed, device=device)
+            pred = predict(supervised, inputs_of_test, len(test_table), device=device)
+            scores.update(classification_scores(y_test, pred, names, f"test_{tag}_supervised_mlp_category"))
+            scores.update(classification_scores((y_test > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"test_{tag}_supervised_mlp_binary"))
+            draws.append(scores)
+        for key in draws[0]:
+            values = np.array([d[key] for d in draws])
+            metrics[key] = float(values.mean())
+            if key.endswith("macro_f1"):
+                metrics[f"{key}_std"] = float(values.std())
     timings["few_label_seconds"] = time.perf_counter() - t
 
     # -- 4. supervised-contrastive and triplet fine-tuning ----------------------------------------------
@@ -291,13 +302,17 @@ def report(m: dict[str, float], cfg: Config) -> str:
         ["random-init encoder (all labels)", m["test_random_init_knn_category_macro_f1"], m["test_random_init_linear_category_macro_f1"], m["test_random_init_linear_binary_macro_f1"]],
         ["pre-trained (SSL) + probe (all labels)", m["test_pretrained_knn_category_macro_f1"], m["test_pretrained_linear_category_macro_f1"], m["test_pretrained_linear_binary_macro_f1"]],
     ]
+    def f1(key: str) -> str:
+        std = m.get(f"{key}_std")
+        return f"{m[key]:.2f} ± {std:.2f}" if std is not None and cfg.label_draws > 1 else f"{m[key]:.2f}"
+
     for fraction in cfg.label_fractions:
         tag = f"{100 * fraction:g}pct".replace(".", "_")
         n = int(m[f"labels_{tag}_count"])
         rows += [
-            [f"{100 * fraction:g}% labels ({n}): pre-trained + probe", m[f"test_{tag}_pretrained_knn_category_macro_f1"], m[f"test_{tag}_pretrained_linear_category_macro_f1"], m[f"test_{tag}_pretrained_linear_binary_macro_f1"]],
-            [f"{100 * fraction:g}% labels ({n}): supervised MLP", "-", m[f"test_{tag}_supervised_mlp_category_macro_f1"], m[f"test_{tag}_supervised_mlp_binary_macro_f1"]],
-            [f"{100 * fraction:g}% labels ({n}): raw kNN / logistic regression", m[f"test_{tag}_raw_knn_category_macro_f1"], m[f"test_{tag}_raw_linear_category_macro_f1"], m[f"test_{tag}_raw_linear_binary_macro_f1"]],
+            [f"{100 * fraction:g}% labels ({n}): pre-trained + probe", f1(f"test_{tag}_pretrained_knn_category_macro_f1"), f1(f"test_{tag}_pretrained_linear_category_macro_f1"), f1(f"test_{tag}_pretrained_linear_binary_macro_f1")],
+            [f"{100 * fraction:g}% labels ({n}): supervised MLP", "-", f1(f"test_{tag}_supervised_mlp_category_macro_f1"), f1(f"test_{tag}_supervised_mlp_binary_macro_f1")],
+            [f"{100 * fraction:g}% labels ({n}): raw kNN / logistic regression", f1(f"test_{tag}_raw_knn_category_macro_f1"), f1(f"test_{tag}_raw_linear_category_macro_f1"), f1(f"test_{tag}_raw_linear_binary_macro_f1")],
         ]
     for name in ("supcon", "triplet"):
         if f"test_{name}_knn_category_macro_f1" in m:
