@@ -100,7 +100,7 @@ def test_hnsw_and_exact_agree_and_in_place_update_follows_the_encoder():
     x, _ = clustered(n_per=200, dim=32)
     cfg = MinerConfig(num_negatives=5, top_k=10, rank_window=(0, 5), sampling="top")
     exact = HardNegativeMiner(x, RowsAdapter(), config=MinerConfig(**{**cfg.__dict__, "index": "exact"}))
-    hnsw = HardNegativeMiner(x, RowsAdapter(), config=MinerConfig(**{**cfg.__dict__, "index": "hnsw", "update_in_place": True}))
+    hnsw = HardNegativeMiner(x, RowsAdapter(), config=MinerConfig(**{**cfg.__dict__, "index": "hnsw", "update_in_place": True, "deduplicate": False}))
     for miner in (exact, hnsw):
         miner.refresh(identity)
     ids = torch.arange(len(x))
@@ -111,6 +111,7 @@ def test_hnsw_and_exact_agree_and_in_place_update_follows_the_encoder():
         miner.stale = True
         miner.refresh(moved)
     assert hnsw.last_refresh["index"] == "hnsw" and len(hnsw._index) == len(x)  # updated, not grown
+    assert hnsw.last_refresh["index_seconds"] > 0
     overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact.sample(ids), hnsw.sample(ids))])
     assert overlap >= 0.9
 
@@ -202,3 +203,21 @@ def test_bad_input_is_named():
         miner.sample(torch.tensor([0, 999]))
     with pytest.raises(FloatingPointError, match="NaN"):
         miner.refresh(lambda inputs: inputs["x"] * float("nan"))
+
+
+def test_exact_copies_are_searched_once_and_never_mined_for_their_twin():
+    x, _ = clustered(n_per=20)
+    corpus = np.concatenate([x, x[:50], x[:50]])  # rows 0..49 appear three times
+    for index in ("exact", "hnsw"):
+        miner = HardNegativeMiner(corpus, RowsAdapter(), config=MinerConfig(num_negatives=5, top_k=12, rank_window=(0, 5), sampling="top", index=index))
+        stats = miner.refresh(identity)
+        # rows 100..199 copy rows 0..49: candidates are the first copies; a copied anchor's own
+        # content comes back as its first copy and is dropped (for rows 0..49 it is the anchor itself)
+        assert stats["unique_corpus"] == len(x) and stats["dropped_duplicate"] == 100
+        mined = miner.sample(torch.arange(len(corpus)))
+        content = lambda rows: {tuple(corpus[r]) for r in rows}
+        for q in (0, 7, 100, 157):
+            assert tuple(corpus[q]) not in content(mined[q])
+        assert mined[0].tolist() == mined[150].tolist()  # copies share their mined list
+        assert content(mined[7]) == content(naive_top(x, 7, {7}, 5))  # five distinct neighbours
+        assert (mined < len(x)).all()

@@ -164,8 +164,8 @@ class TablePreprocessor:
         for column in self.categorical:
             series = frame[column]
             is_missing = pd.isna(series).to_numpy()
-            # vocabulary position + 2; unseen values come out of Categorical as -1 -> OOV (0)
-            codes_in_vocab = pd.Categorical(series.astype(str), categories=self.state["categorical"][column]["vocab"]).codes
+            # vocabulary position + 2; unseen values come out of get_indexer as -1 -> OOV (0)
+            codes_in_vocab = pd.Index(self.state["categorical"][column]["vocab"]).get_indexer(series.astype(str))
             col = np.where(codes_in_vocab >= 0, codes_in_vocab.astype(np.int64) + 2, OOV)
             col[is_missing] = MISSING
             unseen = int((col == OOV).sum())

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from multicl.modalities.batching import concat_inputs
 from multicl.negatives.ann_index import HnswIndex, exact_topk
+from multicl.negatives.dedup import representatives, unique_vectors
 from multicl.negatives.masks import FalseNegativePolicy
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,13 @@ class MinerConfig:
         exact_max_size: corpus size where hnswlib starts to beat exact search on CPU
             (measured on 2 cores in benchmarks/mining.py; see the README table).
         update_in_place: on refresh, re-add moved vectors to the existing hnswlib graph
-            instead of rebuilding it (slower on this machine: see the README).
+            instead of rebuilding it (slower on this machine: see the README; needs
+            ``deduplicate=False``, since the set of unique vectors changes between refreshes).
+        deduplicate: search over unique embeddings (cheaper, and stable on corpora with
+            repeated rows, see :mod:`multicl.negatives.dedup`); each distinct vector is a
+            candidate once (its first row). With the training set as corpus, copies of the
+            anchor are dropped as false negatives (rule ``duplicate``): identical inputs cannot
+            be told apart.
         embed_batch_size: rows per forward pass when embedding the corpus.
         hnsw_M / hnsw_ef_construction / hnsw_ef: hnswlib graph degree and beams.
         seed: seeds the per-step sampling (reproducible and identical after a resume).
@@ -70,6 +77,7 @@ class MinerConfig:
     index: str = "auto"
     exact_max_size: int = 50_000
     update_in_place: bool = False
+    deduplicate: bool = True
     embed_batch_size: int = 512
     hnsw_M: int = 16
     hnsw_ef_construction: int = 100
@@ -178,25 +186,39 @@ class HardNegativeMiner:
         query_z = corpus_z if self.queries is None else self._embed_all(self.queries, embed, device)
         embed_seconds = time.perf_counter() - start
 
-        kind = self._index_kind(device, len(corpus_z))
+        t = time.perf_counter()
+        search_corpus, corpus_inverse = unique_vectors(corpus_z) if cfg.deduplicate else (corpus_z, None)
+        if self.queries is None:
+            search_queries, query_inverse = search_corpus, corpus_inverse
+        else:
+            search_queries, query_inverse = unique_vectors(query_z) if cfg.deduplicate else (query_z, None)
+        dedup_seconds = time.perf_counter() - t
+        kind = self._index_kind(device, len(search_corpus))
         k = min(cfg.top_k, len(corpus_z))
         t = time.perf_counter()
         if kind == "exact":
-            rows, sims = exact_topk(query_z, corpus_z, k)
+            rows, sims = exact_topk(search_queries, search_corpus, k)
             rows, sims = rows.cpu(), sims.cpu()
             index_seconds, search_seconds = 0.0, time.perf_counter() - t
         else:
-            rows, sims, index_seconds = self._hnsw_search(query_z.cpu().numpy(), corpus_z.cpu().numpy(), k)
+            rows, sims, index_seconds = self._hnsw_search(search_queries.cpu().numpy(), search_corpus.cpu().numpy(), k)
             search_seconds = time.perf_counter() - t - index_seconds
         t = time.perf_counter()
-        stats = self._filter(rows, sims, query_z, corpus_z)
+        if corpus_inverse is not None:
+            # one row per distinct vector: copies would fill the list with the same content
+            rows = representatives(corpus_inverse.cpu())[rows]
+        if query_inverse is not None:
+            rows, sims = rows[query_inverse.cpu()], sims[query_inverse.cpu()]
+        same_content = corpus_inverse.cpu() if (self.queries is None and corpus_inverse is not None) else None
+        stats = self._filter(rows, sims, query_z, corpus_z, same_content)
         filter_seconds = time.perf_counter() - t
 
         self.stale = False
         self.refreshes += 1
         self.last_refresh = {
             "step": self.step, "refresh": self.refreshes, "index": kind, "corpus_size": len(corpus_z),
-            "queries": len(query_z), "embed_seconds": embed_seconds, "index_seconds": index_seconds,
+            "queries": len(query_z), "unique_corpus": len(search_corpus), "unique_queries": len(search_queries),
+            "embed_seconds": embed_seconds, "dedup_seconds": dedup_seconds, "index_seconds": index_seconds,
             "search_seconds": search_seconds, "filter_seconds": filter_seconds,
             "refresh_seconds": time.perf_counter() - start, **stats,
         }
@@ -237,7 +259,8 @@ class HardNegativeMiner:
     def _hnsw_search(self, queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor, float]:
         cfg = self.config
         t = time.perf_counter()
-        reuse = cfg.update_in_place and self._index is not None and self._index.dim == corpus.shape[1]
+        reuse = (cfg.update_in_place and not cfg.deduplicate and self._index is not None
+                 and self._index.dim == corpus.shape[1] and len(self._index) == len(corpus))
         if not reuse:
             self._index = HnswIndex(corpus.shape[1], space=self.space, M=cfg.hnsw_M, ef_construction=cfg.hnsw_ef_construction,
                                     ef=cfg.hnsw_ef, initial_capacity=len(corpus), seed=cfg.seed)
@@ -246,8 +269,12 @@ class HardNegativeMiner:
         ids, sims = self._index.search(queries, k)
         return torch.from_numpy(ids), torch.from_numpy(sims), index_seconds
 
-    def _filter(self, rows: torch.Tensor, sims: torch.Tensor, query_z: torch.Tensor, corpus_z: torch.Tensor) -> dict[str, Any]:
-        """Apply the policy per query, keep the survivors' rank window, collect statistics."""
+    def _filter(self, rows: torch.Tensor, sims: torch.Tensor, query_z: torch.Tensor, corpus_z: torch.Tensor,
+                same_content: torch.Tensor | None = None) -> dict[str, Any]:
+        """Apply the policy per query, keep the survivors' rank window, collect statistics.
+
+        ``same_content`` (corpus row -> unique-vector id, when the corpus is the training set)
+        adds the ``duplicate`` rule: exact copies of the anchor are not negatives."""
         lo, hi = self.config.rank_window
         n_q, k = rows.shape
         kept = np.full((n_q, hi - lo), -1, dtype=np.int64)
@@ -257,7 +284,9 @@ class HardNegativeMiner:
         chunk = 8192
         for s in range(0, n_q, chunk):
             q = torch.arange(s, min(s + chunk, n_q))
-            r, sim = rows[q], sims[q]  # (c, k)
+            r, sim = rows[q], sims[q]  # (c, k); -1 where the corpus ran out
+            present = r >= 0
+            r = r.clamp(min=0)
             anchor_meta = {key: v[q] for key, v in self.query_meta.items()}
             cand_meta = {key: v[r] for key, v in self.corpus_meta.items()}
             pos_mask = torch.zeros_like(r, dtype=torch.bool)
@@ -267,6 +296,11 @@ class HardNegativeMiner:
                 pos_mask = r == pos_rows[:, None]
                 pos_sims = (query_z[q.to(query_z.device)] * corpus_z[pos_rows.to(corpus_z.device)]).sum(1).cpu()
             neg, drop = self.policy.negative_mask(anchor_meta, cand_meta, pos_mask, sim, pos_sims)
+            if same_content is not None:
+                duplicate = (same_content[r] == same_content[q][:, None]) & neg
+                drop["duplicate"] = int((duplicate & present).sum())
+                neg = neg & ~duplicate
+            neg = neg & present
             for rule, count in drop.items():
                 dropped[rule] = dropped.get(rule, 0) + count
             rank = neg.long().cumsum(1) - 1  # rank among survivors

@@ -19,17 +19,22 @@ def parser_for(config_cls: type, description: str) -> argparse.ArgumentParser:
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif typing.get_origin(kind) is tuple:
-            parser.add_argument(flag, nargs="+", default=default, help=help_text)
+            parser.add_argument(flag, nargs="*", type=_element_type(kind), default=default, help=help_text)
         elif args and type(None) in args:  # Optional[X]
             inner = next(a for a in args if a is not type(None))
             if typing.get_origin(inner) is tuple:
-                parser.add_argument(flag, nargs="+", default=default, help=help_text)
+                parser.add_argument(flag, nargs="+", type=_element_type(inner), default=default, help=help_text)
             else:
                 parser.add_argument(flag, type=inner, default=default, help=help_text)
         else:
             choices = field.metadata.get("choices")
             parser.add_argument(flag, type=kind, default=default, choices=choices, help=help_text)
     return parser
+
+
+def _element_type(kind: Any) -> Any:
+    args = [a for a in typing.get_args(kind) if a is not Ellipsis]
+    return args[0] if args and args[0] in (int, float, str) else str
 
 
 def config_from_args(config_cls: type, argv: list[str] | None, description: str) -> Any:

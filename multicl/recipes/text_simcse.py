@@ -80,6 +80,10 @@ class Config:
     dropout: float | None = field(default=None, metadata={"help": "override the backbone's dropout (SimCSE: 0.1)"})
     num_workers: int = 0
     resume: bool = True
+    mine_negatives: int = field(default=0, metadata={"help": "hard negatives mined per anchor from the training texts (0: in-batch only)"})
+    mine_refresh_every: int = field(default=100, metadata={"help": "re-embed the corpus and re-mine every N steps"})
+    mine_rank_window: tuple[int, ...] = field(default=(3, 30), metadata={"help": "sample mined negatives among survivors ranked lo..hi (skipping the closest: likely paraphrases)"})
+    mine_max_positive_ratio: float | None = field(default=0.95, metadata={"help": "NV-Retriever filter: drop candidates above this share of the positive's similarity"})
 
 
 def _demo_path(name: str) -> Path:
@@ -192,7 +196,17 @@ def main(cfg: Config) -> dict[str, float]:
     encoder = adapter.build_encoder()
     head = build_head(cfg.head, encoder.embed_dim)
     objective = build_objective("info_nce", temperature=cfg.temperature, learnable_temperature=cfg.learnable_temperature)
-    learner = ContrastiveLearner(encoder, objective, head=head, policy=FalseNegativePolicy())
+    policy = FalseNegativePolicy()
+    miner = None
+    if cfg.mine_negatives:
+        from multicl.negatives.miner import HardNegativeMiner, MinerConfig, corpus_from_dataset
+
+        corpus, meta = corpus_from_dataset(samples, adapter)
+        miner_policy = FalseNegativePolicy(max_positive_ratio=cfg.mine_max_positive_ratio)
+        miner = HardNegativeMiner(corpus, adapter, corpus_meta=meta, policy=miner_policy, log_dir=out_dir, config=MinerConfig(
+            num_negatives=cfg.mine_negatives, rank_window=tuple(cfg.mine_rank_window), refresh_every=cfg.mine_refresh_every,
+            embed_batch_size=128, seed=cfg.seed))
+    learner = ContrastiveLearner(encoder, objective, head=head, policy=policy, miner=miner)
     device = "cuda" if (cfg.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
 
     def as_model(enc) -> EmbeddingModel:

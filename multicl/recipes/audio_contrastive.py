@@ -1,0 +1,239 @@
+"""Self-supervised audio embeddings from clips, scored by kNN / linear probes on held-out clips.
+
+    python -m multicl.recipes.audio_contrastive --data-dir fsdd/recordings            # takes 5-49 train, 0-4 test
+    python -m multicl.recipes.audio_contrastive --data-dir fsdd/recordings --test-speaker george   # leave one speaker out
+    python -m multicl.recipes.audio_contrastive --data-dir train_wavs/ --test-dir test_wavs/
+
+``--data-dir``: a folder of ``{label}_{speaker}_{take}.wav`` files (Free Spoken Digit Dataset
+naming) or a CSV of ``path,label[,group]``. Pipeline: 1. contrastive pre-training (InfoNCE)
+on the training clips with waveform views (random crop, shift, gain, noise at an SNR) and
+SpecAugment in the encoder's log-mel frontend, labels unused; 2. kNN (cosine) and linear-probe
+label accuracy on the test clips; baselines: log-mel statistics (per-band mean and std) +
+logistic regression / kNN, the same CNN randomly initialised, the same CNN trained supervised
+(cross-entropy, same views); 3. a supervised-contrastive variant (SupCon, labels as classes);
+4. with ``--ablations``: pre-training again without SpecAugment, without crop, without noise.
+Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy`` and every row),
+``config.json`` and ``model/encoder.safetensors``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from multicl.data.audio_files import AudioClips, read_clips
+from multicl.data.views_dataset import ViewsDataset
+from multicl.eval.report import format_table
+from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
+from multicl.negatives.masks import FalseNegativePolicy
+from multicl.objectives import build_objective
+from multicl.recipes._cli import config_from_args
+from multicl.train.classifier import predict, train_classifier
+from multicl.train.config import TrainerConfig
+from multicl.train.learner import ContrastiveLearner
+from multicl.train.methods import mlp
+from multicl.train.trainer import Trainer
+from multicl.utils.io import atomic_write_json
+
+logger = logging.getLogger("multicl.recipes.audio_contrastive")
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "audio" / "fsdd" / "recordings"
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = field(default=str(SHARED), metadata={"help": "folder of {label}_{speaker}_{take}.wav files, or a csv of path,label[,group]"})
+    test_dir: str | None = field(default=None, metadata={"help": "separate test clips; else split --data-dir by take or speaker"})
+    test_takes: int = field(default=5, metadata={"help": "without --test-dir/--test-speaker: takes 0..N-1 are the test split"})
+    test_speaker: str | None = field(default=None, metadata={"help": "leave this speaker out for testing (unseen speaker)"})
+    out_dir: str = field(default="runs/audio_contrastive", metadata={"help": "output folder"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    seed: int = field(default=0, metadata={"help": "seed of everything"})
+    sample_rate: int = field(default=8000, metadata={"help": "clips are resampled to this rate"})
+    max_steps: int = field(default=600, metadata={"help": "contrastive pre-training steps"})
+    batch_size: int = field(default=128, metadata={"help": "clips per step"})
+    learning_rate: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
+    temperature: float = field(default=0.1, metadata={"help": "InfoNCE / SupCon temperature"})
+    crop_seconds: float = field(default=1.0, metadata={"help": "random crop / pad length of a view (0: whole clip)"})
+    noise_snr_db: tuple[float, ...] = field(default=(10.0, 30.0), metadata={"help": "white-noise SNR range of the views (empty: off)"})
+    specaugment: tuple[int, ...] = field(default=(8, 10), metadata={"help": "frequency and time mask widths (0 0: off)"})
+    embed_dim: int = field(default=128, metadata={"help": "embedding size"})
+    channels: tuple[int, ...] = field(default=(16, 32, 64, 64), metadata={"help": "CNN widths"})
+    supervised_steps: int = field(default=600, metadata={"help": "steps of the supervised-CNN baseline and of SupCon (0 skips)"})
+    ablations: bool = field(default=False, metadata={"help": "also pre-train without SpecAugment, without crop, without noise"})
+    knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
+
+
+def split(cfg: Config) -> tuple[AudioClips, AudioClips]:
+    clips = read_clips(cfg.data_dir, cfg.sample_rate)
+    if cfg.test_dir:
+        return clips, read_clips(cfg.test_dir, cfg.sample_rate)
+    if cfg.test_speaker:
+        if cfg.test_speaker not in set(clips.groups):
+            raise ValueError(f"--test-speaker {cfg.test_speaker!r} not found; speakers are {sorted(set(clips.groups))}")
+        return clips.subset(lambda i: clips.groups[i] != cfg.test_speaker), clips.subset(lambda i: clips.groups[i] == cfg.test_speaker)
+    train, test = clips.subset(lambda i: clips.takes[i] >= cfg.test_takes), clips.subset(lambda i: clips.takes[i] < cfg.test_takes)
+    if len(test) == 0 or len(train) == 0:
+        raise ValueError(f"splitting by take < {cfg.test_takes} leaves {len(train)} training and {len(test)} test clips; use --test-dir")
+    return train, test
+
+
+def logmel_stats(adapter: AudioAdapter, waveforms) -> np.ndarray:
+    """Per-band mean and std of the log-mel spectrogram over time: the classic fixed features."""
+    from multicl.encoders.audio import LogMelFrontend
+
+    frontend = LogMelFrontend(adapter.sample_rate, adapter.n_mels).eval()
+    feats = []
+    with torch.no_grad():
+        for wave in waveforms:
+            spec = frontend(torch.from_numpy(wave)[None])[0]  # (n_mels, T)
+            feats.append(torch.cat([spec.mean(1), spec.std(1)]).numpy())
+    return np.stack(feats)
+
+
+def probes(train_z, train_y, test_z, test_y, k: int, prefix: str) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    def unit(x):
+        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+    knn = KNeighborsClassifier(n_neighbors=k, weights="distance", algorithm="brute").fit(unit(train_z), train_y)
+    scaler = StandardScaler().fit(train_z)
+    linear = LogisticRegression(max_iter=3000).fit(scaler.transform(train_z), train_y)
+    return {f"{prefix}_knn_accuracy": 100 * accuracy_score(test_y, knn.predict(unit(test_z))),
+            f"{prefix}_linear_accuracy": 100 * accuracy_score(test_y, linear.predict(scaler.transform(test_z)))}
+
+
+def make_adapter(train: AudioClips, labels, cfg: Config, views: WaveViews, specaugment, positive="view") -> AudioAdapter:
+    return AudioAdapter(train.waveforms, cfg.sample_rate, views, labels=labels, speakers=train.groups, positive=positive,
+                        specaugment=tuple(specaugment), embed_dim=cfg.embed_dim)
+
+
+def build_encoder(adapter: AudioAdapter, cfg: Config) -> torch.nn.Module:
+    from multicl.encoders.audio import AudioCNNEncoder
+
+    freq, time_ = adapter.specaugment
+    return AudioCNNEncoder(cfg.sample_rate, cfg.embed_dim, adapter.n_mels, tuple(cfg.channels), freq_mask=freq, time_mask=time_)
+
+
+def contrastive(adapter: AudioAdapter, objective, out_dir: Path, steps: int, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+    torch.manual_seed(cfg.seed)
+    encoder = build_encoder(adapter, cfg)
+    learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=FalseNegativePolicy())
+    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                                weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
+                                log_every=20, save_every=max(steps // 2, 1), num_workers=0)
+    summary = Trainer(learner, ViewsDataset(list(range(len(adapter.waveforms))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
+    return encoder, summary
+
+
+def main(cfg: Config) -> dict[str, float]:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    start = time.perf_counter()
+    out = Path(cfg.out_dir)
+    (out / "model").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+
+    train, test = split(cfg)
+    names = sorted(set(train.labels) | set(test.labels))
+    y_train = np.array([names.index(label) for label in train.labels])
+    y_test = np.array([names.index(label) for label in test.labels])
+    logger.info("[audio_contrastive] %d training clips (%d speakers), %d test clips (%d speakers), %d classes",
+                len(train), len(set(train.groups)), len(test), len(set(test.groups)), len(names))
+    snr = tuple(cfg.noise_snr_db) if cfg.noise_snr_db else None
+    views = WaveViews(crop_seconds=cfg.crop_seconds or None, snr_db=snr)
+    adapter = make_adapter(train, None, cfg, views, cfg.specaugment)
+    metrics: dict[str, float] = {"train_clips": float(len(train)), "test_clips": float(len(test))}
+
+    def evaluate(encoder, prefix):
+        encoder = encoder.to(device)
+        return probes(encode_waveforms(encoder, adapter, train.waveforms, device=device), y_train,
+                      encode_waveforms(encoder, adapter, test.waveforms, device=device), y_test, cfg.knn_k, prefix)
+
+    # 1-2. self-supervised pre-training, probes
+    t = time.perf_counter()
+    encoder, summary = contrastive(adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
+    metrics["pretrain_seconds"] = time.perf_counter() - t
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
+    metrics.update(evaluate(encoder, "test"))
+    metrics.update(probes(logmel_stats(adapter, train.waveforms), y_train, logmel_stats(adapter, test.waveforms), y_test, cfg.knn_k, "test_logmel_stats"))
+    torch.manual_seed(cfg.seed)
+    metrics.update(evaluate(build_encoder(adapter, cfg), "test_random_init"))
+
+    # supervised baselines: cross-entropy CNN (same views), and SupCon
+    if cfg.supervised_steps:
+        t = time.perf_counter()
+        rng = np.random.default_rng(cfg.seed)
+
+        def inputs_of(rows):
+            return adapter.prepare_inputs([adapter._view(int(r), rng) for r in rows])
+
+        torch.manual_seed(cfg.seed)
+        classifier = train_classifier(build_encoder(adapter, cfg), inputs_of, y_train, len(names), steps=cfg.supervised_steps,
+                                      batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed, device=device,
+                                      class_weighted=False)
+        test_inputs = adapter.prepare_inputs
+        pred = predict(classifier, lambda rows: test_inputs([test.waveforms[i] for i in rows]), len(test), batch_size=128, device=device)
+        metrics["test_supervised_cnn_accuracy"] = 100 * float((pred == y_test).mean())
+        metrics.update(evaluate(classifier[0], "test_supervised_cnn_features"))
+        metrics["supervised_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        labelled = make_adapter(train, y_train, cfg, views, cfg.specaugment)
+        supcon, _ = contrastive(labelled, build_objective("supcon", temperature=cfg.temperature), out / "supcon", cfg.supervised_steps, cfg)
+        metrics.update(evaluate(supcon, "test_supcon"))
+        metrics["supcon_seconds"] = time.perf_counter() - t
+
+    # ablations of the views
+    if cfg.ablations:
+        variants = {
+            "no_specaugment": (views, (0, 0)),
+            "no_crop": (dataclasses.replace(views, crop_seconds=None), cfg.specaugment),
+            "no_noise": (dataclasses.replace(views, snr_db=None), cfg.specaugment),
+        }
+        for name, (variant_views, spec) in variants.items():
+            t = time.perf_counter()
+            variant = make_adapter(train, None, cfg, variant_views, spec)
+            encoder_v, _ = contrastive(variant, build_objective("info_nce", temperature=cfg.temperature), out / f"ablation_{name}", cfg.max_steps, cfg)
+            metrics.update(evaluate(encoder_v, f"test_{name}"))
+            metrics[f"{name}_seconds"] = time.perf_counter() - t
+
+    metrics["wall_seconds"] = time.perf_counter() - start
+    metrics["pretrain_clips_per_second"] = float(summary.get("samples_per_second", float("nan")))
+    atomic_write_json(out / "metrics.json", metrics)
+    print(report(metrics, cfg))
+    return metrics
+
+
+def report(m: dict[str, float], cfg: Config) -> str:
+    rows = [["log-mel mean/std + probe", m["test_logmel_stats_knn_accuracy"], m["test_logmel_stats_linear_accuracy"]],
+            ["CNN, random init", m["test_random_init_knn_accuracy"], m["test_random_init_linear_accuracy"]],
+            ["CNN, contrastive (ours, no labels)", m["test_knn_accuracy"], m["test_linear_accuracy"]]]
+    if "test_supervised_cnn_accuracy" in m:
+        rows += [["CNN, supervised cross-entropy (its own head)", "-", m["test_supervised_cnn_accuracy"]],
+                 ["CNN, supervised cross-entropy (features + probe)", m["test_supervised_cnn_features_knn_accuracy"], m["test_supervised_cnn_features_linear_accuracy"]],
+                 ["CNN, supervised contrastive (SupCon)", m["test_supcon_knn_accuracy"], m["test_supcon_linear_accuracy"]]]
+    for name in ("no_specaugment", "no_crop", "no_noise"):
+        if f"test_{name}_knn_accuracy" in m:
+            rows.append([f"contrastive, {name.replace('_', ' ')}", m[f"test_{name}_knn_accuracy"], m[f"test_{name}_linear_accuracy"]])
+    table = format_table(rows, ["encoder", f"kNN acc (k={cfg.knn_k})", "linear acc"])
+    return f"{table}\nwall {m['wall_seconds']:.0f}s (pre-training {m['pretrain_seconds']:.0f}s); outputs in {cfg.out_dir}/"
+
+
+def cli(argv: list[str] | None = None) -> dict[str, float]:
+    return main(config_from_args(Config, argv, __doc__.split("\n\n")[0]))
+
+
+if __name__ == "__main__":
+    cli()
