@@ -1,4 +1,11 @@
-"""Tune SSL settings on a validation split of the TRAINING file (not KDDTest+)."""
+"""Tune the security recipe's self-supervised settings on a validation split of the TRAINING file.
+
+KDDTest+ is never looked at: 5,000 random training rows are held out, the encoder is
+pre-trained on the other 20,192, and probes (all labels, and 1% of them) are scored on the
+held-out rows. Each argument is one setting: corruption,temperature,mask_rate,embed_dim,steps[,encoder].
+
+    .venv/bin/python benchmarks/tabular_ssl_sweep.py raw 0.3,0.1,0,64,600 0.3,0.1,0,64,600,ft_transformer
+"""
 import copy, sys, time, json
 import numpy as np, torch
 from pathlib import Path
@@ -27,12 +34,13 @@ def evaluate(zT, zV):
 if sys.argv[1] == "raw":
     print("raw", evaluate(raw_T, raw_V)); sys.exit()
 for spec in sys.argv[1:]:
-    corr, temp, mask, dim, steps = spec.split(",")
+    corr, temp, mask, dim, steps, *rest = spec.split(",")
+    encoder_kind = rest[0] if rest else "mlp"
     cfg = st.Config(device="cpu", corruption=float(corr), temperature=float(temp), mask_rate=float(mask), embed_dim=int(dim), max_steps=int(steps))
     torch.manual_seed(0)
-    ad = TabularAdapter(T, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, embed_dim=cfg.embed_dim)
+    ad = TabularAdapter(T, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, embed_dim=cfg.embed_dim, encoder=encoder_kind)
     enc = ad.build_encoder()
     t = time.time()
-    st.pretrain(ad, enc, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(), Path(f"/tmp/sweep/run_{spec}"), cfg.max_steps,
+    st.pretrain(ad, enc, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(), Path(f"runs/tabular_ssl_sweep/{spec}"), cfg.max_steps,
                 st.Config(**{**cfg.__dict__}))
     print(spec, evaluate(encode_table(enc, T), encode_table(enc, V)), round(time.time() - t), flush=True)

@@ -134,6 +134,10 @@ class AudioAdapter:
             batch[i, : len(w)] = w
         return {"waveform": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)}
 
+    @staticmethod
+    def length_of(waveform: np.ndarray) -> int:
+        return len(waveform)
+
     def mining_input(self, sample: int) -> np.ndarray:
         return self.waveforms[int(sample)]
 

@@ -99,6 +99,11 @@ class TextAdapter:
         """Padding used when stacking inputs of different lengths (mined negatives)."""
         return {"input_ids": int(self.tokenizer.pad_token_id or 0)}
 
+    @staticmethod
+    def length_of(text: str) -> int:
+        """Sort key for batching by length (the miner embeds a corpus in length order)."""
+        return len(text)
+
     def mining_input(self, sample: TextSample) -> str:
         """What the hard-negative miner embeds for this sample: its anchor text."""
         return sample.text

@@ -75,7 +75,7 @@ class MinerConfig:
     sampling: str = "random"
     refresh_every: int = 100
     index: str = "auto"
-    exact_max_size: int = 50_000
+    exact_max_size: int = 20_000
     update_in_place: bool = False
     deduplicate: bool = True
     embed_batch_size: int = 512
@@ -239,11 +239,17 @@ class HardNegativeMiner:
         shard = -(-len(raw) // world)
         lo, hi = min(rank * shard, len(raw)), min((rank + 1) * shard, len(raw))
         batch = self.config.embed_batch_size
+        rows = np.arange(lo, hi)
+        length_of = getattr(self.adapter, "length_of", None)
+        if length_of is not None:  # similar lengths per batch: less padding (texts, clips)
+            rows = rows[np.argsort([length_of(item) for item in _take(raw, rows)], kind="stable")]
         chunks = []
-        for s in tqdm(range(lo, hi, batch), desc="mining: embed corpus", leave=False, disable=(hi - lo) < 20 * batch or rank != 0):
-            inputs = self.adapter.prepare_inputs(_take(raw, np.arange(s, min(s + batch, hi))))
+        for s in tqdm(range(0, len(rows), batch), desc="mining: embed corpus", leave=False, disable=len(rows) < 20 * batch or rank != 0):
+            inputs = self.adapter.prepare_inputs(_take(raw, rows[s : s + batch]))
             chunks.append(embed({k: v.to(device) for k, v in inputs.items()}).float())
         z = torch.cat(chunks) if chunks else torch.zeros(0, 0, device=device)
+        if length_of is not None and len(z):
+            z = z[torch.from_numpy(np.argsort(rows - lo, kind="stable")).to(z.device)]  # back to corpus order
         if world > 1:
             dim = torch.tensor([z.shape[1] if len(z) else 0], device=device)
             dist.all_reduce(dim, op=dist.ReduceOp.MAX)

@@ -41,9 +41,10 @@ from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
 from multicl.utils.io import atomic_write_json
+from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.audio_contrastive")
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "audio" / "fsdd" / "recordings"
+SHARED = shared_data_dir() / "audio" / "fsdd" / "recordings"
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
 from multicl.utils.io import atomic_write_json
+from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_threat")
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "security" / "nsl_kdd"
+SHARED = shared_data_dir() / "security" / "nsl_kdd"
 
 
 @dataclass(frozen=True)
