@@ -5,7 +5,8 @@ Runs ``multicl.recipes.audio_contrastive`` (same settings everywhere) on
 2. leave-one-speaker-out for each speaker given (train on the other four, test on the unseen one),
 and prints one table: accuracy per row, the unseen-speaker column averaged over the folds.
 
-    .venv/bin/python benchmarks/audio_fsdd.py --data-dir ../shared/data
+    .venv/bin/python benchmarks/audio_fsdd.py --data-dir ../shared/data --max-steps 500 --supervised-steps 500 \
+        --precision bf16 --speakers george theo
 """
 from __future__ import annotations
 
@@ -36,12 +37,15 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--speakers", nargs="*", default=["george", "jackson", "lucas", "nicolas", "theo"])
     parser.add_argument("--max-steps", type=int, default=600)
+    parser.add_argument("--supervised-steps", type=int, default=600)
+    parser.add_argument("--precision", default="auto", help="bf16 halves the CNN's time on CPUs with AMX")
     parser.add_argument("--loso-ablations", action="store_true", help="also run the view ablations in every unseen-speaker fold")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/audio_fsdd"))
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/audio_fsdd"))
     args = parser.parse_args()
     recordings = str(args.data_dir / "audio" / "fsdd" / "recordings")
-    common = ["--data-dir", recordings, "--device", "cpu", "--max-steps", str(args.max_steps)]
+    common = ["--data-dir", recordings, "--device", "cpu", "--max-steps", str(args.max_steps),
+              "--supervised-steps", str(args.supervised_steps), "--precision", args.precision]
     results = {}
     start = time.perf_counter()
     results["takes"] = audio_contrastive.cli([*common, "--out-dir", str(args.runs_dir / "takes"), "--ablations"])

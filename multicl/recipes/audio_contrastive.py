@@ -56,12 +56,13 @@ class Config:
     out_dir: str = field(default="runs/audio_contrastive", metadata={"help": "output folder"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "seed of everything"})
+    precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16 (bf16 autocast halves CNN time on CPUs with AMX)"})
     sample_rate: int = field(default=8000, metadata={"help": "clips are resampled to this rate"})
     max_steps: int = field(default=600, metadata={"help": "contrastive pre-training steps"})
     batch_size: int = field(default=128, metadata={"help": "clips per step"})
     learning_rate: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
     temperature: float = field(default=0.1, metadata={"help": "InfoNCE / SupCon temperature"})
-    crop_seconds: float = field(default=1.0, metadata={"help": "random crop / pad length of a view (0: whole clip)"})
+    crop_seconds: float = field(default=0.6, metadata={"help": "random crop / pad length of a view (0: whole clip); FSDD clips: mean 0.45 s, 95% under 0.68 s"})
     noise_snr_db: tuple[float, ...] = field(default=(10.0, 30.0), metadata={"help": "white-noise SNR range of the views (empty: off)"})
     specaugment: tuple[int, ...] = field(default=(8, 10), metadata={"help": "frequency and time mask widths (0 0: off)"})
     embed_dim: int = field(default=128, metadata={"help": "embedding size"})
@@ -132,7 +133,7 @@ def contrastive(adapter: AudioAdapter, objective, out_dir: Path, steps: int, cfg
     learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=FalseNegativePolicy())
     trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                 weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
-                                log_every=20, save_every=max(steps // 2, 1), num_workers=0)
+                                precision=cfg.precision, log_every=20, save_every=max(steps // 2, 1), num_workers=0)
     summary = Trainer(learner, ViewsDataset(list(range(len(adapter.waveforms))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
     return encoder, summary
 
