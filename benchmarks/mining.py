@@ -18,9 +18,7 @@ refresh by rebuilding vs updating moved vectors in place, and mining end to end 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,29 +28,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _measure import fixed_mmap_threshold, measure  # noqa: E402
+
 from multicl.negatives.ann_index import HnswIndex, exact_topk  # noqa: E402
 from multicl.negatives.dedup import expand_groups, unique_vectors  # noqa: E402
 
 K = 10
-
-
-# -- memory and timing ------------------------------------------------------------------------------
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def measure(fn, *args, **kwargs):
-    """(result, seconds, peak MiB above the resident set at the start)."""
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-    base = _status("VmRSS")
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    seconds = time.perf_counter() - start
-    return out, seconds, max(0, _status("VmHWM") - base) / 2**20
 
 
 # -- embeddings ------------------------------------------------------------------------------------
@@ -172,7 +153,7 @@ def search_table(name: str, z: np.ndarray, efs: tuple[int, ...], ef_construction
                      "peak_mib": max(mem_build, mem_query), "recall@10": recall_at_k(z, found, kth)})
         print(rows[-1], flush=True)
     del index
-    for method, label in (("exact", "exact matmul over distinct rows (fp32, ours)"), ("hnsw", f"hnswlib over distinct rows ef=64 (ours)")):
+    for method, label in (("exact", "exact matmul over distinct rows (fp32, ours)"), ("hnsw", "hnswlib over distinct rows ef=64 (ours)")):
         (found, n_unique), t, mem = measure(run_unique, z, method, ef_construction, 64)
         rows.append({"data": name, "N": len(z), "method": f"{label}, {n_unique} distinct", "build_s": 0.0, "query_s": t,
                      "total_s": t, "peak_mib": mem, "recall@10": recall_at_k(z, found, kth)})
@@ -266,12 +247,7 @@ def markdown(rows: list[dict], columns: list[str]) -> str:
 
 
 def main() -> None:
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
-        # A fixed threshold turns off glibc's dynamic one: every large buffer is its own mmap,
-        # returned to the system when freed, so one method's peak is not hidden in memory
-        # another method freed but the heap kept resident.
-        os.environ["MALLOC_MMAP_THRESHOLD_"] = str(1 << 20)
-        os.execv(sys.executable, [sys.executable, *sys.argv])
+    fixed_mmap_threshold()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/mining"))

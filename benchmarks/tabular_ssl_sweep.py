@@ -6,7 +6,7 @@ held-out rows. Each argument is one setting: corruption,temperature,mask_rate,em
 
     .venv/bin/python benchmarks/tabular_ssl_sweep.py raw 0.3,0.1,0,64,600 0.3,0.1,0,64,600,ft_transformer
 """
-import copy, sys, time, json
+import sys, time
 import numpy as np, torch
 from pathlib import Path
 from multicl.recipes import security_threat as st

@@ -12,37 +12,21 @@ init: throughput does not depend on the weights), hnswlib index build over the e
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import fixed_mmap_threshold, measure  # noqa: E402
 
 from multicl.data.nsl_kdd import read_connection_records
 from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.eval.report import format_table
 from multicl.modalities.tabular import TabularAdapter, encode_table
 from multicl.negatives.ann_index import HnswIndex
-
-
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def measure(fn, *args, **kwargs):
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    base = _status("VmRSS")
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start, max(0, _status("VmHWM") - base) / 2**20
 
 
 def sklearn_preprocess(frame, numeric, categorical):
@@ -57,9 +41,7 @@ def sklearn_preprocess(frame, numeric, categorical):
 
 
 def main() -> None:
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # see benchmarks/mining.py
-        os.environ["MALLOC_MMAP_THRESHOLD_"] = str(1 << 20)
-        os.execv(sys.executable, [sys.executable, *sys.argv])
+    fixed_mmap_threshold()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tabular_throughput"))

@@ -12,20 +12,32 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
 
+def knn_predict(train_x, train_y, test_x, k: int = 10, weights: str = "uniform") -> np.ndarray:
+    """Cosine kNN predictions. ``weights="distance"`` weighs votes by closeness (as in DINO's kNN
+    evaluation): with few labels a rare class can still win nearby."""
+    if len(train_x) < 1:
+        raise ValueError("kNN needs at least one training embedding")
+    clf = KNeighborsClassifier(n_neighbors=min(k, len(train_x)), weights=weights, metric="euclidean", algorithm="brute", n_jobs=1)
+    clf.fit(_normalise(np.asarray(train_x)), train_y)
+    return clf.predict(_normalise(np.asarray(test_x)))
+
+
+def linear_predict(train_x, train_y, test_x, max_iter: int = 1000, seed: int | None = None) -> np.ndarray:
+    """Standardised logistic regression on frozen embeddings -> predictions."""
+    scaler = StandardScaler().fit(train_x)
+    clf = LogisticRegression(max_iter=max_iter, random_state=seed).fit(scaler.transform(train_x), train_y)
+    return clf.predict(scaler.transform(test_x))
+
+
 def knn_probe(train_x, train_y, test_x, test_y, k: int = 10, prefix: str = "knn") -> dict[str, float]:
     """Cosine kNN (majority of the k nearest training embeddings) -> accuracy, macro-F1 (x100)."""
     if len(train_x) < k:
         raise ValueError(f"kNN with k={k} needs at least {k} training embeddings, got {len(train_x)}")
-    clf = KNeighborsClassifier(n_neighbors=k, metric="euclidean", algorithm="brute", n_jobs=1)
-    clf.fit(_normalise(np.asarray(train_x)), train_y)
-    pred = clf.predict(_normalise(np.asarray(test_x)))
+    pred = knn_predict(train_x, train_y, test_x, k)
     return {f"{prefix}_accuracy": 100 * accuracy_score(test_y, pred), f"{prefix}_macro_f1": 100 * f1_score(test_y, pred, average="macro")}
 
 
 def linear_probe(train_x, train_y, test_x, test_y, max_iter: int = 1000, prefix: str = "linear") -> dict[str, float]:
     """Standardised logistic regression on frozen embeddings -> accuracy, macro-F1 (x100)."""
-    scaler = StandardScaler().fit(train_x)
-    clf = LogisticRegression(max_iter=max_iter)
-    clf.fit(scaler.transform(train_x), train_y)
-    pred = clf.predict(scaler.transform(test_x))
+    pred = linear_predict(train_x, train_y, test_x, max_iter)
     return {f"{prefix}_accuracy": 100 * accuracy_score(test_y, pred), f"{prefix}_macro_f1": 100 * f1_score(test_y, pred, average="macro")}

@@ -17,7 +17,6 @@ Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy`` and eve
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import time
@@ -30,6 +29,7 @@ import torch
 
 from multicl.data.audio_files import AudioClips, read_clips
 from multicl.data.views_dataset import ViewsDataset
+from multicl.eval.probe import knn_predict, linear_predict
 from multicl.eval.report import format_table
 from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
 from multicl.negatives.masks import FalseNegativePolicy
@@ -100,19 +100,10 @@ def logmel_stats(adapter: AudioAdapter, waveforms) -> np.ndarray:
 
 
 def probes(train_z, train_y, test_z, test_y, k: int, prefix: str) -> dict[str, float]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.preprocessing import StandardScaler
-
-    def unit(x):
-        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-
-    knn = KNeighborsClassifier(n_neighbors=k, weights="distance", algorithm="brute").fit(unit(train_z), train_y)
-    scaler = StandardScaler().fit(train_z)
-    linear = LogisticRegression(max_iter=3000).fit(scaler.transform(train_z), train_y)
-    return {f"{prefix}_knn_accuracy": 100 * accuracy_score(test_y, knn.predict(unit(test_z))),
-            f"{prefix}_linear_accuracy": 100 * accuracy_score(test_y, linear.predict(scaler.transform(test_z)))}
+    """Distance-weighted cosine kNN and logistic-regression accuracy (x100)."""
+    knn = knn_predict(train_z, train_y, test_z, k, weights="distance")
+    linear = linear_predict(train_z, train_y, test_z, max_iter=3000)
+    return {f"{prefix}_knn_accuracy": 100 * float(np.mean(knn == test_y)), f"{prefix}_linear_accuracy": 100 * float(np.mean(linear == test_y))}
 
 
 def make_adapter(train: AudioClips, labels, cfg: Config, views: WaveViews, specaugment, positive="view") -> AudioAdapter:

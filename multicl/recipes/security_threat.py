@@ -37,6 +37,7 @@ from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable
 from multicl.data.views_dataset import ViewsDataset
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.classification import classification_scores, plot_confusion
+from multicl.eval.probe import knn_predict, linear_predict
 from multicl.eval.report import format_table
 from multicl.modalities.tabular import TabularAdapter, encode_table
 from multicl.negatives.masks import FalseNegativePolicy
@@ -136,22 +137,10 @@ def few_label_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray
 
 
 def probe_scores(train_z, train_y, test_z, test_y, names: list[str], prefix: str, k: int, seed: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """kNN (cosine) and logistic-regression probes on the categories, and binary scores derived
-    from the category prediction (category 0 = normal)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.preprocessing import StandardScaler
-
-    def unit(x):
-        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-
-    predictions = {}
-    # distance-weighted votes (as in DINO's kNN evaluation): with few labels a rare class can still win nearby
-    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_y)), weights="distance", algorithm="brute").fit(unit(train_z), train_y)
-    predictions["knn"] = knn.predict(unit(test_z))
-    scaler = StandardScaler().fit(train_z)
-    linear = LogisticRegression(max_iter=2000, random_state=seed).fit(scaler.transform(train_z), train_y)
-    predictions["linear"] = linear.predict(scaler.transform(test_z))
+    """kNN (cosine, distance-weighted) and logistic-regression probes on the categories, and
+    binary scores derived from the category prediction (category 0 = normal)."""
+    predictions = {"knn": knn_predict(train_z, train_y, test_z, k, weights="distance"),
+                   "linear": linear_predict(train_z, train_y, test_z, max_iter=2000, seed=seed)}
     scores: dict[str, float] = {}
     for probe, pred in predictions.items():
         scores.update(classification_scores(test_y, pred, names, f"{prefix}_{probe}_category"))
