@@ -31,7 +31,7 @@ class ViewsDataset(Dataset):
         rng = np.random.default_rng([self.seed, int(virtual_index)])
         view_a, view_b = self.adapter.views(sample, rng)
         item = {"view_a": view_a, "view_b": view_b, "meta": self.adapter.meta(sample, index)}
-        hard_negative = self.adapter.hard_negative(sample) if hasattr(self.adapter, "hard_negative") else None
+        hard_negative = self.adapter.hard_negative(sample, rng) if hasattr(self.adapter, "hard_negative") else None
         if hard_negative is not None:
             item["hard_negative"] = hard_negative
         return item

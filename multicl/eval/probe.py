@@ -29,6 +29,20 @@ def linear_predict(train_x, train_y, test_x, max_iter: int = 1000, seed: int | N
     return clf.predict(scaler.transform(test_x))
 
 
+def knn_proba(train_x, train_y, test_x, k: int = 10, weights: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+    """Cosine kNN class scores -> ``(proba (N, classes), classes)``: the (weighted) vote shares."""
+    clf = KNeighborsClassifier(n_neighbors=min(k, len(train_x)), weights=weights, metric="euclidean", algorithm="brute", n_jobs=1)
+    clf.fit(_normalise(np.asarray(train_x)), train_y)
+    return clf.predict_proba(_normalise(np.asarray(test_x))), clf.classes_
+
+
+def linear_proba(train_x, train_y, test_x, max_iter: int = 1000, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised logistic regression -> ``(proba (N, classes), classes)``."""
+    scaler = StandardScaler().fit(train_x)
+    clf = LogisticRegression(max_iter=max_iter, random_state=seed).fit(scaler.transform(train_x), train_y)
+    return clf.predict_proba(scaler.transform(test_x)), clf.classes_
+
+
 def knn_probe(train_x, train_y, test_x, test_y, k: int = 10, prefix: str = "knn") -> dict[str, float]:
     """Cosine kNN (majority of the k nearest training embeddings) -> accuracy, macro-F1 (x100)."""
     if len(train_x) < k:

@@ -37,3 +37,27 @@ def _pad_dim1(t: torch.Tensor, length: int, value: float) -> torch.Tensor:
     # F.pad lists pads from the last dim backwards: (last_lo, last_hi, ..., dim1_lo, dim1_hi)
     pads = [0, 0] * (t.ndim - 2) + [0, length - t.shape[1]]
     return F.pad(t, pads, value=value)
+
+
+def encode_in_length_order(encoder: torch.nn.Module, prepare_inputs, items, length_of, batch_size: int = 128,
+                           device: str | torch.device = "cpu") -> "np.ndarray":
+    """Embed variable-length items (eval mode, no gradient) -> float32 (N, embed_dim) in input order.
+
+    Items are batched in order of ``length_of(item)`` so each batch pads to a similar length;
+    ``prepare_inputs(list_of_items)`` is the adapter's collation of raw items.
+    """
+    import numpy as np
+
+    order = np.argsort([length_of(x) for x in items], kind="stable")
+    out = np.zeros((len(items), getattr(encoder, "embed_dim", 0)), dtype=np.float32)
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                inputs = prepare_inputs([items[i] for i in rows])
+                out[rows] = encoder({k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
+    finally:
+        encoder.train(was_training)
+    return out

@@ -108,7 +108,7 @@ class TextAdapter:
         """What the hard-negative miner embeds for this sample: its anchor text."""
         return sample.text
 
-    def hard_negative(self, sample: TextSample) -> str | None:
+    def hard_negative(self, sample: TextSample, rng: np.random.Generator | None = None) -> str | None:
         return sample.hard_negative
 
     def meta(self, sample: TextSample, index: int) -> dict[str, int]:

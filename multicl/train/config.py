@@ -38,6 +38,8 @@ class TrainerConfig:
             raise ValueError(f"max_steps must be positive, got {self.max_steps}")
         if self.batch_size <= 1:
             raise ValueError(f"batch_size must be at least 2 for in-batch negatives, got {self.batch_size}")
+        if self.log_every <= 0:
+            raise ValueError(f"log_every must be at least 1 (steps between log lines), got {self.log_every}")
         if self.grad_accum_steps <= 0:
             raise ValueError(f"grad_accum_steps must be positive, got {self.grad_accum_steps}")
         if self.precision not in PRECISIONS:

@@ -1,0 +1,89 @@
+"""Scoring helpers of the sequence recipe: probes on series, raw-series kNN, window labels and AUROC."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import KNeighborsClassifier
+
+from multicl.eval.anomaly import knn_anomaly_scores
+from multicl.eval.probe import knn_predict, knn_proba, linear_predict, linear_proba
+
+
+def classification_probes(train_z, y_train, test_z, y_test, k: int, prefix: str) -> dict[str, float]:
+    """Distance-weighted cosine kNN and logistic-regression accuracy (x100)."""
+    knn = knn_predict(train_z, y_train, test_z, k, weights="distance")
+    linear = linear_predict(train_z, y_train, test_z, max_iter=3000)
+    return {f"{prefix}_knn_accuracy": 100 * float(np.mean(knn == y_test)), f"{prefix}_linear_accuracy": 100 * float(np.mean(linear == y_test))}
+
+
+def resample(series: np.ndarray, length: int) -> np.ndarray:
+    """(T, C) -> (length, C) by linear interpolation (equal lengths for euclidean distances)."""
+    if len(series) == length:
+        return series
+    src = np.linspace(0, 1, len(series))
+    dst = np.linspace(0, 1, length)
+    return np.stack([np.interp(dst, src, series[:, c]) for c in range(series.shape[1])], axis=1)
+
+
+def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np.ndarray], y_test, k: int) -> dict[str, float]:
+    """The classic baseline: euclidean 1-NN / k-NN (and logistic regression) on the standardised
+    raw series; series of other lengths are resampled to the longest training length."""
+    length = max(len(s) for s in train)
+
+    def flat(series: list[np.ndarray]) -> np.ndarray:
+        return np.stack([resample((s - adapter.center) / adapter.scale, length).ravel() for s in series])
+
+    x_train, x_test = flat(train), flat(test)
+    out = {}
+    for name, neighbours in (("1nn", 1), ("knn", k)):
+        clf = KNeighborsClassifier(n_neighbors=min(neighbours, len(x_train)), weights="distance", algorithm="brute").fit(x_train, y_train)
+        out[f"test_raw_{name}_accuracy"] = 100 * float(np.mean(clf.predict(x_test) == y_test))
+    out["test_raw_linear_accuracy"] = 100 * float(np.mean(linear_predict(x_train, y_train, x_test, max_iter=3000) == y_test))
+    return out
+
+
+def window_labels(step_labels: np.ndarray | None, starts: list[int], length: int) -> np.ndarray | None:
+    """The majority label of each window's steps (None without labels)."""
+    if step_labels is None:
+        return None
+    labels = np.asarray(step_labels).astype(np.int64)
+    if labels.min() < 0:
+        raise ValueError("window labels must be non-negative integers")
+    return np.array([np.bincount(labels[s : s + length]).argmax() for s in starts])
+
+
+def auroc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
+    """Binary: AUROC of the higher class's score; more classes: macro one-vs-rest (x100)."""
+    if len(classes) == 2:
+        return 100 * float(roc_auc_score(y == classes[1], proba[:, 1]))
+    present = [i for i, c in enumerate(classes) if 0 < np.sum(y == c) < len(y)]
+    return 100 * float(np.mean([roc_auc_score(y == classes[i], proba[:, i]) for i in present]))
+
+
+def stream_scores(train_z, y_train, test_z, y_test, k: int) -> dict[str, Any]:
+    """Window probes: kNN / linear accuracy and AUROC, and a label-free kNN-distance anomaly AUROC.
+
+    ``auroc`` is the linear probe's; it is None (with ``auroc_note``) when the test or training
+    windows hold a single class, where no AUROC exists.
+    """
+    if y_train is None or y_test is None:
+        return {"auroc": None, "auroc_note": "the stream has no label column"}
+    out: dict[str, Any] = {}
+    train_classes, test_classes = np.unique(y_train), np.unique(y_test)
+    if len(train_classes) < 2:
+        return {"auroc": None, "auroc_note": f"every training window has label {train_classes[0]}: nothing to learn a probe from"}
+    out["knn_accuracy"] = 100 * float(np.mean(knn_predict(train_z, y_train, test_z, k, weights="distance") == y_test))
+    out["linear_accuracy"] = 100 * float(np.mean(linear_predict(train_z, y_train, test_z, max_iter=3000) == y_test))
+    if len(test_classes) < 2:
+        return out | {"auroc": None, "auroc_note": f"every test window has label {test_classes[0]}"}
+    proba, classes = knn_proba(train_z, y_train, test_z, k, weights="distance")
+    out["knn_auroc"] = auroc(y_test, proba, classes)
+    proba, classes = linear_proba(train_z, y_train, test_z, max_iter=3000)
+    out["linear_auroc"] = out["auroc"] = auroc(y_test, proba, classes)
+    if len(train_classes) == 2:  # distance to the normal (lower-label) training windows, no labels needed at test time
+        normal = train_z[y_train == train_classes[0]]
+        scores = knn_anomaly_scores(normal, test_z, k=min(k, len(normal)))
+        out["distance_auroc"] = 100 * float(roc_auc_score(y_test == train_classes[1], scores))
+    return out

@@ -1,0 +1,276 @@
+"""Self-supervised embeddings of time series: UEA/UCR classification sets and continuous streams.
+
+    python -m multicl.recipes.sequence_contrastive                                  # BasicMotions (shared data)
+    python -m multicl.recipes.sequence_contrastive --train-file GunPoint_TRAIN.ts --test-file GunPoint_TEST.ts
+    python -m multicl.recipes.sequence_contrastive --train-file S06R02E0.csv        # a stream, split in time
+
+``.ts`` files (one labelled series per line): InfoNCE pre-training on the training series
+(views: random crops of ``crop_ratio`` with the positive's crop ``jitter`` steps away, noise,
+scaling, magnitude and time warping), labels unused; then kNN (cosine) and linear-probe
+accuracy on the test series, against raw-series kNN (euclidean, 1-NN and k-NN) and the same
+encoder randomly initialised.
+
+``.csv`` streams (channels + optional per-step label column, e.g. ``is_anomaly``): clips of
+``clip_length`` steps every ``stride``; positives ``stream_jitter`` steps away; negatives of the
+same stream inside +-``exclusion_window`` steps of the anchor are masked (false negatives). Without
+``--test-file`` the stream is split in time (the last ``test_fraction``, after a gap of one
+clip). Window label = majority of its steps. Scores: kNN / linear accuracy and AUROC (binary:
+the positive class; more classes: macro one-vs-rest) of the probes' scores over test windows, and
+a label-free kNN-distance anomaly AUROC. ``--window-ablation W1 W2 ...`` pre-trains again with
+the window off and at each width and reports, per run, the share of in-batch negatives that are
+false negatives (same stream, overlapping clip) before and after masking.
+
+Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy``, ``test_auroc``; null
+where the test labels hold one class), ``config.json``, ``model/encoder.safetensors``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from multicl.data.series_files import SeriesSet, Stream, read_stream_csv, read_ts
+from multicl.data.views_dataset import ViewsDataset
+from multicl.eval.report import format_table
+from multicl.modalities.batching import encode_in_length_order
+from multicl.modalities.sequence import SequenceAdapter, clip_starts
+from multicl.negatives.masks import FalseNegativePolicy
+from multicl.negatives.temporal import in_batch_window_stats
+from multicl.objectives import build_objective
+from multicl.recipes._cli import config_from_args
+from multicl.recipes._sequence_eval import classification_probes, raw_series_knn, stream_scores, window_labels
+from multicl.train.config import TrainerConfig
+from multicl.train.learner import ContrastiveLearner
+from multicl.train.methods import mlp
+from multicl.train.trainer import Trainer
+from multicl.utils.io import atomic_write_json
+from multicl.utils.paths import shared_data_dir
+from multicl.views.series import SeriesViews
+
+logger = logging.getLogger("multicl.recipes.sequence_contrastive")
+SHARED = shared_data_dir() / "timeseries"
+
+
+@dataclass(frozen=True)
+class Config:
+    train_file: str = field(default=str(SHARED / "BasicMotions" / "BasicMotions_TRAIN.ts"), metadata={"help": ".ts (labelled series) or .csv (a stream)"})
+    test_file: str | None = field(default=None, metadata={"help": ".ts: the test series (default: *_TEST.ts beside *_TRAIN.ts); .csv: a later recording (default: split in time)"})
+    out_dir: str = field(default="runs/sequence_contrastive", metadata={"help": "output folder"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    seed: int = field(default=0, metadata={"help": "seed of everything"})
+    precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16"})
+    max_steps: int = field(default=400, metadata={"help": "contrastive pre-training steps"})
+    batch_size: int = field(default=64, metadata={"help": "clips per step (capped at the number of training samples)"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    temperature: float = field(default=0.2, metadata={"help": "InfoNCE temperature"})
+    encoder: str = field(default="tcn", metadata={"help": "tcn | transformer"})
+    embed_dim: int = field(default=128, metadata={"help": "embedding size"})
+    crop_ratio: float = field(default=0.8, metadata={"help": ".ts: share of a series each view covers"})
+    jitter: tuple[int, ...] = field(default=(0, 8), metadata={"help": ".ts: min and max steps between the two crops' starts"})
+    jitter_std: float = field(default=0.05, metadata={"help": "view noise (x channel std)"})
+    scale_std: float = field(default=0.1, metadata={"help": "per-channel gain spread"})
+    magnitude_warp_std: float = field(default=0.1, metadata={"help": "smooth gain-curve spread"})
+    time_warp_std: float = field(default=0.1, metadata={"help": "smooth speed-curve spread"})
+    channel_dropout: float = field(default=0.0, metadata={"help": "probability of blanking a channel"})
+    clip_length: int = field(default=128, metadata={"help": ".csv: steps per window (Daphnet: 64 Hz, 2 s)"})
+    stride: int = field(default=8, metadata={"help": ".csv: steps between training windows"})
+    eval_stride: int = field(default=16, metadata={"help": ".csv: steps between evaluation windows"})
+    stream_jitter: tuple[int, ...] = field(default=(4, 32), metadata={"help": ".csv: min and max steps between anchor and positive"})
+    exclusion_window: int = field(default=128, metadata={"help": ".csv: mask same-stream negatives starting within +-W steps (-1: off)"})
+    far_negatives: bool = field(default=False, metadata={"help": ".csv: add a clip of the same stream beyond the window as a hard negative"})
+    test_fraction: float = field(default=0.3, metadata={"help": ".csv without --test-file: the last share of the stream is the test part"})
+    label_column: str = field(default="auto", metadata={"help": ".csv: per-step label column (auto: is_anomaly / label)"})
+    window_ablation: tuple[int, ...] = field(default=(), metadata={"help": ".csv: also pre-train with the window off and at each of these widths"})
+    knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
+
+
+def default_test_file(cfg: Config) -> str:
+    if cfg.test_file:
+        return cfg.test_file
+    train = Path(cfg.train_file)
+    if train.suffix == ".ts" and "_TRAIN" in train.name:
+        return str(train.with_name(train.name.replace("_TRAIN", "_TEST")))
+    raise ValueError(f"--test-file is needed for {train.name} (only *_TRAIN.ts files have a default *_TEST.ts)")
+
+
+def views_of(cfg: Config) -> SeriesViews:
+    return SeriesViews(jitter_std=cfg.jitter_std, scale_std=cfg.scale_std, magnitude_warp_std=cfg.magnitude_warp_std,
+                       time_warp_std=cfg.time_warp_std, channel_dropout=cfg.channel_dropout)
+
+
+def pretrain(adapter: SequenceAdapter, policy: FalseNegativePolicy, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+    torch.manual_seed(cfg.seed)
+    encoder = adapter.build_encoder()
+    learner = ContrastiveLearner(encoder, build_objective("info_nce", temperature=cfg.temperature), head=mlp(cfg.embed_dim, 256, 128), policy=policy)
+    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=cfg.max_steps, batch_size=min(cfg.batch_size, len(adapter.samples)),
+                                learning_rate=cfg.learning_rate, weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed,
+                                device=cfg.device, precision=cfg.precision, log_every=20, save_every=max(cfg.max_steps // 2, 1), num_workers=0)
+    summary = Trainer(learner, ViewsDataset(adapter.samples, adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
+    return encoder, summary
+
+
+def embed(encoder: torch.nn.Module, adapter: SequenceAdapter, clips: list[np.ndarray], device: str) -> np.ndarray:
+    return encode_in_length_order(encoder.to(device), adapter.prepare_inputs, clips, adapter.length_of, batch_size=256, device=device)
+
+
+def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
+    train, test = read_ts(cfg.train_file), read_ts(default_test_file(cfg))
+    names = train.class_names or sorted(set(train.labels or []))
+    y_train, y_test = train.label_ids(names), test.label_ids(names)
+    logger.info("[sequence_contrastive] %s: %d training / %d test series, %d channels, lengths %d-%d, %d classes", train.name, len(train.series),
+                len(test.series), train.channels, min(map(len, train.series)), max(map(len, train.series)), len(names))
+    adapter = SequenceAdapter(train.series, crop_ratio=cfg.crop_ratio, jitter=tuple(cfg.jitter), views=views_of(cfg), encoder=cfg.encoder,
+                              embed_dim=cfg.embed_dim)
+    metrics: dict[str, float] = {"train_series": float(len(train.series)), "test_series": float(len(test.series))}
+    t = time.perf_counter()
+    encoder, summary = pretrain(adapter, FalseNegativePolicy(), out / "pretrain", cfg)
+    metrics["pretrain_seconds"] = time.perf_counter() - t
+    save_encoder(encoder, out)
+    metrics.update(classification_probes(embed(encoder, adapter, train.series, device), y_train, embed(encoder, adapter, test.series, device),
+                                         y_test, cfg.knn_k, "test"))
+    torch.manual_seed(cfg.seed)
+    random_init = adapter.build_encoder()
+    metrics.update(classification_probes(embed(random_init, adapter, train.series, device), y_train,
+                                         embed(random_init, adapter, test.series, device), y_test, cfg.knn_k, "test_random_init"))
+    metrics.update(raw_series_knn(adapter, train.series, y_train, test.series, y_test, cfg.knn_k))
+    metrics["pretrain_samples_per_second"] = float(summary.get("samples_per_second", float("nan")))
+    return metrics
+
+
+def split_stream(cfg: Config) -> tuple[Stream, Stream]:
+    label_column = cfg.label_column
+    train = read_stream_csv(cfg.train_file, label_column=label_column)
+    if cfg.test_file:
+        return train, read_stream_csv(cfg.test_file, label_column=label_column)
+    if not 0 < cfg.test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {cfg.test_fraction}")
+    cut = int(len(train.values) * (1 - cfg.test_fraction))
+    gap = cfg.clip_length  # no window of the test part overlaps a training window
+
+    def part(lo: int, hi: int) -> Stream:
+        labels = None if train.labels is None else train.labels[lo:hi]
+        return Stream(train.values[lo:hi], labels, train.channel_names, train.sample_rate, train.name)
+
+    return part(0, cut), part(cut + gap, len(train.values))
+
+
+def run_stream(cfg: Config, device: str, out: Path) -> dict[str, Any]:
+    train, test = split_stream(cfg)
+    logger.info("[sequence_contrastive] stream %s: %d training steps, %d test steps, %d channels, %s Hz", train.name, len(train.values),
+                len(test.values), train.values.shape[1], f"{train.sample_rate:.1f}" if train.sample_rate else "unknown")
+    adapter = SequenceAdapter([train.values], clip_length=cfg.clip_length, stride=cfg.stride, jitter=tuple(cfg.stream_jitter),
+                              views=views_of(cfg), far_negative_distance=cfg.exclusion_window if cfg.far_negatives else None,
+                              sample_rate=train.sample_rate, encoder=cfg.encoder, embed_dim=cfg.embed_dim)
+    train_starts = clip_starts(len(train.values), cfg.clip_length, cfg.eval_stride)
+    test_starts = clip_starts(len(test.values), cfg.clip_length, cfg.eval_stride)
+    if not test_starts:
+        raise ValueError(f"the test part has {len(test.values)} steps, fewer than one window of {cfg.clip_length}")
+    train_clips = [train.values[s : s + cfg.clip_length] for s in train_starts]
+    test_clips = [test.values[s : s + cfg.clip_length] for s in test_starts]
+    y_train = window_labels(train.labels, train_starts, cfg.clip_length)
+    y_test = window_labels(test.labels, test_starts, cfg.clip_length)
+    metrics: dict[str, Any] = {"train_windows": float(len(train_clips)), "test_windows": float(len(test_clips)),
+                               "training_clips": float(len(adapter.samples))}
+    meta = {k: np.array([adapter.meta(s, i)[k] for i, s in enumerate(adapter.samples)]) for k in ("instance_id", "group_id", "timestamp")}
+
+    def one_run(window: int, name: str) -> dict[str, Any]:
+        policy = FalseNegativePolicy(same_group=window >= 0, temporal_window=float(window) if window >= 0 else None)
+        stats = in_batch_window_stats(meta, cfg.batch_size, policy, overlap=cfg.clip_length, seed=cfg.seed)
+        t = time.perf_counter()
+        encoder, summary = pretrain(adapter, policy, out / name, cfg)
+        result: dict[str, Any] = {f"{name}_{k}": v for k, v in stats.items()}
+        result[f"{name}_pretrain_seconds"] = time.perf_counter() - t
+        scores = stream_scores(embed(encoder, adapter, train_clips, device), y_train, embed(encoder, adapter, test_clips, device), y_test, cfg.knn_k)
+        result.update({f"{name}_{k}": v for k, v in scores.items()})
+        return result | {"_encoder": encoder}
+
+    t = time.perf_counter()
+    main_run = one_run(cfg.exclusion_window, "pretrain")
+    save_encoder(main_run.pop("_encoder"), out)
+    metrics["pretrain_seconds"] = time.perf_counter() - t
+    metrics.update(main_run)
+    for key in ("knn_accuracy", "linear_accuracy", "auroc", "auroc_note", "knn_auroc", "linear_auroc", "distance_auroc"):
+        if f"pretrain_{key}" in main_run:
+            metrics[f"test_{key}"] = main_run[f"pretrain_{key}"]
+    torch.manual_seed(cfg.seed)
+    random_init = adapter.build_encoder()
+    metrics.update({f"test_random_init_{k}": v for k, v in stream_scores(embed(random_init, adapter, train_clips, device), y_train,
+                                                                         embed(random_init, adapter, test_clips, device), y_test, cfg.knn_k).items()})
+    flat = lambda clips: adapter.prepare_inputs(clips)["values"].reshape(len(clips), -1).numpy()  # noqa: E731
+    metrics.update({f"test_raw_{k}": v for k, v in stream_scores(flat(train_clips), y_train, flat(test_clips), y_test, cfg.knn_k).items()})
+    if cfg.window_ablation:
+        for window in (-1, *cfg.window_ablation):
+            name = "window_off" if window < 0 else f"window_{window}"
+            run = one_run(window, name)
+            run.pop("_encoder")
+            metrics.update(run)
+    return metrics
+
+
+def save_encoder(encoder: torch.nn.Module, out: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
+
+
+def main(cfg: Config) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    start = time.perf_counter()
+    out = Path(cfg.out_dir)
+    (out / "model").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+    suffix = Path(cfg.train_file).suffixes
+    if ".ts" in suffix:
+        metrics = run_classification(cfg, device, out)
+    elif ".csv" in suffix:
+        metrics = run_stream(cfg, device, out)
+    else:
+        raise ValueError(f"--train-file must be a .ts (labelled series) or .csv (a stream) file, got {cfg.train_file}")
+    metrics["wall_seconds"] = time.perf_counter() - start
+    atomic_write_json(out / "metrics.json", metrics)
+    print(report(metrics, cfg))
+    return metrics
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def report(m: dict[str, Any], cfg: Config) -> str:
+    if "test_raw_1nn_accuracy" in m:
+        rows = [["raw series, euclidean 1-NN", _fmt(m["test_raw_1nn_accuracy"]), "-"],
+                [f"raw series, euclidean {cfg.knn_k}-NN / logistic regression", _fmt(m["test_raw_knn_accuracy"]), _fmt(m["test_raw_linear_accuracy"])],
+                [f"{cfg.encoder}, random init", _fmt(m["test_random_init_knn_accuracy"]), _fmt(m["test_random_init_linear_accuracy"])],
+                [f"{cfg.encoder}, contrastive (ours, no labels)", _fmt(m["test_knn_accuracy"]), _fmt(m["test_linear_accuracy"])]]
+        table = format_table(rows, ["encoder", f"kNN acc (k={cfg.knn_k})", "linear acc"])
+    else:
+        rows = [[name, _fmt(m.get(f"{p}_knn_accuracy")), _fmt(m.get(f"{p}_linear_accuracy")), _fmt(m.get(f"{p}_knn_auroc")),
+                 _fmt(m.get(f"{p}_linear_auroc")), _fmt(m.get(f"{p}_distance_auroc"))]
+                for name, p in (("raw windows", "test_raw"), (f"{cfg.encoder}, random init", "test_random_init"), (f"{cfg.encoder}, contrastive (ours)", "test"))]
+        table = format_table(rows, ["encoder", "kNN acc", "linear acc", "kNN AUROC", "linear AUROC", "kNN-distance AUROC"])
+        if m.get("test_auroc") is None:
+            table += f"\nAUROC undefined: {m.get('test_auroc_note', 'the test windows hold one class')}"
+        ablation = sorted({k[: -len('_false_negative_share_before')] for k in m if k.startswith("window_") and k.endswith("_false_negative_share_before")},
+                          key=lambda k: -1 if k == "window_off" else int(k.split("_")[1]))
+        if ablation:
+            rows = [[k.replace("window_", "W="), _fmt(m[f"{k}_false_negative_share_before"]), _fmt(m[f"{k}_false_negative_share_after"]),
+                     _fmt(m[f"{k}_removed_per_anchor"]), _fmt(m[f"{k}_negatives_per_anchor_after"]), _fmt(m.get(f"{k}_knn_accuracy")),
+                     _fmt(m.get(f"{k}_linear_accuracy")), _fmt(m.get(f"{k}_auroc"))] for k in ablation]
+            table += "\n" + format_table(rows, ["exclusion window", "FN share before %", "FN share after %", "removed / anchor",
+                                               "negatives / anchor", "kNN acc", "linear acc", "AUROC"])
+    return f"{table}\nwall {m['wall_seconds']:.0f}s (pre-training {m['pretrain_seconds']:.0f}s); outputs in {cfg.out_dir}/"
+
+
+def cli(argv: list[str] | None = None) -> dict[str, Any]:
+    return main(config_from_args(Config, argv, __doc__.split("\n\n")[0]))
+
+
+if __name__ == "__main__":
+    cli()
