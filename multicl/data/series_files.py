@@ -223,3 +223,23 @@ def fill_gaps(values: np.ndarray) -> tuple[np.ndarray, int]:
         if bad.any():
             out[bad, c] = np.interp(t[bad], t[~bad], values[~bad, c])
     return out, count
+
+
+def stitch_series(data: SeriesSet, seed: int = 0) -> Stream:
+    """Concatenate a labelled set's series, in a shuffled order, into one stream whose per-step
+    label is its series' class id: a continuous recording whose activity changes (for stream
+    methods on classification sets)."""
+    labels = data.label_ids()
+    order = np.random.default_rng(seed).permutation(len(data.series))
+    values = np.concatenate([data.series[i] for i in order])
+    steps = np.concatenate([np.full(len(data.series[i]), labels[i]) for i in order])
+    return Stream(values, steps, [f"c{i}" for i in range(data.channels)], None, f"{data.name}_stitched")
+
+
+def write_stream_csv(stream: Stream, path: str | Path) -> None:
+    """Write channels (and a ``label`` column when the stream has labels) as a CSV with a header."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(",".join(stream.channel_names + (["label"] if stream.labels is not None else [])) + "\n")
+        for t, row in enumerate(stream.values):
+            cells = [f"{v:.7g}" for v in row] + ([str(stream.labels[t])] if stream.labels is not None else [])
+            f.write(",".join(cells) + "\n")

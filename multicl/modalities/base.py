@@ -55,3 +55,7 @@ class Adapter(Protocol):
 
     def build_encoder(self) -> nn.Module:
         ...
+
+    # Optional: ``hard_negative(sample, rng) -> raw item | None`` (an explicit negative carried
+    # with the sample: a contradiction, a far clip of the same stream), ``mining_input(sample)``
+    # (what the miner embeds), ``length_of(raw)`` (length-ordered batching), ``pad_values``.
