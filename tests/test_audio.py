@@ -8,8 +8,8 @@ import torch
 
 from multicl.data.audio_files import load_waveform, read_clips
 from multicl.data.views_dataset import ViewsDataset
-from multicl.encoders.audio import AudioCNNEncoder, HFAudioEncoder, LogMelFrontend, masked_time_pool
-from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
+from multicl.encoders.audio import AudioCNNEncoder, HFAudioEncoder, LogMelFrontend, masked_time_pool, warp_mel_axis
+from multicl.modalities.audio import AudioAdapter, WaveViews, change_speed, encode_waveforms
 
 
 def tone(freq: float, seconds: float = 0.5, rate: int = 8000) -> np.ndarray:
@@ -128,3 +128,89 @@ def test_tiny_random_wav2vec2_encoder():
     assert z.shape == (2, 8) and torch.isfinite(z).all()
     z[0].sum().backward()
     assert encoder.model.feature_projection.projection.weight.grad is not None
+
+
+def test_cmvn_zero_mean_per_band_over_valid_frames_and_padding_zeroed():
+    rng = np.random.default_rng(0)
+    # word-like clips: a fade in and out over the clip, a little noise (no band is flat)
+    waves = [(w * np.hanning(len(w)) + 1e-3 * rng.standard_normal(len(w))).astype(np.float32) for w in (tone(300, 0.3) * 0.1, tone(700, 0.6) * 2.0)]
+    adapter = AudioAdapter(waves, 8000, specaugment=(0, 0))
+    inputs = adapter.prepare_inputs(waves)
+    for mode in ("mean", "meanvar"):
+        frontend = LogMelFrontend(8000, 40, cmvn=mode).eval()
+        spec = frontend(inputs["waveform"], inputs["lengths"])
+        frames = frontend.frames(inputs["lengths"]).tolist()
+        short = spec[0, :, : frames[0]]
+        inside = (int(inputs["lengths"][0]) - frontend.n_fft // 2) // frontend.hop + 1  # frames not reaching past the end
+        assert short[:, :inside].mean(1).abs().max() < 1e-4  # zero mean per band over the clip's own frames
+        assert torch.all(spec[0, :, frames[0]:] == 0)  # padding frames do not leak in, and are zeroed
+        alone = frontend(torch.from_numpy(waves[0])[None], inputs["lengths"][:1])[0]
+        # same as the clip alone, but for the last frames, whose windows reach into the padding
+        assert torch.allclose(alone[:, :inside], short[:, :inside], atol=1e-4)
+        if mode == "meanvar":
+            assert torch.allclose(short[:, :inside].std(1, unbiased=False), torch.ones(40), atol=1e-2)
+    # a constant gain is a per-band offset in log-mel: CMVN removes it
+    frontend = LogMelFrontend(8000, 40, cmvn="mean").eval()
+    noise = torch.from_numpy((0.5 * rng.standard_normal(4000)).astype(np.float32))[None]  # energy in every band (above log's floor)
+    assert torch.allclose(frontend(noise), frontend(noise * 0.25), atol=1e-3)
+    with pytest.raises(ValueError, match="cmvn"):
+        LogMelFrontend(cmvn="global")
+
+
+def test_mel_warp_only_in_training_and_moves_energy_up_or_down():
+    spec = torch.zeros(2, 40, 3)
+    spec[:, 10] = 1.0
+    warped = warp_mel_axis(spec, torch.tensor([1.2, 0.8]))
+    peaks = warped[:, :, 0].argmax(1).tolist()
+    assert peaks[0] == 12 and peaks[1] in (8, 9)  # f -> f * factor
+    assert torch.equal(warp_mel_axis(spec, torch.ones(2)), spec)
+    frontend = LogMelFrontend(8000, 40, mel_warp=0.15)
+    wave = torch.from_numpy(np.stack([tone(1000, 0.5)] * 2))
+    torch.manual_seed(0)
+    train = frontend.train()(wave)
+    assert not torch.allclose(train[0], train[1])  # a factor per row
+    clean = frontend.eval()(wave)
+    assert torch.equal(clean[0], clean[1])
+
+
+def test_speed_perturbation_changes_length_and_pitch_by_the_factor():
+    wave = tone(500, 1.0)
+    fast = change_speed(wave, 1.25)
+    assert len(fast) == 6400  # 8000 / 1.25
+    spectrum = np.abs(np.fft.rfft(fast))
+    assert np.fft.rfftfreq(len(fast), 1 / 8000)[spectrum.argmax()] == pytest.approx(625, abs=5)  # 500 Hz x 1.25
+    assert len(change_speed(wave, 0.8)) == 10000
+    adapter = AudioAdapter([wave], 8000, WaveViews(speed=(0.5, 0.5), crop_seconds=None, shift_seconds=0.0, gain_db=None, snr_db=None))
+    assert len(adapter._view(0, np.random.default_rng(0))) == 16000
+
+
+def test_recipe_frontend_options_reach_the_encoder():
+    from multicl.recipes.audio_contrastive import Config, build_encoder, make_adapter
+    from multicl.data.audio_files import AudioClips
+
+    cfg = Config(cmvn="meanvar", mel_warp=0.1, speed=(0.9, 1.1), channels=(4, 4), embed_dim=8)
+    clips = AudioClips(waveforms=[tone(300), tone(400)], labels=["0", "1"], groups=["a", "b"], takes=[0, 0], paths=["x", "y"], sample_rate=8000)
+    adapter = make_adapter(clips, None, cfg, WaveViews(speed=(0.9, 1.1)), (0, 0))
+    encoder = build_encoder(adapter, cfg)
+    assert encoder.frontend.cmvn == "meanvar" and encoder.frontend.mel_warp == 0.1
+    assert encode_waveforms(encoder, adapter, adapter.waveforms).shape == (2, 8)
+
+
+@pytest.mark.slow
+def test_recipe_end_to_end_tiny_with_the_new_ablations(tmp_path):
+    from multicl.recipes.audio_contrastive import cli
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "wavs"
+    data.mkdir()
+    for label, freq in ((0, 300.0), (1, 900.0)):
+        for speaker, scale in (("a", 1.0), ("b", 1.2)):
+            for take in range(6):
+                wave = tone(freq * scale, 0.3 + 0.02 * take) + 0.01 * rng.standard_normal(int((0.3 + 0.02 * take) * 8000)).astype(np.float32)
+                sf.write(data / f"{label}_{speaker}_{take}.wav", wave, 8000)
+    metrics = cli(["--data-dir", str(data), "--test-speaker", "b", "--out-dir", str(tmp_path / "out"), "--device", "cpu", "--max-steps", "2",
+                   "--batch-size", "8", "--supervised-steps", "0", "--channels", "4", "4", "--embed-dim", "8", "--ablations",
+                   "--cmvn", "meanvar", "--speed", "0.9", "1.1", "--mel-warp", "0.1", "--knn-k", "3"])
+    for key in ("test_knn_accuracy", "test_logmel_stats_knn_accuracy", "test_logmel_cmvn_stats_knn_accuracy", "test_no_cmvn_knn_accuracy",
+                "test_no_speed_warp_knn_accuracy"):
+        assert 0.0 <= metrics[key] <= 100.0

@@ -15,31 +15,81 @@ from torch import nn
 
 
 class LogMelFrontend(nn.Module):
+    """Waveforms (B, L) [+ valid sample counts (B,)] -> log-mel (B, n_mels, T).
+
+    cmvn: ``none`` | ``mean`` | ``meanvar``: per-utterance normalisation of each mel band over
+        the clip's valid frames (padding frames are set to 0 afterwards); removes the channel and
+        much of a speaker's fixed spectral tilt, which a kNN on an unseen speaker trips over.
+    mel_warp: training only: each row's mel axis is stretched by a factor drawn uniformly from
+        [1 - mel_warp, 1 + mel_warp] (a vocal-tract-length perturbation: formants move up or down).
+    """
+
     def __init__(self, sample_rate: int = 8000, n_mels: int = 40, win_ms: float = 25.0, hop_ms: float = 10.0,
-                 freq_mask: int = 0, time_mask: int = 0, num_masks: int = 2) -> None:
+                 freq_mask: int = 0, time_mask: int = 0, num_masks: int = 2, cmvn: str = "none", mel_warp: float = 0.0) -> None:
         super().__init__()
+        if cmvn not in ("none", "mean", "meanvar"):
+            raise ValueError(f"cmvn must be 'none', 'mean' or 'meanvar', got {cmvn!r}")
+        if not 0.0 <= mel_warp < 1.0:
+            raise ValueError(f"mel_warp must be in [0, 1), got {mel_warp}")
         n_fft = 1
         while n_fft < sample_rate * win_ms / 1000:
             n_fft *= 2
-        self.hop = int(sample_rate * hop_ms / 1000)
+        self.hop, self.n_fft = int(sample_rate * hop_ms / 1000), n_fft
         self.mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n_fft, win_length=int(sample_rate * win_ms / 1000),
                                                         hop_length=self.hop, n_mels=n_mels, center=True)
         self.freq_masks = nn.ModuleList(torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True) for _ in range(num_masks if freq_mask else 0))
         self.time_masks = nn.ModuleList(torchaudio.transforms.TimeMasking(time_mask, iid_masks=True) for _ in range(num_masks if time_mask else 0))
-        self.n_mels = n_mels
+        self.n_mels, self.cmvn, self.mel_warp = n_mels, cmvn, mel_warp
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
         return lengths // self.hop + 1  # center=True pads half a window on each side
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(waveform.device.type, enabled=False):  # the STFT wants fp32
             spec = torch.log(self.mel(waveform.float()) + 1e-6)  # (B, n_mels, T)
+            if self.cmvn != "none":
+                spec = self.normalise(spec, lengths)
+        if self.training and self.mel_warp:
+            spec = warp_mel_axis(spec, 1 + (2 * torch.rand(spec.shape[0], device=spec.device) - 1) * self.mel_warp)
         if self.training:
             x = spec[:, None]  # iid masks need (B, C, F, T)
             for mask in [*self.freq_masks, *self.time_masks]:
                 x = mask(x, mask_value=float(spec.mean()))
             spec = x[:, 0]
         return spec
+
+    def normalise(self, spec: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """Per-utterance, per-band mean (and variance) normalisation; padding frames -> 0.
+
+        The statistics skip the last frames, whose windows reach past the clip's end (into batch
+        padding, or torch's reflection when alone), so a clip gets the same ones either way."""
+        steps, t = spec.shape[-1], torch.arange(spec.shape[-1], device=spec.device)[None, :]
+        if lengths is None:
+            lengths = torch.full(spec.shape[:1], (steps - 1) * self.hop, device=spec.device)
+        lengths = lengths.to(spec.device)
+        valid = (t < self.frames(lengths)[:, None]).unsqueeze(1)  # (B, 1, T)
+        inside = (t < ((lengths - self.n_fft // 2) // self.hop + 1).clamp(min=1)[:, None]).unsqueeze(1)
+        count = inside.sum(-1, keepdim=True)
+        spec = spec - (spec * inside).sum(-1, keepdim=True) / count
+        if self.cmvn == "meanvar":
+            std = ((spec * inside) ** 2).sum(-1, keepdim=True).div(count).sqrt()
+            spec = spec / (std + 1e-3)  # the floor keeps a flat band (digital silence) flat
+        return spec * valid
+
+
+def warp_mel_axis(spec: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """(B, F, T) spectrograms, (B,) factors -> row b read at mel bin f / factors[b] (linear
+    interpolation, edges clamped): a factor above 1 moves energy to higher bins (shorter vocal tract)."""
+    bins = spec.shape[1]
+    pos = (torch.arange(bins, device=spec.device, dtype=spec.dtype)[None, :] / factors[:, None].to(spec.dtype)).clamp(0, bins - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=bins - 1)
+    w = (pos - lo.to(spec.dtype)).unsqueeze(-1)
+
+    def take(idx: torch.Tensor) -> torch.Tensor:
+        return spec.gather(1, idx.unsqueeze(-1).expand(-1, -1, spec.shape[-1]))
+
+    return take(lo) * (1 - w) + take(hi) * w
 
 
 def masked_time_pool(features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
@@ -55,9 +105,9 @@ class AudioCNNEncoder(nn.Module):
     """Log-mel -> 4 x (conv3x3-BN-ReLU, pool 2x2) -> mean over mel bins -> masked mean+max over time -> linear."""
 
     def __init__(self, sample_rate: int = 8000, embed_dim: int = 128, n_mels: int = 40, channels: tuple[int, ...] = (32, 64, 128, 128),
-                 freq_mask: int = 0, time_mask: int = 0) -> None:
+                 freq_mask: int = 0, time_mask: int = 0, cmvn: str = "none", mel_warp: float = 0.0) -> None:
         super().__init__()
-        self.frontend = LogMelFrontend(sample_rate, n_mels, freq_mask=freq_mask, time_mask=time_mask)
+        self.frontend = LogMelFrontend(sample_rate, n_mels, freq_mask=freq_mask, time_mask=time_mask, cmvn=cmvn, mel_warp=mel_warp)
         self.input_norm = nn.BatchNorm2d(1)
         blocks, previous = [], 1
         for width in channels:
@@ -71,7 +121,7 @@ class AudioCNNEncoder(nn.Module):
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         waveform = inputs["waveform"]
         lengths = inputs.get("lengths", torch.full((waveform.shape[0],), waveform.shape[1], device=waveform.device))
-        spec = self.frontend(waveform)  # (B, n_mels, T)
+        spec = self.frontend(waveform, lengths)  # (B, n_mels, T)
         x = self.blocks(self.input_norm(spec[:, None]))  # (B, C, F', T')
         frames = -(-self.frontend.frames(lengths.to(waveform.device)) // self.pool_factor)
         return self.out(masked_time_pool(x.mean(2), frames))  # (B, embed_dim)

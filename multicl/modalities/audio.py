@@ -1,4 +1,4 @@
-"""Audio: waveform views (crop, shift, gain, noise at an SNR, mixing), padding with lengths.
+"""Audio: waveform views (speed, crop, shift, gain, noise at an SNR, mixing), padding with lengths.
 
 Samples are clip indices into the adapter's waveforms (mono float32 at ``sample_rate``).
 Waveform views run in the data loader (numpy); SpecAugment lives in the encoder's log-mel
@@ -21,12 +21,16 @@ ENCODERS = ("cnn",)
 class WaveViews:
     """Which waveform views run, and how strong. ``None`` / 0 turns one off.
 
+    speed: resample by a factor drawn uniformly from this range (0.9: 10% slower and lower; pitch
+        and tempo change together, like speed perturbation in ASR): positives then differ in
+        speaker-like properties, so the encoder learns to ignore them;
     crop_seconds: random window of this length (shorter clips are placed at a random offset in
         it: a random time shift); shift_seconds: extra circular shift; gain_db: uniform gain
         range; snr_db: white noise at a uniform SNR in this range; mix_prob / mix_snr_db: add
         another training clip at this SNR (a background talker / mixing view).
     """
 
+    speed: tuple[float, float] | None = None
     crop_seconds: float | None = 1.0
     shift_seconds: float = 0.1
     gain_db: tuple[float, float] | None = (-6.0, 6.0)
@@ -48,11 +52,14 @@ class AudioAdapter:
             are never each other's negatives).
         positive: ``view`` (two views of one clip) or ``same_label``.
         specaugment: ``(freq_mask, time_mask)`` widths for the encoder's frontend ((0, 0): off).
+        cmvn / mel_warp: the encoder frontend's per-utterance normalisation and training-time
+            mel-axis warp (see :class:`multicl.encoders.audio.LogMelFrontend`).
     """
 
     def __init__(self, waveforms: Sequence[np.ndarray], sample_rate: int, views: WaveViews | None = None,
                  labels: Sequence[int] | None = None, speakers: Sequence[str] | None = None, group_by: str = "recording",
-                 positive: str = "view", specaugment: tuple[int, int] = (8, 10), embed_dim: int = 128, n_mels: int = 40) -> None:
+                 positive: str = "view", specaugment: tuple[int, int] = (8, 10), embed_dim: int = 128, n_mels: int = 40,
+                 cmvn: str = "none", mel_warp: float = 0.0) -> None:
         if len(waveforms) == 0:
             raise ValueError("no audio clips to train on")
         if group_by not in ("recording", "speaker"):
@@ -73,12 +80,15 @@ class AudioAdapter:
         self.speakers = None if speakers is None else list(speakers)
         self.group_by, self.positive = group_by, positive
         self.specaugment, self.embed_dim, self.n_mels = specaugment, embed_dim, n_mels
+        self.cmvn, self.mel_warp = cmvn, mel_warp
         self._rows_of_label = {} if self.labels is None else {v: np.flatnonzero(self.labels == v) for v in np.unique(self.labels)}
 
     # -- views -----------------------------------------------------------------------------------
     def _view(self, index: int, rng: np.random.Generator) -> np.ndarray:
         v = self.wave_views
         wave = self.waveforms[index]
+        if v.speed:
+            wave = change_speed(wave, rng.uniform(*v.speed))
         if v.crop_seconds:
             length = int(v.crop_seconds * self.sample_rate)
             if len(wave) >= length:
@@ -145,7 +155,14 @@ class AudioAdapter:
         from multicl.encoders.audio import AudioCNNEncoder
 
         freq, time = self.specaugment
-        return AudioCNNEncoder(self.sample_rate, self.embed_dim, self.n_mels, freq_mask=freq, time_mask=time)
+        return AudioCNNEncoder(self.sample_rate, self.embed_dim, self.n_mels, freq_mask=freq, time_mask=time, cmvn=self.cmvn,
+                               mel_warp=self.mel_warp)
+
+
+def change_speed(wave: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``wave`` ``factor`` times faster (length / factor, pitch x factor) by linear interpolation."""
+    out_len = max(1, int(round(len(wave) / factor)))
+    return np.interp(np.arange(out_len) * factor, np.arange(len(wave)), wave).astype(np.float32)
 
 
 def _scale_for_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.float32:
