@@ -17,7 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

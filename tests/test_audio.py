@@ -8,7 +8,7 @@ import torch
 
 from multicl.data.audio_files import load_waveform, read_clips
 from multicl.data.views_dataset import ViewsDataset
-from multicl.encoders.audio import AudioCNNEncoder, HFAudioEncoder, LogMelFrontend, masked_time_pool, warp_mel_axis
+from multicl.encoders.audio import HFAudioEncoder, LogMelFrontend, masked_time_pool, warp_mel_axis
 from multicl.modalities.audio import AudioAdapter, WaveViews, change_speed, encode_waveforms
 
 

@@ -12,7 +12,6 @@ from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import METHODS, build_learner
 from multicl.train.momentum import MomentumEncoder, MomentumSchedule
 from multicl.train.monitor import CollapseMonitor, effective_rank, embedding_health, uniformity
-from multicl.train.siamese import SiameseLearner
 from multicl.train.trainer import Trainer
 
 

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from multicl.modalities.batching import encode_in_length_order
+
 ENCODERS = ("cnn",)
 
 
@@ -174,16 +176,4 @@ def _scale_for_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.f
 def encode_waveforms(encoder: torch.nn.Module, adapter: AudioAdapter, waveforms: Sequence[np.ndarray], batch_size: int = 128,
                      device: str | torch.device = "cpu") -> np.ndarray:
     """Embed whole clips (no views, eval mode, no gradient), sorted by length to limit padding."""
-    order = np.argsort([len(w) for w in waveforms])
-    out = np.zeros((len(waveforms), getattr(encoder, "embed_dim", 0)), dtype=np.float32)
-    was_training = encoder.training
-    encoder.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                inputs = adapter.prepare_inputs([waveforms[i] for i in rows])
-                out[rows] = encoder({k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
-    finally:
-        encoder.train(was_training)
-    return out
+    return encode_in_length_order(encoder, adapter.prepare_inputs, list(waveforms), len, batch_size, device)

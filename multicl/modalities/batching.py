@@ -1,6 +1,8 @@
 """Stack encoder inputs from two sources (a collated batch and mined negatives) into one batch."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -40,7 +42,7 @@ def _pad_dim1(t: torch.Tensor, length: int, value: float) -> torch.Tensor:
 
 
 def encode_in_length_order(encoder: torch.nn.Module, prepare_inputs, items, length_of, batch_size: int = 128,
-                           device: str | torch.device = "cpu") -> "np.ndarray":
+                           device: str | torch.device = "cpu") -> Any:
     """Embed variable-length items (eval mode, no gradient) -> float32 (N, embed_dim) in input order.
 
     Items are batched in order of ``length_of(item)`` so each batch pads to a similar length;

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from multicl.objectives.base import masked_logsumexp, pairwise_similarity, two_view_masks
 from multicl.objectives.temperature import make_temperature

@@ -46,3 +46,21 @@ def config_from_args(config_cls: type, argv: list[str] | None, description: str)
             value = tuple(value)
         values[field.name] = value
     return config_cls(**values)
+
+
+def start_run(cfg: Any) -> tuple[Any, str]:
+    """What every recipe does first: log to the console, create ``out_dir/model``, write
+    ``config.json`` and resolve ``device="auto"`` -> ``(out_dir, device)``."""
+    import logging
+    from pathlib import Path
+
+    import torch
+
+    from multicl.utils.io import atomic_write_json
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    out = Path(cfg.out_dir)
+    (out / "model").mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+    return out, device

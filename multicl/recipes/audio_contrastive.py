@@ -36,7 +36,7 @@ from multicl.eval.report import format_table
 from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args
+from multicl.recipes._cli import config_from_args, start_run
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
@@ -141,12 +141,8 @@ def contrastive(adapter: AudioAdapter, objective, out_dir: Path, steps: int, cfg
 
 
 def main(cfg: Config) -> dict[str, float]:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    out = Path(cfg.out_dir)
-    (out / "model").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
-    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+    out, device = start_run(cfg)
 
     train, test = split(cfg)
     names = sorted(set(train.labels) | set(test.labels))

@@ -21,7 +21,6 @@ works too (``--label-column``; the value ``--normal-label`` marks benign rows).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from multicl.eval.report import format_table
 from multicl.modalities.tabular import TabularAdapter, encode_table
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args
+from multicl.recipes._cli import config_from_args, start_run
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
@@ -158,12 +157,8 @@ def pretrain(adapter: TabularAdapter, encoder: torch.nn.Module, objective: torch
 
 
 def main(cfg: Config) -> dict[str, float]:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    out = Path(cfg.out_dir)
-    (out / "model").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
-    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+    out, device = start_run(cfg)
     torch.manual_seed(cfg.seed)
 
     # -- data ------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ where the test labels hold one class), ``config.json``, ``model/encoder.safetens
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from multicl.data.series_files import SeriesSet, Stream, read_stream_csv, read_ts
+from multicl.data.series_files import Stream, read_stream_csv, read_ts
 from multicl.data.views_dataset import ViewsDataset
 from multicl.eval.report import format_table
 from multicl.modalities.batching import encode_in_length_order
@@ -43,7 +42,7 @@ from multicl.modalities.sequence import SequenceAdapter, clip_starts
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.temporal import in_batch_window_stats
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args
+from multicl.recipes._cli import config_from_args, start_run
 from multicl.recipes._sequence_eval import classification_probes, raw_series_knn, stream_scores, window_labels
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
@@ -205,8 +204,17 @@ def run_stream(cfg: Config, device: str, out: Path) -> dict[str, Any]:
     flat = lambda clips: adapter.prepare_inputs(clips)["values"].reshape(len(clips), -1).numpy()  # noqa: E731
     metrics.update({f"test_raw_{k}": v for k, v in stream_scores(flat(train_clips), y_train, flat(test_clips), y_test, cfg.knn_k).items()})
     if cfg.window_ablation:
-        for window in (-1, *cfg.window_ablation):
+        for window in dict.fromkeys((-1, *cfg.window_ablation)):
             name = "window_off" if window < 0 else f"window_{window}"
+            if window == cfg.exclusion_window:  # the main run already is this one
+                metrics.update({name + k[len("pretrain"):]: v for k, v in main_run.items() if k.startswith("pretrain_")})
+                continue
+            if metrics.get("test_auroc") is None and "pretrain_knn_accuracy" not in main_run:
+                # no labelled downstream task: the window statistics need no training
+                policy = FalseNegativePolicy(same_group=window >= 0, temporal_window=float(window) if window >= 0 else None)
+                stats = in_batch_window_stats(meta, cfg.batch_size, policy, overlap=cfg.clip_length, seed=cfg.seed)
+                metrics.update({f"{name}_{k}": v for k, v in stats.items()})
+                continue
             run = one_run(window, name)
             run.pop("_encoder")
             metrics.update(run)
@@ -220,12 +228,8 @@ def save_encoder(encoder: torch.nn.Module, out: Path) -> None:
 
 
 def main(cfg: Config) -> dict[str, Any]:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    out = Path(cfg.out_dir)
-    (out / "model").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
-    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+    out, device = start_run(cfg)
     suffix = Path(cfg.train_file).suffixes
     if ".ts" in suffix:
         metrics = run_classification(cfg, device, out)

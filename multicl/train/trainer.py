@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -25,6 +25,9 @@ from multicl.train.metrics_log import MetricsLog
 from multicl.train.schedule import build_scheduler
 from multicl.utils.io import atomic_directory, atomic_write_json
 from multicl.utils.seed import capture_rng_state, restore_rng_state, seed_everything
+
+if TYPE_CHECKING:  # only for the annotation: the monitor imports the trainer's neighbours
+    from multicl.train.monitor import CollapseMonitor
 
 logger = logging.getLogger(__name__)
 
