@@ -245,3 +245,19 @@ def test_read_video_frames_says_what_to_install_or_reads(tmp_path):
         pytest.skip(f"a video backend is installed ({available_video_backends()}); the no-backend error is not reachable")
     with pytest.raises(ImportError, match="torchcodec"):
         read_video_frames(tmp_path / "clip.mp4")
+
+
+def test_stream_scores_binary_auroc_and_window_labels():
+    from multicl.recipes._sequence_eval import stream_scores, window_labels
+
+    steps = np.array([0] * 10 + [1] * 6 + [0] * 4)
+    np.testing.assert_array_equal(window_labels(steps, [0, 8, 12], 6), [0, 1, 1])  # majority of each window's steps
+    rng = np.random.default_rng(0)
+    y_train, y_test = np.repeat([0, 1], 30), np.repeat([0, 1], 20)
+    centers = 3 * np.eye(8)[:2]  # embeddings of the two classes point in different directions
+    train_z = rng.standard_normal((60, 8)) + centers[y_train]
+    test_z = rng.standard_normal((40, 8)) + centers[y_test]
+    scores = stream_scores(train_z, y_train, test_z, y_test, k=5)
+    assert scores["auroc"] == scores["linear_auroc"] > 90 and scores["knn_auroc"] > 85 and scores["distance_auroc"] > 70
+    one_class = stream_scores(train_z, y_train, test_z, np.zeros(40, dtype=int), k=5)
+    assert one_class["auroc"] is None and "every test window has label 0" in one_class["auroc_note"]
