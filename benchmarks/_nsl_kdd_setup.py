@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from multicl.data.nsl_kdd import ConnectionFeaturizer, read_connection_records
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.probe import knn_probe, linear_probe
 from multicl.modalities.vector import VectorAdapter, encode_rows
 from multicl.train.config import TrainerConfig

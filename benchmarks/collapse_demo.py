@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _nsl_kdd_setup import load, probe, train_method  # noqa: E402
 
-from multicl.data.views_dataset import ViewsDataset  # noqa: E402
+from multicl.modalities.views_dataset import ViewsDataset  # noqa: E402
 from multicl.eval.report import format_table  # noqa: E402
 from multicl.train.monitor import CollapseMonitor  # noqa: E402
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _nsl_kdd_setup import load  # noqa: E402
 
-from multicl.data.views_dataset import ViewsDataset  # noqa: E402
+from multicl.modalities.views_dataset import ViewsDataset  # noqa: E402
 from multicl.eval.probe import knn_probe, linear_probe  # noqa: E402
 from multicl.eval.report import format_table  # noqa: E402
 from multicl.modalities.vector import VectorAdapter, encode_rows  # noqa: E402

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from multicl import EmbeddingModel  # noqa: E402
 from multicl.data.text_files import read_sentences  # noqa: E402
-from multicl.data.views_dataset import ViewsDataset  # noqa: E402
+from multicl.modalities.views_dataset import ViewsDataset  # noqa: E402
 from multicl.encoders.text import resolve_text_model  # noqa: E402
 from multicl.eval.report import format_table  # noqa: E402
 from multicl.modalities.text import TextAdapter, TextSample  # noqa: E402

@@ -5,14 +5,17 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.modalities.text import TextAdapter, TextSample
+from multicl.modalities.vector import VectorAdapter
 from multicl.negatives.miner import HardNegativeMiner, MinerConfig, corpus_from_dataset
 from multicl.objectives import build_objective
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
+from multicl.train.momentum import MomentumSchedule
 from multicl.train.trainer import Trainer
 
 
@@ -28,10 +31,24 @@ def main(model_path: str, out_dir: str) -> None:
     summary = trainer.train()
     acc = trainer.accelerator
     fingerprint = sum(float(p.double().sum()) for p in learner.parameters())
-    Path(out_dir, f"rank{acc.process_index}.json").write_text(
-        json.dumps({"fingerprint": fingerprint, "mined": miner._candidates.tolist(), "refreshes": miner.refreshes, "world": acc.num_processes, "steps": summary["steps"],
-                    "distributed_type": str(acc.distributed_type)})
-    )
+    record = {"fingerprint": fingerprint, "mined": miner._candidates.tolist(), "refreshes": miner.refreshes, "world": acc.num_processes,
+              "steps": summary["steps"], "distributed_type": str(acc.distributed_type)}
+    record.update(moco_queue(out_dir))
+    Path(out_dir, f"rank{acc.process_index}.json").write_text(json.dumps(record))
+
+
+def moco_queue(out_dir: str) -> dict:
+    """MoCo under DDP: every rank enqueues the keys of all ranks, so the queues stay identical."""
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    adapter = VectorAdapter(x, corruption=0.2, embed_dim=8, hidden_dims=(16,))
+    torch.manual_seed(0)
+    learner = ContrastiveLearner(adapter.build_encoder(), build_objective("info_nce"), momentum=MomentumSchedule(0.9, 0.9),
+                                 queue_size=48, embed_dim=8, dataset_size=64)
+    cfg = TrainerConfig(out_dir=str(Path(out_dir, "moco")), max_steps=3, batch_size=4, learning_rate=1e-3, progress_bar=False, device="cpu")
+    Trainer(learner, ViewsDataset(list(range(64)), adapter), adapter.collate, cfg).train()
+    queue = next(source for source in learner.sources if source.name == "queue").queue
+    keys, meta = queue.contents()
+    return {"queue_ids": meta["instance_id"].tolist(), "queue_key_sum": float(keys.double().sum())}
 
 
 if __name__ == "__main__":

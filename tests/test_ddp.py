@@ -27,3 +27,7 @@ def test_two_process_ddp_on_cpu_keeps_ranks_in_sync(tiny_text_model, tmp_path):
     assert ranks[0]["refreshes"] == ranks[1]["refreshes"] == 2
     assert ranks[0]["mined"] == ranks[1]["mined"]
     assert (tmp_path / "checkpoints" / "step-000004").is_dir()
+    # MoCo: 3 steps x 4 anchors x 2 ranks = 24 keys in each rank's queue, the same on both
+    assert len(ranks[0]["queue_ids"]) == 24 and ranks[0]["queue_ids"] == ranks[1]["queue_ids"]
+    assert len(set(ranks[0]["queue_ids"])) == 24  # both ranks' (different) samples, not one rank's twice
+    assert ranks[0]["queue_key_sum"] == pytest.approx(ranks[1]["queue_key_sum"], rel=1e-9)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.modalities.vector import VectorAdapter
 from multicl.negatives.queue import KeyQueue
 from multicl.objectives import build_objective
@@ -49,9 +49,11 @@ def test_empty_queue_moco_equals_in_batch_info_nce_and_queue_masks_own_instances
     plain.eval(), moco.eval()
     # momentum 0: the key encoder is an exact copy, so with an empty queue both losses agree
     assert moco(batch).item() == pytest.approx(plain(batch).item(), rel=1e-5)
-    assert len(moco.queue) == 8
+    queue = next(s for s in moco.sources if s.name == "queue")
+    assert len(queue) == 8
     moco(batch)  # same samples again: the 8 queued keys are the anchors' own instances
-    assert moco.last_stats["masked_same_instance"] == 8
+    assert moco.last_stats["masked/queue/same_instance"] == 1  # per anchor: its own queued key
+    assert moco.last_stats["candidates/queue"] == 8
     assert moco.last_stats["negatives_per_anchor"] == pytest.approx(7 + 7)  # in-batch + other queued
 
 
@@ -81,7 +83,7 @@ def test_byol_target_gets_no_gradient_and_simsiam_stop_gradient_matters():
     torch.manual_seed(0)
     byol = build_learner("byol", adapter.build_encoder(), 64, total_steps=10)
     byol(batch).backward()
-    assert all(p.grad is None for p in byol.momentum.parameters())
+    assert all(p.grad is None for p in byol.towers.momentum.parameters())
     assert byol.predictor[0].weight.grad is not None
 
     torch.manual_seed(0)

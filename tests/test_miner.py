@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from multicl.data.views_dataset import ViewsDataset
-from multicl.modalities.batching import concat_inputs
+from multicl.modalities.views_dataset import ViewsDataset
+from multicl.modalities.base import Adapter
 from multicl.modalities.vector import VectorAdapter
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.miner import HardNegativeMiner, MinerConfig, corpus_from_dataset
@@ -16,13 +16,14 @@ from multicl.objectives import build_objective
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.trainer import Trainer
+from multicl.types import TensorInputs
 
 
-class RowsAdapter:
+class RowsAdapter(Adapter):
     """Raw inputs are feature rows; the 'encoder' below is the identity."""
 
     def prepare_inputs(self, raw):
-        return {"x": torch.as_tensor(np.asarray(raw, dtype=np.float32))}
+        return TensorInputs({"x": torch.as_tensor(np.asarray(raw, dtype=np.float32))})
 
 
 def identity(inputs):
@@ -110,13 +111,13 @@ def test_hnsw_and_exact_agree_and_in_place_update_follows_the_encoder():
     for miner in (exact, hnsw):
         miner.stale = True
         miner.refresh(moved)
-    assert hnsw.last_refresh["index"] == "hnsw" and len(hnsw._index) == len(x)  # updated, not grown
+    assert hnsw.last_refresh["index"] == "hnsw" and len(hnsw.search._hnsw) == len(x)  # updated, not grown
     assert hnsw.last_refresh["index_seconds"] > 0
     overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact.sample(ids), hnsw.sample(ids))])
     assert overlap >= 0.9
 
 
-def test_augment_appends_rows_and_metadata_after_the_positives():
+def test_mined_rows_carry_clean_inputs_and_their_metadata():
     x, labels = clustered()
     adapter = VectorAdapter(x, corruption=0.2, labels=labels)
     corpus, meta = corpus_from_dataset(list(range(len(x))), adapter)
@@ -125,24 +126,29 @@ def test_augment_appends_rows_and_metadata_after_the_positives():
     miner.refresh(identity)
     dataset = ViewsDataset(list(range(len(x))), adapter)
     batch = adapter.collate([dataset[i] for i in range(8)])
-    out = miner.augment(batch, "cpu")
-    h = out["num_hard_negatives"]
-    assert 8 <= h <= 16 and out["inputs"]["x"].shape == (16 + h, x.shape[1])
-    mined_rows = out["inputs"]["x"][16:].numpy()
-    ids = out["hard_negative_meta"]["instance_id"].numpy()
-    np.testing.assert_array_equal(mined_rows, x[ids])  # clean rows, metadata aligned with them
-    np.testing.assert_array_equal(out["hard_negative_meta"]["label"].numpy(), labels[ids])
+    mined = miner.mined_rows(batch.anchors.meta)
+    assert 8 <= len(mined) <= 16 and mined.inputs["x"].shape == (len(mined), x.shape[1])
+    ids = mined.meta["instance_id"].numpy()
+    np.testing.assert_array_equal(mined.inputs["x"].numpy(), x[ids])  # clean rows, metadata aligned with them
+    np.testing.assert_array_equal(mined.meta["label"].numpy(), labels[ids])
     assert 0.0 <= miner.last_stats["mined_false_negative_rate"] <= 1.0
 
 
-def test_concat_inputs_pads_token_rows():
-    a = {"input_ids": torch.ones(2, 5, dtype=torch.long), "attention_mask": torch.ones(2, 5, dtype=torch.long)}
-    b = {"input_ids": torch.full((1, 7), 3), "attention_mask": torch.ones(1, 7, dtype=torch.long)}
-    out = concat_inputs([a, b], {"input_ids": 9})
-    assert out["input_ids"].shape == (3, 7)
-    assert out["input_ids"][0].tolist() == [1] * 5 + [9, 9] and out["attention_mask"][1].tolist() == [1] * 5 + [0, 0]
-    with pytest.raises(ValueError, match="different keys"):
-        concat_inputs([a, {"input_ids": b["input_ids"]}])
+def test_a_copy_of_the_positive_is_never_mined_with_separate_queries():
+    """Queries and documents apart (anchor -> its document), dedup on: a corpus row that is an
+    exact copy of a query's positive is that positive, not its hardest negative."""
+    x, _ = clustered(n_per=10)
+    documents = np.concatenate([x, x[:5]])  # rows 50..54 copy documents 0..4
+    queries = x[:5] + 0.01  # query i's positive is document 50 + i (the copy; dedup keeps row i)
+    miner = HardNegativeMiner(documents, RowsAdapter(), queries=queries, positive_ids=50 + np.arange(5),
+                              corpus_meta={"instance_id": 1000 + np.arange(len(documents))},  # ids apart from the queries'
+
+                              config=MinerConfig(num_negatives=3, top_k=10, rank_window=(0, 3), sampling="top", index="exact"))
+    stats = miner.refresh(identity)
+    mined = miner.sample(torch.arange(5))
+    for q in range(5):
+        assert q not in mined[q] and 50 + q not in mined[q]  # neither the positive nor its copy
+    assert stats["dropped_copy_of_positive"] == 5
 
 
 def test_mined_text_negatives_reach_the_loss_with_gradient(tiny_text_model):

@@ -119,7 +119,8 @@ def test_contract_every_objective_builds_runs_and_is_deterministic(name):
         layer = torch.nn.Linear(8, 8)
         objective = build_objective(name)
         x = torch.randn(6, 8)
-        loss = objective(layer(x), layer(x + 0.1 * torch.randn(6, 8)))
+        labels = {"labels": torch.tensor([0, 0, 1, 1, 2, 3])} if name == "supcon" else {}  # SupCon needs labels
+        loss = objective(layer(x), layer(x + 0.1 * torch.randn(6, 8)), **labels)
         loss.backward()
         return loss.item(), layer.weight.grad.clone()
 

@@ -215,10 +215,12 @@ def test_every_objective_permutation_invariant_finite_and_bf16_safe(name):
     a, b = rand(8, 6, seed=20), rand(8, 6, seed=21)
     objective = build_objective(name)
     perm = torch.randperm(8, generator=torch.Generator().manual_seed(0))
-    assert objective(a[perm], b[perm]).item() == pytest.approx(objective(a, b).item(), rel=1e-4, abs=1e-6)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 4])
+    kw, kw_perm = ({"labels": labels}, {"labels": labels[perm]}) if name == "supcon" else ({}, {})  # SupCon needs labels
+    assert objective(a[perm], b[perm], **kw_perm).item() == pytest.approx(objective(a, b, **kw).item(), rel=1e-4, abs=1e-6)
     layer = torch.nn.Linear(6, 6)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = objective(layer(a), layer(b))
+        loss = objective(layer(a), layer(b), **kw)
     assert torch.isfinite(loss)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
@@ -233,3 +235,58 @@ def test_temperature_schedule_moves_the_temperature():
     assert float(objective.temperature()) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="linear or cosine"):
         TemperatureSchedule(0.1, 0.2, 5, kind="step")
+
+
+def test_supcon_without_labels_refuses_instead_of_becoming_nt_xent():
+    a, b = rand(4, 3), rand(4, 3)
+    with pytest.raises(ValueError, match="SupCon needs labels.*nt_xent"):
+        build_objective("supcon")(a, b)
+    # an explicit instance-level pos_mask is still allowed (and is NT-Xent, on purpose)
+    eye = torch.eye(4, dtype=torch.bool)
+    assert build_objective("supcon", temperature=0.3)(a, b, pos_mask=eye).item() == pytest.approx(
+        build_objective("nt_xent", temperature=0.3)(a, b).item(), rel=1e-5)
+
+
+CONTRASTIVE = sorted(set(OBJECTIVES) - NON_CONTRASTIVE)
+
+
+def _masked_inputs(name, rows_without_negatives, n=4, d=5):
+    """(anchors, candidates, kwargs) for ``name`` with the given rows' negatives all masked out."""
+    anchors = rand(n, d, seed=30).requires_grad_(True)
+    candidates = rand(n, d, seed=31).requires_grad_(True)
+    pos = torch.eye(n, dtype=torch.bool)
+    neg = ~pos
+    for row in rows_without_negatives:
+        neg[row] = False
+    kwargs = {"pos_mask": pos, "neg_mask": neg}
+    return anchors, candidates, kwargs
+
+
+@pytest.mark.parametrize("name", CONTRASTIVE)
+@pytest.mark.parametrize("rows", [(1,), (0, 2), (0, 1, 2, 3)], ids=["one_row", "two_rows", "every_row"])
+def test_rows_without_negatives_give_finite_loss_and_gradients(name, rows):
+    anchors, candidates, kwargs = _masked_inputs(name, rows)
+    loss = build_objective(name)(anchors, candidates, **kwargs)
+    assert torch.isfinite(loss), f"{name}: loss {loss.item()} with rows {rows} lacking negatives"
+    loss.backward()
+    for tensor in (anchors, candidates):
+        assert tensor.grad is not None and torch.isfinite(tensor.grad).all()
+    if len(rows) == 4 and name != "n_pair":  # (N-pair keeps its L2 norm penalty)
+        assert loss.item() == 0.0  # nothing to contrast anywhere: no loss
+        assert float(anchors.grad.abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("name", ["info_nce", "multi_positive_info_nce", "dcl", "nt_xent", "supcon", "debiased"])
+def test_rows_without_negatives_are_left_out_of_the_mean(name):
+    anchors, candidates, kwargs = _masked_inputs(name, (1,))
+    objective = build_objective(name)
+    with_row = objective(anchors, candidates, **kwargs)
+    keep = torch.tensor([0, 2, 3])
+    if getattr(objective, "two_view", False):
+        # two-view rows are samples: masking sample 1's negatives (both views' rows) == dropping it
+        kwargs["neg_mask"][:, 1] = False
+        with_row = objective(anchors, candidates, **kwargs)
+        without = objective(anchors[keep], candidates[keep], pos_mask=torch.eye(3, dtype=torch.bool))
+    else:
+        without = objective(anchors[keep], candidates, pos_mask=kwargs["pos_mask"][keep], neg_mask=kwargs["neg_mask"][keep])
+    assert with_row.item() == pytest.approx(without.item(), rel=1e-5)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from multicl.data.sampler import ResumableBatchSampler
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
+from multicl.modalities.base import Adapter
 
 
 def test_resumed_sampler_sees_the_same_batches():
@@ -26,7 +27,7 @@ def test_corpus_smaller_than_a_batch_is_a_clear_error():
         ResumableBatchSampler(0, 8)
 
 
-class EchoAdapter:
+class EchoAdapter(Adapter):
     def views(self, sample, rng):
         return sample, float(rng.random())
 

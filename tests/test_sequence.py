@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.encoders.sequence import build_sequence_encoder
 from multicl.modalities.sequence import SequenceAdapter, clip_starts
 from multicl.negatives.masks import FalseNegativePolicy
@@ -41,9 +41,11 @@ def test_stream_clips_and_jittered_positive_offsets():
     assert len(adapter.samples) == len(clip_starts(200, 32, 8)) + len(clip_starts(120, 32, 8))
     rng = np.random.default_rng(0)
     for index, sample in enumerate(adapter.samples):
-        a, b = adapter.views(sample, rng)
+        view_a, view_b = adapter.views(sample, rng)
+        a, b = view_a.data, view_b.data
         stream, start = sample
         assert a.shape == b.shape == (32, 1)
+        assert view_a.meta["timestamp"] == start and view_b.meta["timestamp"] == b[0, 0] - 1000 * stream  # the positive's own start
         assert a[0, 0] - 1000 * stream == start  # the anchor is the sample's clip
         delta = abs(b[0, 0] - a[0, 0])
         assert 4 <= delta <= 10, (sample, delta)  # the positive is jittered within range (flipped at the ends)
@@ -54,10 +56,10 @@ def test_stream_clips_and_jittered_positive_offsets():
 def test_instance_mode_crops_and_labels():
     series = [ramp(50), ramp(80, offset=500)]
     adapter = SequenceAdapter(series, crop_ratio=0.5, jitter=(0, 5), views=NO_VIEWS, labels=[3, 7])
-    a, b = adapter.views(adapter.samples[1], np.random.default_rng(1))
+    a, b = (v.data for v in adapter.views(adapter.samples[1], np.random.default_rng(1)))
     assert len(a) == len(b) == 40 and abs(a[0, 0] - b[0, 0]) <= 5
     assert adapter.meta(adapter.samples[1], 1)["label"] == 7
-    np.testing.assert_array_equal(adapter.mining_input(adapter.samples[0]), series[0])
+    np.testing.assert_array_equal(adapter.mining_corpus(adapter.samples[:1])[0], series[0])
 
 
 def test_window_policy_matches_brute_force_and_keeps_far_clips():
@@ -77,8 +79,8 @@ def test_window_policy_matches_brute_force_and_keeps_far_clips():
 
 
 def test_in_batch_window_stats_counts_false_negatives():
-    adapter = SequenceAdapter([ramp(2000)], clip_length=50, stride=5, views=NO_VIEWS)
-    meta = {k: np.array([adapter.meta(s, i)[k] for i, s in enumerate(adapter.samples)]) for k in ("instance_id", "group_id", "timestamp")}
+    adapter = SequenceAdapter([ramp(2000)], clip_length=50, stride=5, jitter=(4, 16), views=NO_VIEWS)
+    meta = ViewsDataset(adapter.samples, adapter, seed=0)  # the positives carry their own (jittered) starts
     off = in_batch_window_stats(meta, 64, FalseNegativePolicy(same_group=False), overlap=50, num_batches=20)
     half = in_batch_window_stats(meta, 64, FalseNegativePolicy(same_group=True, temporal_window=25), overlap=50, num_batches=20)
     full = in_batch_window_stats(meta, 64, FalseNegativePolicy(same_group=True, temporal_window=50), overlap=50, num_batches=20)
@@ -95,16 +97,16 @@ def test_far_negatives_are_outside_the_window_and_survive_the_mask():
     dataset = ViewsDataset(adapter.samples, adapter, seed=0)
     items = [dataset[i] for i in range(0, len(adapter.samples), 7)]
     for item in items:
-        clip, start = item["hard_negative"]
+        clip, start = item["hard_negative"].data, item["hard_negative"].meta["timestamp"]
         assert abs(start - item["meta"]["timestamp"]) > 100 and clip[0, 0] % 1000 == start
     batch = adapter.collate(items)
-    n, h = batch["num_anchors"], batch["num_hard_negatives"]
-    assert h == n and batch["inputs"]["values"].shape[0] == 2 * n + h
+    n, h = batch.num_anchors, len(batch.hard_negatives)
+    assert h == n and batch.hard_negatives.inputs["values"].shape[0] == h
     policy = FalseNegativePolicy(same_group=True, temporal_window=100)
-    candidate_meta = {k: torch.cat([batch["anchor_meta"][k], batch["hard_negative_meta"][k]]) for k in batch["hard_negative_meta"]}
+    candidate_meta = {k: torch.cat([batch.positives.meta[k], batch.hard_negatives.meta[k]]) for k in batch.hard_negatives.meta}
     pos = torch.zeros(n, n + h, dtype=torch.bool)
     pos[:, :n] = torch.eye(n, dtype=torch.bool)
-    neg, _ = policy.negative_mask(batch["anchor_meta"], candidate_meta, pos)
+    neg, _ = policy.negative_mask(batch.anchors.meta, candidate_meta, pos)
     assert neg[torch.arange(n), n + torch.arange(n)].all()  # each anchor's own far clip is a usable negative
 
 
@@ -153,7 +155,7 @@ def moving_square(direction: int, frames: int = 12, size: int = 16) -> np.ndarra
 def test_video_clips_frame_encoder_and_training_step():
     videos = [moving_square(1, 14), moving_square(-1, 14), moving_square(1, 12)]
     adapter = SequenceAdapter(videos, clip_length=8, stride=2, jitter=(1, 2), views=NO_VIEWS, encoder="frame_cnn", embed_dim=16)
-    a, b = adapter.views(adapter.samples[0], np.random.default_rng(0))
+    a, b = (v.data for v in adapter.views(adapter.samples[0], np.random.default_rng(0)))
     assert a.shape == (8, 1, 16, 16) and a.dtype == np.float32 and a.max() == 1.0
     shift = [int(np.argmax(clip[0, 0, 7])) for clip in (a, b)]  # square's left edge in the first frame
     assert 1 <= abs(shift[1] - shift[0]) <= 2  # the positive starts 1-2 frames later/earlier
@@ -183,7 +185,7 @@ def test_contrastive_training_separates_sine_frequencies(tmp_path):
     test = sines(freqs, length=300, seed=1, noise=0.3)
     clips = [s[t : t + 40] for s in test for t in range(0, 260, 26)]
     labels = np.repeat(np.arange(4), 10)
-    train_clips = [adapter.mining_input(s) for s in adapter.samples]
+    train_clips = adapter.mining_corpus(adapter.samples)
     train_labels = np.array([stream for stream, _ in adapter.samples])
 
     def accuracy(encoder) -> float:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from multicl.data.table_preprocessing import MISSING, OOV, TablePreprocessor
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.modalities.tabular import TabularAdapter, encode_table
 
 
@@ -105,14 +105,15 @@ def test_adapter_views_batch_and_encoders(encoder):
                              positive="same_label", encoder=encoder, embed_dim=16, hidden_dims=(32,))
     dataset = ViewsDataset(list(range(len(table))), adapter, seed=3)
     batch = adapter.collate([dataset[i] for i in range(8)])
-    assert batch["inputs"]["numeric"].shape == (16, 2) and batch["inputs"]["categorical"].shape == (16, 2)
-    assert (batch["inputs"]["categorical"] < torch.tensor(pre.cardinalities)).all()
-    assert batch["anchor_meta"]["label"].tolist() == df["label"].to_numpy()[:8].tolist()
+    inputs = batch.anchors.inputs
+    assert inputs["numeric"].shape == (8, 2) and inputs["categorical"].shape == (8, 2) and batch.positives.inputs.num_rows == 8
+    assert (inputs["categorical"] < torch.tensor(pre.cardinalities)).all()
+    assert batch.anchors.meta["label"].tolist() == df["label"].to_numpy()[:8].tolist()
     again = adapter.collate([dataset[i] for i in range(8)])
-    assert torch.equal(batch["inputs"]["numeric"], again["inputs"]["numeric"])  # seeded views
+    assert torch.equal(inputs["numeric"], again.anchors.inputs["numeric"])  # seeded views
     encoder_module = adapter.build_encoder()
-    z = encoder_module(batch["inputs"])
-    assert z.shape == (16, 16) and torch.isfinite(z).all()
+    z = encoder_module(inputs)
+    assert z.shape == (8, 16) and torch.isfinite(z).all()
     emb = encode_table(encoder_module, table, batch_size=64)
     assert emb.shape == (200, 16)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.modalities.text import TextAdapter, TextSample
 from multicl.objectives import build_objective
 from multicl.train.config import TrainerConfig
@@ -49,7 +49,7 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(tiny_text_model, tmp_p
     with pytest.raises(Killed):
         trainer.train()
     checkpoints = sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir())
-    assert checkpoints == ["step-000006"]  # keep=1, and no temp folder left behind
+    assert checkpoints == ["run_identity.json", "step-000006"]  # keep=1, and no temp folder left behind
     trainer, learner = make_trainer(tiny_text_model, tmp_path / "resumed")
     resumed_summary = trainer.train()
     assert resumed_summary["resumed_from_step"] == 6

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from multicl.modalities.text import TextSample
+from multicl.data.text_sample import TextSample
 
 logger = logging.getLogger(__name__)
 

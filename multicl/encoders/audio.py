@@ -36,13 +36,15 @@ class LogMelFrontend(nn.Module):
             n_fft *= 2
         self.hop, self.n_fft = int(sample_rate * hop_ms / 1000), n_fft
         self.mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n_fft, win_length=int(sample_rate * win_ms / 1000),
-                                                        hop_length=self.hop, n_mels=n_mels, center=True)
+                                                        hop_length=self.hop, n_mels=n_mels, center=True, pad_mode="constant")
         self.freq_masks = nn.ModuleList(torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True) for _ in range(num_masks if freq_mask else 0))
         self.time_masks = nn.ModuleList(torchaudio.transforms.TimeMasking(time_mask, iid_masks=True) for _ in range(num_masks if time_mask else 0))
         self.n_mels, self.cmvn, self.mel_warp = n_mels, cmvn, mel_warp
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
-        return lengths // self.hop + 1  # center=True pads half a window on each side
+        # center=True pads half a window of zeros on each side (pad_mode "constant": a clip alone
+        # sees the same zeros past its end as a clip padded in a batch)
+        return lengths // self.hop + 1
 
     def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(waveform.device.type, enabled=False):  # the STFT wants fp32
@@ -101,8 +103,19 @@ def masked_time_pool(features: torch.Tensor, frames: torch.Tensor) -> torch.Tens
     return torch.cat([mean, peak], dim=1)
 
 
+def _zero_past(x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """(B, C, F, T) with valid frame counts (B,) -> frames past each row's count set to 0."""
+    valid = torch.arange(x.shape[-1], device=x.device)[None, :] < frames[:, None]
+    return x * valid[:, None, None, :].to(x.dtype)
+
+
 class AudioCNNEncoder(nn.Module):
-    """Log-mel -> 4 x (conv3x3-BN-ReLU, pool 2x2) -> mean over mel bins -> masked mean+max over time -> linear."""
+    """Log-mel -> 4 x (conv3x3-BN-ReLU, pool 2x2) -> mean over mel bins -> masked mean+max over time -> linear.
+
+    Padding-invariant: frames past a clip's end are zeroed after the input norm and after every
+    block's ReLU (zero is also the conv's own border padding, and ReLU outputs are >= 0, so a
+    max-pool window half in the padding gives what the clip alone gives), so a clip embeds the
+    same alone or beside longer clips (eval mode)."""
 
     def __init__(self, sample_rate: int = 8000, embed_dim: int = 128, n_mels: int = 40, channels: tuple[int, ...] = (32, 64, 128, 128),
                  freq_mask: int = 0, time_mask: int = 0, cmvn: str = "none", mel_warp: float = 0.0) -> None:
@@ -111,19 +124,22 @@ class AudioCNNEncoder(nn.Module):
         self.input_norm = nn.BatchNorm2d(1)
         blocks, previous = [], 1
         for width in channels:
-            blocks += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True)]
+            blocks.append(nn.Sequential(nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)))
             previous = width
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = nn.ModuleList(blocks)
+        self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.out = nn.Linear(2 * previous, embed_dim)
-        self.pool_factor = 2 ** len(channels)
         self.embed_dim = embed_dim
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         waveform = inputs["waveform"]
         lengths = inputs.get("lengths", torch.full((waveform.shape[0],), waveform.shape[1], device=waveform.device))
         spec = self.frontend(waveform, lengths)  # (B, n_mels, T)
-        x = self.blocks(self.input_norm(spec[:, None]))  # (B, C, F', T')
-        frames = -(-self.frontend.frames(lengths.to(waveform.device)) // self.pool_factor)
+        frames = self.frontend.frames(lengths.to(waveform.device))
+        x = _zero_past(self.input_norm(spec[:, None]), frames)  # (B, 1, F, T)
+        for block in self.blocks:
+            x = self.pool(_zero_past(block(x), frames))
+            frames = -(-frames // 2)
         return self.out(masked_time_pool(x.mean(2), frames))  # (B, embed_dim)
 
 

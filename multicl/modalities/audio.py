@@ -14,7 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from multicl.modalities.base import Adapter
 from multicl.modalities.batching import encode_in_length_order
+from multicl.types import TensorInputs
 
 ENCODERS = ("cnn",)
 
@@ -45,7 +47,7 @@ def _stable_id(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
-class AudioAdapter:
+class AudioAdapter(Adapter):
     """Args:
         waveforms: mono float32 clips at ``sample_rate``.
         views: a :class:`WaveViews`.
@@ -129,12 +131,7 @@ class AudioAdapter:
             meta["label"] = int(self.labels[i])
         return meta
 
-    def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        inputs = self.prepare_inputs([it["view_a"] for it in items] + [it["view_b"] for it in items])
-        meta = {k: torch.tensor([it["meta"][k] for it in items], dtype=torch.long) for k in items[0]["meta"]}
-        return {"inputs": inputs, "num_anchors": len(items), "num_hard_negatives": 0, "anchor_meta": meta, "hard_negative_meta": {}}
-
-    def prepare_inputs(self, raw: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+    def prepare_inputs(self, raw: Sequence[np.ndarray]) -> TensorInputs:
         """Waveforms of any lengths -> zero-padded batch + lengths (for masked pooling)."""
         if isinstance(raw, np.ndarray) and raw.ndim == 1:
             raise TypeError("prepare_inputs takes a list of waveforms; wrap a single clip in a list")
@@ -144,14 +141,15 @@ class AudioAdapter:
         batch = np.zeros((len(raw), max(lengths)), dtype=np.float32)
         for i, w in enumerate(raw):
             batch[i, : len(w)] = w
-        return {"waveform": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)}
+        return TensorInputs({"waveform": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)})
 
     @staticmethod
     def length_of(waveform: np.ndarray) -> int:
         return len(waveform)
 
-    def mining_input(self, sample: int) -> np.ndarray:
-        return self.waveforms[int(sample)]
+    def mining_corpus(self, samples: Sequence[int]) -> list[np.ndarray]:
+        """The whole clips, unaugmented, one per training sample."""
+        return [self.waveforms[int(s)] for s in samples]
 
     def build_encoder(self) -> torch.nn.Module:
         from multicl.encoders.audio import AudioCNNEncoder

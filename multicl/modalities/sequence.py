@@ -28,12 +28,14 @@ import numpy as np
 import torch
 
 from multicl.data.series_files import fill_gaps
+from multicl.modalities.base import Adapter
+from multicl.types import HardNegative, TensorInputs, View
 from multicl.views.series import SeriesViews
 
 logger = logging.getLogger("multicl.modalities.sequence")
 
 
-class SequenceAdapter:
+class SequenceAdapter(Adapter):
     """Args:
         series: (T_i, C) arrays (sensors / features) or (T_i, C, H, W) frames (uint8 or [0, 1]).
         clip_length: steps per clip in stream mode; ``None``: instance mode.
@@ -139,21 +141,23 @@ class SequenceAdapter:
             moved = start - delta
         return int(np.clip(moved, 0, last))
 
-    def views(self, sample: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def views(self, sample: tuple[int, int], rng: np.random.Generator) -> tuple[View, View]:
         stream, start = sample
         length = self._clip_length(stream)
         if self.clip_length is None:
             start = int(rng.integers(0, len(self.series[stream]) - length + 1))
         positive = self._positive_start(stream, start, length, rng)
         s = self.series[stream]
-        return self._augment(s[start : start + length], rng), self._augment(s[positive : positive + length], rng)
+        # each view carries its own start: a jittered positive is not at the anchor's timestamp
+        return (View(self._augment(s[start : start + length], rng), {"timestamp": start}),
+                View(self._augment(s[positive : positive + length], rng), {"timestamp": positive}))
 
     def _augment(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.frames:
             clip = to_unit_frames(clip)
         return self.views_config.apply(clip, rng, self.center, self.scale)
 
-    def hard_negative(self, sample: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, int] | None:
+    def hard_negative(self, sample: tuple[int, int], rng: np.random.Generator) -> HardNegative | None:
         """A clip of the anchor's stream starting more than ``far_negative_distance`` steps away."""
         if self.far_negative_distance is None:
             return None
@@ -164,7 +168,8 @@ class SequenceAdapter:
         if len(far) == 0:
             return None
         other = int(rng.choice(far))
-        return self._augment(self.series[stream][other : other + length], rng), other
+        clip = self._augment(self.series[stream][other : other + length], rng)
+        return HardNegative(clip, {"group_id": stream, "timestamp": other})
 
     def meta(self, sample: tuple[int, int], index: int) -> dict[str, int]:
         stream, start = sample
@@ -173,22 +178,7 @@ class SequenceAdapter:
             meta["label"] = int(self.labels[stream])
         return meta
 
-    def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        negatives = [it["hard_negative"] for it in items if it.get("hard_negative") is not None]
-        streams = [it["meta"]["group_id"] for it in items if it.get("hard_negative") is not None]
-        inputs = self.prepare_inputs([it["view_a"] for it in items] + [it["view_b"] for it in items] + [clip for clip, _ in negatives])
-        meta = {k: torch.tensor([it["meta"][k] for it in items], dtype=torch.long) for k in items[0]["meta"]}
-        hard_meta = {
-            "instance_id": torch.arange(-1, -len(negatives) - 1, -1, dtype=torch.long),  # never an anchor's id
-            "group_id": torch.tensor(streams, dtype=torch.long),
-            "timestamp": torch.tensor([start for _, start in negatives], dtype=torch.long),
-        }
-        if "label" in meta:
-            hard_meta["label"] = torch.full((len(negatives),), -1, dtype=torch.long)
-        return {"inputs": inputs, "num_anchors": len(items), "num_hard_negatives": len(negatives), "anchor_meta": meta,
-                "hard_negative_meta": hard_meta if negatives else {}}
-
-    def prepare_inputs(self, raw: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+    def prepare_inputs(self, raw: Sequence[np.ndarray]) -> TensorInputs:
         """Clips of any lengths (raw units) -> standardised, zero-padded batch + ``lengths``."""
         if isinstance(raw, np.ndarray) and raw.ndim == (4 if self.frames else 2):
             raise TypeError("prepare_inputs takes a list of clips (or a stacked array of them); wrap a single series in a list")
@@ -205,7 +195,7 @@ class SequenceAdapter:
             batch = np.zeros((len(clips), max(lengths), *shape), dtype=np.float32)
             for i, c in enumerate(clips):
                 batch[i, : len(c)] = c
-            return {"frames": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)}
+            return TensorInputs({"frames": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)})
         batch = np.zeros((len(raw), max(lengths), self.channels), dtype=np.float32)
         for i, x in enumerate(raw):
             x = np.asarray(x, dtype=np.float32)
@@ -215,22 +205,17 @@ class SequenceAdapter:
             if not np.isfinite(x).all():
                 x, _ = fill_gaps(x)
             batch[i, : len(x)] = (x - self.center) / self.scale
-        return {"values": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)}
+        return TensorInputs({"values": torch.from_numpy(batch), "lengths": torch.tensor(lengths, dtype=torch.long)})
 
     @staticmethod
     def length_of(clip: np.ndarray) -> int:
         return len(clip)
 
-    @property
-    def pad_values(self) -> dict[str, float]:
-        return {"values": 0.0, "frames": 0.0}
-
-    def mining_input(self, sample: tuple[int, int]) -> np.ndarray:
-        """The clean anchor clip (whole series in instance mode) for the hard-negative miner."""
-        stream, start = sample
+    def mining_corpus(self, samples: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+        """The clean anchor clips (whole series in instance mode) for the hard-negative miner."""
         if self.clip_length is None:
-            return self.series[stream]
-        return self.series[stream][start : start + self.clip_length]
+            return [self.series[stream] for stream, _ in samples]
+        return [self.series[stream][start : start + self.clip_length] for stream, start in samples]
 
     def build_encoder(self) -> torch.nn.Module:
         from multicl.encoders.sequence import build_sequence_encoder

@@ -13,11 +13,13 @@ import torch
 
 from multicl.data.table_preprocessing import MISSING, TablePreprocessor, TransformedTable
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
+from multicl.modalities.base import Adapter
+from multicl.types import TensorInputs
 
 ENCODERS = ("mlp", "ft_transformer")
 
 
-class TabularAdapter:
+class TabularAdapter(Adapter):
     """Views of table rows for contrastive training.
 
     Args:
@@ -94,19 +96,17 @@ class TabularAdapter:
             meta["label"] = int(self.labels[row])
         return meta
 
-    def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        views = [it["view_a"] for it in items] + [it["view_b"] for it in items]
-        inputs = {"numeric": torch.from_numpy(np.stack([v[0] for v in views])),
-                  "categorical": torch.from_numpy(np.stack([v[1] for v in views]))}
-        meta = {k: torch.tensor([it["meta"][k] for it in items], dtype=torch.long) for k in items[0]["meta"]}
-        return {"inputs": inputs, "num_anchors": len(items), "num_hard_negatives": 0, "anchor_meta": meta, "hard_negative_meta": {}}
+    def views_to_inputs(self, views: Sequence[tuple[np.ndarray, np.ndarray]]) -> TensorInputs:
+        """(numeric, categorical) views -> stacked inputs."""
+        return TensorInputs({"numeric": torch.from_numpy(np.stack([v[0] for v in views])),
+                             "categorical": torch.from_numpy(np.stack([v[1] for v in views]))})
 
     # -- encoding --------------------------------------------------------------------------------
-    def prepare_inputs(self, raw: TransformedTable) -> dict[str, torch.Tensor]:
+    def prepare_inputs(self, raw: TransformedTable) -> TensorInputs:
         if not isinstance(raw, TransformedTable):
             raise TypeError(f"expected a TransformedTable (preprocessor.transform(frame)), got {type(raw).__name__}")
-        return {"numeric": torch.from_numpy(np.ascontiguousarray(raw.numeric)),
-                "categorical": torch.from_numpy(np.ascontiguousarray(raw.categorical))}
+        return TensorInputs({"numeric": torch.from_numpy(np.ascontiguousarray(raw.numeric)),
+                             "categorical": torch.from_numpy(np.ascontiguousarray(raw.categorical))})
 
     def mining_corpus(self, samples: Sequence[int]) -> TransformedTable:
         return self.table[np.asarray(samples, dtype=np.int64)]
@@ -128,7 +128,7 @@ def encode_table(encoder: torch.nn.Module, table: TransformedTable, batch_size: 
         with torch.no_grad():
             for start in range(0, len(table), batch_size):
                 part = table[slice(start, start + batch_size)]
-                inputs = {"numeric": torch.from_numpy(part.numeric).to(device), "categorical": torch.from_numpy(part.categorical).to(device)}
+                inputs = TensorInputs({"numeric": torch.from_numpy(part.numeric), "categorical": torch.from_numpy(part.categorical)}).to(device)
                 out.append(encoder(inputs).float().cpu().numpy())
     finally:
         encoder.train(was_training)

@@ -2,27 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
+from multicl.data.text_sample import TextSample
 from multicl.encoders.text import TextEncoder, load_backbone, resolve_text_model
-
-
-@dataclass(frozen=True)
-class TextSample:
-    """One training example.
-
-    Unsupervised: only ``text`` (both views are made from it). Supervised: ``text`` and its
-    ``positive`` (e.g. an entailed hypothesis), optionally a ``hard_negative`` (a contradiction).
-    """
-
-    text: str
-    positive: str | None = None
-    hard_negative: str | None = None
-    label: int | None = None
+from multicl.modalities.base import Adapter
+from multicl.types import HardNegative, TensorInputs
 
 
 def text_group_id(text: str) -> int:
@@ -43,7 +30,7 @@ def check_texts(texts: Any, what: str = "texts") -> list[str]:
     return texts
 
 
-class TextAdapter:
+class TextAdapter(Adapter):
     """Adapter for text (see :mod:`multicl.modalities.base`).
 
     Args:
@@ -104,12 +91,15 @@ class TextAdapter:
         """Sort key for batching by length (the miner embeds a corpus in length order)."""
         return len(text)
 
-    def mining_input(self, sample: TextSample) -> str:
-        """What the hard-negative miner embeds for this sample: its anchor text."""
-        return sample.text
+    def mining_corpus(self, samples: Sequence[TextSample]) -> list[str]:
+        """What the hard-negative miner embeds for the training set: the anchor texts."""
+        return [s.text for s in samples]
 
-    def hard_negative(self, sample: TextSample, rng: np.random.Generator | None = None) -> str | None:
-        return sample.hard_negative
+    def hard_negative(self, sample: TextSample, rng: np.random.Generator | None = None) -> HardNegative | None:
+        # its own group id: a hard negative that repeats an anchor's text is masked
+        if sample.hard_negative is None:
+            return None
+        return HardNegative(sample.hard_negative, {"group_id": text_group_id(sample.hard_negative)})
 
     def meta(self, sample: TextSample, index: int) -> dict[str, int]:
         meta = {"instance_id": index, "group_id": text_group_id(sample.text)}
@@ -117,32 +107,7 @@ class TextAdapter:
             meta["label"] = int(sample.label)
         return meta
 
-    def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        anchors = [it["view_a"] for it in items]
-        positives = [it["view_b"] for it in items]
-        negatives = [it["hard_negative"] for it in items if it.get("hard_negative") is not None]
-        inputs = self.prepare_inputs(anchors + positives + negatives)
-        anchor_meta = {
-            key: torch.tensor([it["meta"][key] for it in items], dtype=torch.long)
-            for key in items[0]["meta"]
-        }
-        hard_meta = {
-            # Hard negatives get fresh instance ids (never equal to an anchor's) and the group
-            # id of their own text, so a hard negative that repeats an anchor's text is masked.
-            "instance_id": torch.arange(-1, -len(negatives) - 1, -1, dtype=torch.long),
-            "group_id": torch.tensor([text_group_id(t) for t in negatives], dtype=torch.long),
-        }
-        if "label" in anchor_meta:
-            hard_meta["label"] = torch.full((len(negatives),), -1, dtype=torch.long)
-        return {
-            "inputs": inputs,
-            "num_anchors": len(items),
-            "num_hard_negatives": len(negatives),
-            "anchor_meta": anchor_meta,
-            "hard_negative_meta": hard_meta,
-        }
-
-    def prepare_inputs(self, raw: Sequence[str]) -> dict[str, torch.Tensor]:
+    def prepare_inputs(self, raw: Sequence[str]) -> TensorInputs:
         texts = check_texts(raw)
         enc = self.tokenizer(
             texts,
@@ -151,7 +116,7 @@ class TextAdapter:
             max_length=self.max_length,
             return_tensors="pt",
         )
-        return dict(enc)
+        return TensorInputs(dict(enc), self.pad_values)
 
     def build_encoder(self) -> TextEncoder:
         if self.model_name_or_path is None:

@@ -12,9 +12,11 @@ import numpy as np
 import torch
 
 from multicl.encoders.mlp import MLPEncoder
+from multicl.modalities.base import Adapter
+from multicl.types import TensorInputs
 
 
-class VectorAdapter:
+class VectorAdapter(Adapter):
     """Views of a feature vector.
 
     Args:
@@ -84,9 +86,9 @@ class VectorAdapter:
             return self._view(row, rng), self._view(self.marginals[partner], rng)
         return self._view(row, rng), self._view(row, rng)
 
-    def mining_input(self, sample: int) -> np.ndarray:
-        """What the hard-negative miner embeds for this sample: its clean feature row."""
-        return self.marginals[int(sample)]
+    def mining_corpus(self, samples: Sequence[int]) -> np.ndarray:
+        """What the hard-negative miner embeds: the clean feature rows, one array."""
+        return self.marginals[np.asarray(samples, dtype=np.int64)]
 
     def meta(self, sample: int, index: int) -> dict[str, int]:
         meta = {"instance_id": int(sample), "group_id": int(sample)}
@@ -94,17 +96,11 @@ class VectorAdapter:
             meta["label"] = int(self.labels[int(sample)])
         return meta
 
-    def collate(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        rows = np.stack([it["view_a"] for it in items] + [it["view_b"] for it in items])
-        meta = {k: torch.tensor([it["meta"][k] for it in items], dtype=torch.long) for k in items[0]["meta"]}
-        return {"inputs": {"x": torch.from_numpy(rows)}, "num_anchors": len(items), "num_hard_negatives": 0,
-                "anchor_meta": meta, "hard_negative_meta": {}}
-
-    def prepare_inputs(self, raw: Sequence[np.ndarray] | np.ndarray) -> dict[str, torch.Tensor]:
+    def prepare_inputs(self, raw: Sequence[np.ndarray] | np.ndarray) -> TensorInputs:
         x = np.asarray(raw, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.in_dim:
             raise ValueError(f"expected rows of {self.in_dim} features, got shape {x.shape}")
-        return {"x": torch.from_numpy(x)}
+        return TensorInputs({"x": torch.from_numpy(x)})
 
     def build_encoder(self) -> MLPEncoder:
         return MLPEncoder(self.in_dim, self.embed_dim, self.hidden_dims)
@@ -119,7 +115,7 @@ def encode_rows(encoder: torch.nn.Module, x: np.ndarray, batch_size: int = 4096,
         with torch.no_grad():
             for start in range(0, len(x), batch_size):
                 chunk = torch.from_numpy(np.asarray(x[start : start + batch_size], dtype=np.float32)).to(device)
-                out.append(encoder({"x": chunk}).float().cpu().numpy())
+                out.append(encoder(TensorInputs({"x": chunk})).float().cpu().numpy())
     finally:
         encoder.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, getattr(encoder, "embed_dim", 0)), dtype=np.float32)

@@ -5,9 +5,10 @@ gradient, eval mode, under the trainer's autocast), searches the top-K neighbour
 query, removes false negatives through the shared :class:`FalseNegativePolicy` (same instance,
 same group/label, temporal window, NV-Retriever positive-aware thresholds), and keeps the
 survivors ranked in ``rank_window`` as each query's candidate list. At every training step
-``augment`` samples ``num_negatives`` per anchor from those lists and appends them to the batch
-as explicit hard negatives (rows after the positives), so the encoder sees them *with*
-gradient and the objective treats them as extra candidates for every anchor.
+``mined_rows`` samples ``num_negatives`` per anchor from those lists; the
+:class:`~multicl.negatives.sources.mined.MinedNegatives` source hands them to the learner,
+whose candidate tower embeds them *with* gradient, and the objective treats them as extra
+candidates for every anchor. The refresh is driven by the trainer's ``before_step`` hook.
 
 Queries are found by the anchors' ``instance_id``, the dataset index every adapter puts in its
 metadata. The corpus holds raw inputs that ``adapter.prepare_inputs`` understands (texts,
@@ -15,7 +16,9 @@ feature rows, waveforms...), so the miner works for any modality.
 
 The search is chosen by measurement (``benchmarks/mining.py``): exact chunked matmul top-k on
 the embedding device below ``exact_max_size`` vectors on CPU (and always on CUDA), hnswlib
-above it. After a resume the miner re-mines with the resumed weights at the first step.
+above it (:mod:`multicl.negatives.search`). The candidate lists, step and refresh count are in
+``state_dict()``: the trainer checkpoints them, so a resumed run samples exactly the negatives
+the uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -31,15 +34,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from multicl.modalities.batching import concat_inputs
-from multicl.negatives.ann_index import HnswIndex, exact_topk
+from multicl.modalities.base import Adapter
 from multicl.negatives.dedup import representatives, unique_vectors
 from multicl.negatives.masks import FalseNegativePolicy
+from multicl.negatives.search import INDEX_KINDS, NeighbourSearch
+from multicl.types.batch import RoleBatch
+from multicl.utils.distributed import all_gather_rows, is_rank_zero, max_over_ranks, shard_bounds
 
 logger = logging.getLogger(__name__)
-
-INDEX_KINDS = ("auto", "exact", "hnsw")
-
 
 @dataclass(frozen=True)
 class MinerConfig:
@@ -107,6 +109,8 @@ class HardNegativeMiner:
         corpus_meta: per-candidate metadata for the policy, each an (len(corpus),) array.
             Default: ``instance_id = arange`` (candidate i is training sample i).
         queries: raw anchor inputs, one per training sample (dataset index = instance_id).
+        query_adapter: prepares the queries when they are another modality than the corpus
+            (two towers: audio queries, text documents); default ``adapter``.
             ``None``: the corpus is the training set, sample i's query is ``corpus[i]``.
         query_meta: metadata of the queries (default: ``corpus_meta`` when ``queries`` is None,
             else ``instance_id = arange``).
@@ -126,6 +130,7 @@ class HardNegativeMiner:
         adapter: Any,
         corpus_meta: dict[str, Any] | None = None,
         queries: Sequence[Any] | None = None,
+        query_adapter: Adapter | None = None,
         query_meta: dict[str, Any] | None = None,
         positive_ids: Sequence[int] | None = None,
         policy: FalseNegativePolicy | None = None,
@@ -138,6 +143,7 @@ class HardNegativeMiner:
         if space not in ("cosine", "ip"):
             raise ValueError(f"space must be 'cosine' or 'ip', got {space!r}")
         self.corpus, self.adapter, self.queries = corpus, adapter, queries
+        self.query_adapter = query_adapter if query_adapter is not None else adapter
         self.policy = policy or FalseNegativePolicy()
         self.config = config or MinerConfig()
         self.space = space
@@ -163,27 +169,31 @@ class HardNegativeMiner:
         self.stale = True  # mine at the first step, and after a resume
         self.step = 0
         self._candidates: np.ndarray | None = None  # (Q, hi - lo) corpus rows, -1 = none
-        self._index: HnswIndex | None = None
+        self.search = NeighbourSearch(space, self.config.index, self.config.exact_max_size,
+                                      self.config.update_in_place and not self.config.deduplicate, self.config.hnsw_M,
+                                      self.config.hnsw_ef_construction, self.config.hnsw_ef, self.config.seed)
         self.last_refresh: dict[str, Any] = {}
         self.last_stats: dict[str, float] = {}
         self.refreshes = 0
 
     # -- schedule ------------------------------------------------------------------------------
-    def step_end(self, step: int) -> None:
-        """Called after each optimizer step (through the learner): marks a refresh as due."""
+    def after_step(self, step: int) -> None:
+        """Called after each optimizer step (through its source's hook): marks a refresh as due."""
         self.step = step
         if self.config.refresh_every and step % self.config.refresh_every == 0:
             self.stale = True
 
     # -- refresh -------------------------------------------------------------------------------
     @torch.no_grad()
-    def refresh(self, embed: Callable[[dict[str, torch.Tensor]], torch.Tensor], device: torch.device | str = "cpu") -> dict[str, Any]:
-        """Embed the corpus (and queries) with ``embed``, search, filter; return the statistics."""
+    def refresh(self, embed: Callable[[Any], torch.Tensor], device: torch.device | str = "cpu",
+                embed_queries: Callable[[Any], torch.Tensor] | None = None) -> dict[str, Any]:
+        """Embed the corpus with ``embed`` (and separate queries with ``embed_queries``, default
+        ``embed``: the anchor tower of a two-tower model), search, filter; return the statistics."""
         device = torch.device(device)
         cfg = self.config
         start = time.perf_counter()
         corpus_z = self._embed_all(self.corpus, embed, device)
-        query_z = corpus_z if self.queries is None else self._embed_all(self.queries, embed, device)
+        query_z = corpus_z if self.queries is None else self._embed_all(self.queries, embed_queries or embed, device, self.query_adapter)
         embed_seconds = time.perf_counter() - start
 
         t = time.perf_counter()
@@ -193,24 +203,16 @@ class HardNegativeMiner:
         else:
             search_queries, query_inverse = unique_vectors(query_z) if cfg.deduplicate else (query_z, None)
         dedup_seconds = time.perf_counter() - t
-        kind = self._index_kind(device, len(search_corpus))
-        k = min(cfg.top_k, len(corpus_z))
-        t = time.perf_counter()
-        if kind == "exact":
-            rows, sims = exact_topk(search_queries, search_corpus, k)
-            rows, sims = rows.cpu(), sims.cpu()
-            index_seconds, search_seconds = 0.0, time.perf_counter() - t
-        else:
-            rows, sims, index_seconds = self._hnsw_search(search_queries.cpu().numpy(), search_corpus.cpu().numpy(), k)
-            search_seconds = time.perf_counter() - t - index_seconds
+        found = self.search.search(search_queries, search_corpus, cfg.top_k)
+        rows, sims, kind = found.rows, found.similarities, found.kind
+        index_seconds, search_seconds = found.index_seconds, found.search_seconds
         t = time.perf_counter()
         if corpus_inverse is not None:
             # one row per distinct vector: copies would fill the list with the same content
             rows = representatives(corpus_inverse.cpu())[rows]
         if query_inverse is not None:
             rows, sims = rows[query_inverse.cpu()], sims[query_inverse.cpu()]
-        same_content = corpus_inverse.cpu() if (self.queries is None and corpus_inverse is not None) else None
-        stats = self._filter(rows, sims, query_z, corpus_z, same_content)
+        stats = self._filter(rows, sims, query_z, corpus_z, None if corpus_inverse is None else corpus_inverse.cpu())
         filter_seconds = time.perf_counter() - t
 
         self.stale = False
@@ -225,62 +227,36 @@ class HardNegativeMiner:
         self._write_log(self.last_refresh)
         return self.last_refresh
 
-    def _index_kind(self, device: torch.device, size: int) -> str:
-        if self.config.index != "auto":
-            return self.config.index
-        return "exact" if device.type == "cuda" or size <= self.config.exact_max_size else "hnsw"
-
-    def _embed_all(self, raw: Sequence[Any], embed: Callable, device: torch.device) -> torch.Tensor:
+    def _embed_all(self, raw: Sequence[Any], embed: Callable, device: torch.device, adapter: Adapter | None = None) -> torch.Tensor:
         """(len(raw), D) float32 on ``device``; sharded across ranks under torch.distributed."""
-        import torch.distributed as dist
-
-        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        rank = dist.get_rank() if world > 1 else 0
-        shard = -(-len(raw) // world)
-        lo, hi = min(rank * shard, len(raw)), min((rank + 1) * shard, len(raw))
+        adapter = adapter if adapter is not None else self.adapter
+        lo, hi, _ = shard_bounds(len(raw))
         batch = self.config.embed_batch_size
         rows = np.arange(lo, hi)
-        length_of = getattr(self.adapter, "length_of", None)
-        if length_of is not None:  # similar lengths per batch: less padding (texts, clips)
-            rows = rows[np.argsort([length_of(item) for item in _take(raw, rows)], kind="stable")]
+        # similar lengths per batch: less padding (texts, clips); length 0 everywhere keeps the order
+        rows = rows[np.argsort([adapter.length_of(item) for item in take_rows(raw, rows)], kind="stable")]
         chunks = []
-        for s in tqdm(range(0, len(rows), batch), desc="mining: embed corpus", leave=False, disable=len(rows) < 20 * batch or rank != 0):
-            inputs = self.adapter.prepare_inputs(_take(raw, rows[s : s + batch]))
-            chunks.append(embed({k: v.to(device) for k, v in inputs.items()}).float())
-        z = torch.cat(chunks) if chunks else torch.zeros(0, 0, device=device)
-        if length_of is not None and len(z):
+        quiet = len(rows) < 20 * batch or not is_rank_zero()
+        for s in tqdm(range(0, len(rows), batch), desc="mining: embed corpus", leave=False, disable=quiet):
+            inputs = adapter.prepare_inputs(take_rows(raw, rows[s : s + batch])).to(device)
+            chunks.append(embed(inputs).float())
+        dim = max_over_ranks(chunks[0].shape[1] if chunks else 0, device)
+        z = torch.cat(chunks) if chunks else torch.zeros(0, dim, device=device)
+        if len(z):
             z = z[torch.from_numpy(np.argsort(rows - lo, kind="stable")).to(z.device)]  # back to corpus order
-        if world > 1:
-            dim = torch.tensor([z.shape[1] if len(z) else 0], device=device)
-            dist.all_reduce(dim, op=dist.ReduceOp.MAX)
-            padded = torch.zeros(shard, int(dim), device=device)
-            padded[: len(z)] = z
-            gathered = [torch.empty_like(padded) for _ in range(world)]
-            dist.all_gather(gathered, padded)
-            z = torch.cat(gathered)[: len(raw)]
+        z = all_gather_rows(z)
         if not torch.isfinite(z).all():
             raise FloatingPointError("the encoder returned NaN/inf embeddings while mining; the model has diverged")
         return F.normalize(z, dim=1) if self.space == "cosine" else z
 
-    def _hnsw_search(self, queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor, float]:
-        cfg = self.config
-        t = time.perf_counter()
-        reuse = (cfg.update_in_place and not cfg.deduplicate and self._index is not None
-                 and self._index.dim == corpus.shape[1] and len(self._index) == len(corpus))
-        if not reuse:
-            self._index = HnswIndex(corpus.shape[1], space=self.space, M=cfg.hnsw_M, ef_construction=cfg.hnsw_ef_construction,
-                                    ef=cfg.hnsw_ef, initial_capacity=len(corpus), seed=cfg.seed)
-        self._index.add(corpus, np.arange(len(corpus)))  # re-adding an id moves its vector
-        index_seconds = time.perf_counter() - t
-        ids, sims = self._index.search(queries, k)
-        return torch.from_numpy(ids), torch.from_numpy(sims), index_seconds
-
     def _filter(self, rows: torch.Tensor, sims: torch.Tensor, query_z: torch.Tensor, corpus_z: torch.Tensor,
-                same_content: torch.Tensor | None = None) -> dict[str, Any]:
+                corpus_content: torch.Tensor | None = None) -> dict[str, Any]:
         """Apply the policy per query, keep the survivors' rank window, collect statistics.
 
-        ``same_content`` (corpus row -> unique-vector id, when the corpus is the training set)
-        adds the ``duplicate`` rule: exact copies of the anchor are not negatives."""
+        ``corpus_content`` (corpus row -> unique-vector id, with ``deduplicate``) adds two rules:
+        ``duplicate`` (the corpus is the training set: exact copies of the anchor) and
+        ``copy_of_positive`` (an exact copy of the query's positive is the positive, never its
+        hardest negative)."""
         lo, hi = self.config.rank_window
         n_q, k = rows.shape
         kept = np.full((n_q, hi - lo), -1, dtype=np.int64)
@@ -302,10 +278,14 @@ class HardNegativeMiner:
                 pos_mask = r == pos_rows[:, None]
                 pos_sims = (query_z[q.to(query_z.device)] * corpus_z[pos_rows.to(corpus_z.device)]).sum(1).cpu()
             neg, drop = self.policy.negative_mask(anchor_meta, cand_meta, pos_mask, sim, pos_sims)
-            if same_content is not None:
-                duplicate = (same_content[r] == same_content[q][:, None]) & neg
+            if corpus_content is not None and self.queries is None:
+                duplicate = (corpus_content[r] == corpus_content[q][:, None]) & neg
                 drop["duplicate"] = int((duplicate & present).sum())
                 neg = neg & ~duplicate
+            if corpus_content is not None and self.positive_ids is not None and self.queries is not None:
+                copy = (corpus_content[r] == corpus_content[self.positive_ids[q]][:, None]) & neg
+                drop["copy_of_positive"] = int((copy & present).sum())
+                neg = neg & ~copy
             neg = neg & present
             for rule, count in drop.items():
                 dropped[rule] = dropped.get(rule, 0) + count
@@ -340,9 +320,7 @@ class HardNegativeMiner:
         return stats
 
     def _write_log(self, record: dict[str, Any]) -> None:
-        import torch.distributed as dist
-
-        if self.log_dir is None or (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0):
+        if self.log_dir is None or not is_rank_zero():
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / "miner_refreshes.jsonl", "a") as f:
@@ -370,13 +348,14 @@ class HardNegativeMiner:
             out[row, : len(chosen)] = chosen
         return out
 
-    def augment(self, batch: dict[str, Any], device: torch.device | str) -> dict[str, Any]:
-        """Append mined negatives to an adapter batch (see :mod:`multicl.modalities.base`)."""
-        anchor_meta = batch["anchor_meta"]
+    def mined_rows(self, anchor_meta: dict[str, torch.Tensor]) -> RoleBatch | None:
+        """This step's mined negatives for the anchors: their corpus inputs and metadata (one
+        row per corpus item, even when two anchors mined it), or None when none are left.
+        ``last_stats`` gets the per-step figures."""
         mined = self.sample(anchor_meta["instance_id"])
         rows = mined[mined >= 0]
         _, first = np.unique(rows, return_index=True)
-        rows = rows[np.sort(first)]  # one row per corpus item, even when two anchors mined it
+        rows = rows[np.sort(first)]
         stats = {"mined_per_anchor": len(rows) / max(1, len(mined))}
         if len(rows) and "label" in anchor_meta and "label" in self.corpus_meta:
             same = self.corpus_meta["label"][torch.from_numpy(mined.clip(min=0))] == anchor_meta["label"].cpu()[:, None]
@@ -384,19 +363,24 @@ class HardNegativeMiner:
             stats["mined_false_negative_rate"] = float((same & valid).sum()) / max(1, int(valid.sum()))
         self.last_stats = stats
         if not len(rows):
-            return batch
-        mined_inputs = {k: v.to(device) for k, v in self.adapter.prepare_inputs(_take(self.corpus, rows)).items()}
-        inputs = {k: v.to(device) for k, v in batch["inputs"].items()}
-        pad_values = getattr(self.adapter, "pad_values", None)
-        h = int(batch.get("num_hard_negatives", 0))
-        old_meta = batch.get("hard_negative_meta") or {}
-        mined_meta = {k: v[torch.from_numpy(rows)] for k, v in self.corpus_meta.items()}
-        if h:
-            meta = {k: torch.cat([old_meta[k].cpu(), mined_meta[k]]) for k in mined_meta if k in old_meta}
-        else:
-            meta = mined_meta
-        return {**batch, "inputs": concat_inputs([inputs, mined_inputs], pad_values),
-                "num_hard_negatives": h + len(rows), "hard_negative_meta": meta}
+            return None
+        index = torch.from_numpy(rows)
+        return RoleBatch(self.adapter.prepare_inputs(take_rows(self.corpus, rows)), {k: v[index] for k, v in self.corpus_meta.items()})
+
+    # -- checkpointing ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to sample exactly what the uninterrupted run would."""
+        state: dict[str, Any] = {"step": self.step, "stale": self.stale, "refreshes": self.refreshes}
+        if self._candidates is not None:
+            state["candidates"] = torch.from_numpy(self._candidates.copy())
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step, self.stale, self.refreshes = int(state["step"]), bool(state["stale"]), int(state["refreshes"])
+        candidates = state.get("candidates")
+        self._candidates = None if candidates is None else np.asarray(torch.as_tensor(candidates).numpy(), dtype=np.int64)
+        if self._candidates is None:
+            self.stale = True
 
     def config_dict(self) -> dict[str, Any]:
         return {**asdict(self.config), "space": self.space, "policy": asdict(self.policy)}
@@ -416,23 +400,19 @@ def _meta_tensors(meta: dict[str, Any] | None, n: int, what: str) -> dict[str, t
     return out
 
 
-def _take(raw: Sequence[Any], rows: np.ndarray) -> Any:
+def take_rows(raw: Sequence[Any], rows: np.ndarray) -> Any:
+    """Rows of a raw corpus: arrays and row-indexable tables by index array, lists item by item."""
     if isinstance(raw, (np.ndarray, torch.Tensor)) or getattr(raw, "supports_row_indexing", False):
         return raw[rows]
     return [raw[int(i)] for i in rows]
 
 
 def corpus_from_dataset(samples: Sequence[Any], adapter: Any) -> tuple[list[Any], dict[str, np.ndarray]]:
-    """The training set as the mining corpus: ``adapter.mining_input(sample)`` per sample and
+    """The training set as the mining corpus: ``adapter.mining_corpus(samples)`` and
     the adapter's metadata (so mined items carry the same ids and labels as anchors)."""
-    if hasattr(adapter, "mining_corpus"):
-        corpus = adapter.mining_corpus(samples)  # the adapter's own array form (tables)
-    elif hasattr(adapter, "mining_input"):
-        corpus = [adapter.mining_input(s) for s in samples]
-        if corpus and all(isinstance(c, np.ndarray) for c in corpus):
-            corpus = np.stack(corpus)  # feature rows: one array, indexed without Python loops
-    else:
-        raise TypeError(f"{type(adapter).__name__} has no mining_input(sample); pass corpus= and corpus_meta= explicitly")
+    corpus = adapter.mining_corpus(samples)
+    if isinstance(corpus, list) and corpus and all(isinstance(c, np.ndarray) for c in corpus) and len({c.shape for c in corpus}) == 1:
+        corpus = np.stack(corpus)  # equal-shape rows: one array, indexed without Python loops
     metas = [adapter.meta(s, i) for i, s in enumerate(samples)]
     keys = [k for k in metas[0] if all(k in m for m in metas)]
     return corpus, {k: np.array([m[k] for m in metas]) for k in keys}

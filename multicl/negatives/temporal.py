@@ -2,8 +2,9 @@
 
 Two clips of one stream that overlap show the same thing; as negatives they push apart what is
 alike. :func:`in_batch_window_stats` draws batches exactly as the trainer does
-(:class:`~multicl.data.sampler.ResumableBatchSampler`, same seed), builds the in-batch candidate
-set (every other anchor's positive view carries that anchor's metadata) and counts, through the
+(:class:`~multicl.data.sampler.ResumableBatchSampler`, same seed, the dataset's own views), builds
+the in-batch candidate set (every other anchor's positive view, with the positive's own
+metadata: a jittered clip starts elsewhere than its anchor) and counts, through the
 shared :class:`~multicl.negatives.masks.FalseNegativePolicy`:
 
 * ``false_negative_share_before``: share of in-batch negatives from the anchor's stream whose clip
@@ -14,27 +15,36 @@ shared :class:`~multicl.negatives.masks.FalseNegativePolicy`:
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
+
 import torch
 
 from multicl.data.sampler import ResumableBatchSampler
 from multicl.negatives.masks import FalseNegativePolicy
+from multicl.types.batch import View, meta_tensors
 
 
-def in_batch_window_stats(meta: dict[str, np.ndarray], batch_size: int, policy: FalseNegativePolicy, overlap: int,
+def _view_meta(view: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    return {**meta, **view.meta} if isinstance(view, View) else meta
+
+
+def in_batch_window_stats(dataset: Any, batch_size: int, policy: FalseNegativePolicy, overlap: int,
                           num_batches: int = 50, seed: int = 0) -> dict[str, float]:
-    """``meta``: per-sample ``instance_id``, ``group_id`` (stream), ``timestamp`` (clip start, steps)."""
-    n = len(meta["group_id"])
+    """``dataset``: the training :class:`~multicl.modalities.views_dataset.ViewsDataset` (its items'
+    views may carry a ``timestamp`` of their own); metadata needs ``group_id`` (stream) and
+    ``timestamp`` (clip start, steps)."""
+    n = len(dataset)
     sampler = ResumableBatchSampler(n, min(batch_size, n), seed=seed, num_batches=num_batches)
     totals = {"negatives": 0, "false_before": 0, "kept": 0, "false_after": 0, "removed": 0, "removed_true": 0, "anchors": 0}
     for batch in sampler:
-        rows = np.asarray(batch) % n
-        m = {k: torch.as_tensor(np.asarray(v)[rows]) for k, v in meta.items()}
-        b = len(rows)
+        items = [dataset[int(v)] for v in batch]
+        a = meta_tensors([_view_meta(it["view_a"], it["meta"]) for it in items])
+        c = meta_tensors([_view_meta(it["view_b"], it["meta"]) for it in items])
+        b = len(items)
         pos = torch.eye(b, dtype=torch.bool)
-        same_stream = m["group_id"][:, None] == m["group_id"][None, :]
-        overlapping = same_stream & ((m["timestamp"][:, None] - m["timestamp"][None, :]).abs() < overlap) & ~pos
-        kept, _ = policy.negative_mask(m, m, pos)
+        same_stream = a["group_id"][:, None] == c["group_id"][None, :]
+        overlapping = same_stream & ((a["timestamp"][:, None] - c["timestamp"][None, :]).abs() < overlap) & ~pos
+        kept, _ = policy.negative_mask(a, c, pos)
         removed = ~pos & ~kept
         totals["negatives"] += b * (b - 1)
         totals["false_before"] += int(overlapping.sum())

@@ -112,3 +112,15 @@ def check_paired_views(name: str, view_a: torch.Tensor, view_b: torch.Tensor) ->
         raise ValueError(f"{name} takes two paired views of equal shape (N, D); got {tuple(view_a.shape)} and {tuple(view_b.shape)}")
     if view_a.shape[0] < 2:
         raise ValueError(f"{name} needs at least 2 samples per batch, got {view_a.shape[0]}")
+
+
+def mean_over_rows_with_negatives(per_row: torch.Tensor, has_negatives: torch.Tensor) -> torch.Tensor:
+    """Mean of ``per_row`` (R,) over the rows that have at least one negative.
+
+    A row without negatives (every candidate masked as a false negative) has nothing to be
+    contrasted with: it adds no loss and no gradient and is left out of the mean. When no row
+    has a negative the result is 0, still connected to the inputs, so ``backward`` works (all
+    gradients 0). ``per_row`` must be finite wherever ``has_negatives`` is True.
+    """
+    kept = torch.where(has_negatives, per_row, torch.zeros_like(per_row))  # (R,)
+    return kept.sum() / has_negatives.sum().clamp(min=1).to(per_row.dtype)

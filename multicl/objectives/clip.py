@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, pairwise_similarity
+from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, mean_over_rows_with_negatives, pairwise_similarity
 from multicl.objectives.temperature import make_temperature
 
 
@@ -36,6 +36,6 @@ class CLIPLoss(nn.Module):
 
         def direction(lg: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
             per_positive = F.softplus(masked_logsumexp(lg, neg) - lg).masked_fill(~pos, 0.0)
-            return (per_positive.sum(1) / pos.sum(1).clamp(min=1)).mean()
+            return mean_over_rows_with_negatives(per_positive.sum(1) / pos.sum(1).clamp(min=1), neg.any(dim=1) & pos.any(dim=1))
 
         return 0.5 * (direction(logits, pos_mask, neg_mask) + direction(logits.T, pos_mask.T, neg_mask.T))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, pairwise_similarity
+from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, mean_over_rows_with_negatives, pairwise_similarity
 from multicl.objectives.temperature import make_temperature
 
 
@@ -48,5 +48,4 @@ class DebiasedContrastive(nn.Module):
             log_g = log_mean_neg.expand_as(logits)
         log_g = torch.maximum(log_g, (-1.0 / t).expand_as(log_g))  # exp(s/t) >= exp(-1/t) for cosine
         per_positive = F.softplus(count.log() + log_g - logits).masked_fill(~pos_mask, 0.0)
-        has_neg = (neg_mask.sum(1) > 0).to(per_positive.dtype)
-        return ((per_positive.sum(1) / pos_mask.sum(1)) * has_neg).mean()
+        return mean_over_rows_with_negatives(per_positive.sum(1) / pos_mask.sum(1), neg_mask.any(dim=1))

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, pairwise_similarity
+from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, mean_over_rows_with_negatives, pairwise_similarity
 from multicl.objectives.temperature import make_temperature
 
 
@@ -25,7 +25,8 @@ class InfoNCE(nn.Module):
 
     Returns a scalar. For one positive: ``-log(exp(s_p/t) / (exp(s_p/t) + sum_n exp(s_n/t)))``,
     computed as ``softplus(logsumexp_n(s_n/t) - s_p/t)``, which never exponentiates a raw logit.
-    With identical embeddings and M candidates all used, the loss is ``log(M)``.
+    With identical embeddings and M candidates all used, the loss is ``log(M)``. Rows without
+    a negative add nothing and are left out of the mean (0 when no row has one).
 
     Relations: equals sentence-transformers' MultipleNegativesRankingLoss with
     ``scale = 1/temperature``; MoCo is this loss with queued keys appended to ``candidates``.
@@ -56,4 +57,4 @@ class InfoNCE(nn.Module):
         per_positive = F.softplus(neg_lse - logits)  # (N, M), meaningful where pos_mask
         per_positive = per_positive.masked_fill(~pos_mask, 0.0)
         per_row = per_positive.sum(dim=1) / pos_mask.sum(dim=1)  # (N,)
-        return per_row.mean()
+        return mean_over_rows_with_negatives(per_row, neg_mask.any(dim=1))  # rows without negatives: no loss

@@ -40,9 +40,10 @@ class LogisticPairLoss(nn.Module):
 
     def forward(self, anchors, candidates, pos_mask=None, neg_mask=None) -> torch.Tensor:
         pos_mask, neg_mask = check_contrastive_inputs(anchors, candidates, pos_mask, neg_mask)
+        pos_mask = pos_mask & neg_mask.any(dim=1, keepdim=True)  # rows without negatives add nothing
         z = pairwise_similarity(anchors, candidates, self.similarity) / self.temperature() + self.bias
         pos_loss = F.softplus(-z) * pos_mask  # -log sigmoid(z)
         neg_loss = F.softplus(z) * neg_mask  # -log sigmoid(-z)
         if self.balance:
-            return pos_loss.sum() / pos_mask.sum() + neg_loss.sum() / neg_mask.sum().clamp(min=1)
-        return (pos_loss.sum() + neg_loss.sum()) / anchors.shape[0]
+            return pos_loss.sum() / pos_mask.sum().clamp(min=1) + neg_loss.sum() / neg_mask.sum().clamp(min=1)
+        return (pos_loss.sum() + neg_loss.sum()) / neg_mask.any(dim=1).sum().clamp(min=1)

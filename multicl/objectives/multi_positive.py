@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, pairwise_similarity
+from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, mean_over_rows_with_negatives, pairwise_similarity
 from multicl.objectives.temperature import make_temperature
 
 
@@ -31,4 +31,5 @@ class MultiPositiveInfoNCE(nn.Module):
         logits = pairwise_similarity(anchors, candidates, self.similarity) / self.temperature()
         positive = masked_logsumexp(logits, pos_mask)  # (N, 1)
         negative = masked_logsumexp(logits, neg_mask)
-        return F.softplus(negative - positive).mean()
+        per_row = F.softplus(negative - positive).squeeze(1)  # (N,)
+        return mean_over_rows_with_negatives(per_row, neg_mask.any(dim=1))

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp
+from multicl.objectives.base import check_contrastive_inputs, masked_logsumexp, mean_over_rows_with_negatives
 
 
 class NPairLoss(nn.Module):
@@ -31,6 +31,6 @@ class NPairLoss(nn.Module):
             logits = a @ c.T  # (N, M)
             negative = masked_logsumexp(logits, neg_mask)
             per_positive = F.softplus(negative - logits).masked_fill(~pos_mask, 0.0)
-            loss = (per_positive.sum(1) / pos_mask.sum(1)).mean()
+            loss = mean_over_rows_with_negatives(per_positive.sum(1) / pos_mask.sum(1), neg_mask.any(dim=1))
             penalty = (a.pow(2).sum(1).mean() + c.pow(2).sum(1).mean()) / 2
         return loss + self.l2_reg * penalty

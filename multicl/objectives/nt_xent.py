@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from multicl.objectives.base import masked_logsumexp, pairwise_similarity, two_view_masks
+from multicl.objectives.base import masked_logsumexp, mean_over_rows_with_negatives, pairwise_similarity, two_view_masks
 from multicl.objectives.temperature import make_temperature
 
 
@@ -39,4 +39,4 @@ class NTXent(nn.Module):
         logits = pairwise_similarity(z, z, self.similarity) / self.temperature()  # (2N, 2N)
         denominator = masked_logsumexp(logits, pos | neg)  # (2N, 1)
         per_positive = (denominator - logits).masked_fill(~pos, 0.0)  # -log softmax at each positive
-        return (per_positive.sum(1) / pos.sum(1)).mean()
+        return mean_over_rows_with_negatives(per_positive.sum(1) / pos.sum(1), neg.any(dim=1))  # (2N,) rows

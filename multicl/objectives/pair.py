@@ -30,6 +30,7 @@ class ContrastivePairLoss(nn.Module):
     def forward(self, anchors, candidates, pos_mask=None, neg_mask=None) -> torch.Tensor:
         pos_mask, neg_mask = check_contrastive_inputs(anchors, candidates, pos_mask, neg_mask)
         d = pairwise_distance(anchors, candidates, self.distance)  # (N, M)
+        pos_mask = pos_mask & neg_mask.any(dim=1, keepdim=True)  # rows without negatives add nothing
         positive = (d.pow(2) * pos_mask).sum() / pos_mask.sum().clamp(min=1)
         negative = ((self.margin - d).clamp(min=0).pow(2) * neg_mask).sum() / neg_mask.sum().clamp(min=1)
         return 0.5 * positive + 0.5 * negative

@@ -10,25 +10,32 @@ from torch import nn
 
 @dataclass(frozen=True)
 class TemperatureSchedule:
-    """Temperature moving from ``start`` to ``end`` over ``total_steps`` (then held).
+    """Temperature moving from ``start`` to ``end`` over the run (then held).
 
     ``kind``: ``linear`` or ``cosine`` (half-cosine, as DINO's teacher temperature warm-up
-    and MoCo-v3-style schedules use).
+    and MoCo-v3-style schedules use). The run length comes from the trainer
+    (``Temperature.set_total_steps``); ``total_steps`` is only a default for use outside one.
     """
 
     start: float
     end: float
-    total_steps: int
+    total_steps: int | None = None
     kind: str = "cosine"
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "cosine"):
             raise ValueError(f"schedule kind must be linear or cosine, got {self.kind!r}")
-        if self.total_steps <= 0 or self.start <= 0 or self.end <= 0:
-            raise ValueError("a temperature schedule needs positive start, end and total_steps")
+        if (self.total_steps is not None and self.total_steps <= 0) or self.start <= 0 or self.end <= 0:
+            raise ValueError("a temperature schedule needs positive start, end and total_steps (or total_steps=None: from the trainer)")
 
-    def value(self, step: int) -> float:
-        progress = min(max(step / self.total_steps, 0.0), 1.0)
+    def value(self, step: int, total_steps: int | None = None) -> float:
+        total = total_steps or self.total_steps
+        if total is None:
+            raise ValueError(
+                "a temperature schedule needs the run length: train with the Trainer (which calls set_total_steps) "
+                "or give TemperatureSchedule(total_steps=...)"
+            )
+        progress = min(max(step / total, 0.0), 1.0)
         if self.kind == "cosine":
             progress = 0.5 * (1 - math.cos(math.pi * progress))
         return self.start + (self.end - self.start) * progress
@@ -42,8 +49,9 @@ class Temperature(nn.Module):
         learnable: learn ``log(temperature)`` by gradient descent (CLIP-style).
         min_value / max_value: clamp range, so a learnable temperature cannot run to 0
             (logits explode) or to infinity (uniform softmax).
-        schedule: a fixed :class:`TemperatureSchedule`; the trainer calls ``step_end(step)``
-            after every optimizer step (not with ``learnable``).
+        schedule: a fixed :class:`TemperatureSchedule`; the trainer calls
+            ``set_total_steps(total)`` before training and ``after_step(step)`` after every
+            optimizer step (not with ``learnable``).
     """
 
     def __init__(
@@ -62,6 +70,7 @@ class Temperature(nn.Module):
             min_value = min(min_value, schedule.start, schedule.end)
             max_value = max(max_value, schedule.start, schedule.end)
         self.schedule = schedule
+        self.total_steps: int | None = schedule.total_steps if schedule is not None else None
         if not initial > 0:
             raise ValueError(f"temperature must be > 0, got {initial}")
         if not 0 < min_value <= initial <= max_value:
@@ -77,9 +86,22 @@ class Temperature(nn.Module):
         else:
             self.register_buffer("log_temperature", log_t)
 
-    def step_end(self, step: int) -> None:
+    def set_total_steps(self, total_steps: int) -> None:
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be positive, got {total_steps}")
+        self.total_steps = int(total_steps)
+
+    def before_step(self, step: int) -> None:
+        return None
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
         if self.schedule is not None:
-            self.log_temperature.fill_(math.log(self.schedule.value(step)))
+            self.log_temperature.fill_(math.log(self.schedule.value(step, self.total_steps)))
+
+    def step_end(self, step: int) -> None:
+        """Old name of :meth:`after_step` (kept while learners move to ``training_hooks``)."""
+        self.after_step(step)
 
     def forward(self) -> torch.Tensor:
         return self.log_temperature.exp().clamp(self.min_value, self.max_value)

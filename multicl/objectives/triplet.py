@@ -39,9 +39,9 @@ class TripletLoss(nn.Module):
     def forward(self, anchors, candidates, pos_mask=None, neg_mask=None) -> torch.Tensor:
         pos_mask, neg_mask = check_contrastive_inputs(anchors, candidates, pos_mask, neg_mask)
         d = pairwise_distance(anchors, candidates, self.distance)  # (N, M)
-        has_neg = neg_mask.any(dim=1)
+        has_neg = neg_mask.any(dim=1)  # rows without negatives form no triplet: no loss, no gradient
         if not bool(has_neg.any()):
-            raise ValueError("no anchor has a negative: a triplet loss needs at least one")
+            return d.sum() * 0.0  # nothing to contrast in this batch; backward still works
         if self.selection == "batch_hard":
             hardest_pos = d.masked_fill(~pos_mask, float("-inf")).amax(dim=1)  # (N,)
             hardest_neg = d.masked_fill(~neg_mask, float("inf")).amin(dim=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from pathlib import Path
 from typing import Any
 
 
@@ -48,19 +49,51 @@ def config_from_args(config_cls: type, argv: list[str] | None, description: str)
     return config_cls(**values)
 
 
+OVERWRITE_HELP = "delete out_dir's checkpoints and outputs and start at step 0 (else a folder holding another configuration is refused)"
+KEEP_ON_OVERWRITE = ("cache",)  # reusable, configuration-independent caches (back-translations)
+
+
+def prepare_out_dir(cfg: Any) -> tuple[Path, dict[str, Any]]:
+    """Claim ``cfg.out_dir`` for this configuration, *then* write ``config.json``.
+
+    The config's fingerprint (:func:`multicl.train.run_identity.config_fingerprint`: every
+    setting but run length / logging / paths of outputs, plus size + SHA-256 of the data files and
+    local model folders it names) is compared with the one stored in ``out_dir/run_identity.json``
+    (or, for folders from before fingerprints, with their ``config.json``): the same one
+    resumes; another one raises :class:`~multicl.train.run_identity.RunIdentityError` naming
+    each change and the ways out (``--out-dir``, ``--overwrite``). ``cfg.overwrite`` (and
+    ``cfg.resume=False``) clear the folder first, keeping only caches. Returns
+    ``(out_dir, fingerprint)``; give the fingerprint to ``Trainer(run_identity=...)``.
+    """
+    import json
+
+    from multicl.train.run_identity import RESUME_FREE_FIELDS, IDENTITY_FILE, claim_run_dir, config_fingerprint
+    from multicl.utils.io import atomic_write_json
+
+    values = dataclasses.asdict(cfg)
+    out = Path(cfg.out_dir)
+    identity = config_fingerprint(cfg)
+    legacy = None
+    if not (out / IDENTITY_FILE).exists() and (out / "config.json").exists():
+        stored = json.loads((out / "config.json").read_text())
+        legacy = {k: v for k, v in stored.items() if k not in RESUME_FREE_FIELDS}
+    overwrite = bool(values.get("overwrite", False)) or values.get("resume", True) is False
+    claim_run_dir(out, identity, overwrite=overwrite, legacy=legacy, keep=KEEP_ON_OVERWRITE)
+    atomic_write_json(out / "config.json", values)
+    return out, identity
+
+
 def start_run(cfg: Any) -> tuple[Any, str]:
-    """What every recipe does first: log to the console, create ``out_dir/model``, write
-    ``config.json`` and resolve ``device="auto"`` -> ``(out_dir, device)``."""
+    """What every recipe does first: log to the console, claim ``out_dir`` for this
+    configuration (:func:`prepare_out_dir`: refuses another run's folder, ``--overwrite`` clears
+    it), write ``config.json``, create ``out_dir/model`` and resolve ``device="auto"`` ->
+    ``(out_dir, device)``."""
     import logging
-    from pathlib import Path
 
     import torch
 
-    from multicl.utils.io import atomic_write_json
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = Path(cfg.out_dir)
+    out, _ = prepare_out_dir(cfg)
     (out / "model").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
     return out, device

@@ -8,14 +8,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from multicl.eval.anomaly import knn_anomaly_scores
-from multicl.eval.probe import knn_predict, knn_proba, linear_predict, linear_proba
-
-
-def classification_probes(train_z, y_train, test_z, y_test, k: int, prefix: str) -> dict[str, float]:
-    """Distance-weighted cosine kNN and logistic-regression accuracy (x100)."""
-    knn = knn_predict(train_z, y_train, test_z, k, weights="distance")
-    linear = linear_predict(train_z, y_train, test_z, max_iter=3000)
-    return {f"{prefix}_knn_accuracy": 100 * float(np.mean(knn == y_test)), f"{prefix}_linear_accuracy": 100 * float(np.mean(linear == y_test))}
+from multicl.eval.probe import knn_proba, linear_predict, linear_proba
 
 
 def resample(series: np.ndarray, length: int) -> np.ndarray:
@@ -70,18 +63,18 @@ def stream_scores(train_z, y_train, test_z, y_test, k: int) -> dict[str, Any]:
     """
     if y_train is None or y_test is None:
         return {"auroc": None, "auroc_note": "the stream has no label column"}
-    out: dict[str, Any] = {}
     train_classes, test_classes = np.unique(y_train), np.unique(y_test)
     if len(train_classes) < 2:
         return {"auroc": None, "auroc_note": f"every training window has label {train_classes[0]}: nothing to learn a probe from"}
-    out["knn_accuracy"] = 100 * float(np.mean(knn_predict(train_z, y_train, test_z, k, weights="distance") == y_test))
-    out["linear_accuracy"] = 100 * float(np.mean(linear_predict(train_z, y_train, test_z, max_iter=3000) == y_test))
+    # one fit per probe: predictions are the argmax of the scores the AUROC uses
+    knn, classes = knn_proba(train_z, y_train, test_z, k, weights="distance")
+    linear, _ = linear_proba(train_z, y_train, test_z, max_iter=3000)
+    out: dict[str, Any] = {"knn_accuracy": 100 * float(np.mean(classes[knn.argmax(1)] == y_test)),
+                           "linear_accuracy": 100 * float(np.mean(classes[linear.argmax(1)] == y_test))}
     if len(test_classes) < 2:
         return out | {"auroc": None, "auroc_note": f"every test window has label {test_classes[0]}"}
-    proba, classes = knn_proba(train_z, y_train, test_z, k, weights="distance")
-    out["knn_auroc"] = auroc(y_test, proba, classes)
-    proba, classes = linear_proba(train_z, y_train, test_z, max_iter=3000)
-    out["linear_auroc"] = out["auroc"] = auroc(y_test, proba, classes)
+    out["knn_auroc"] = auroc(y_test, knn, classes)
+    out["linear_auroc"] = out["auroc"] = auroc(y_test, linear, classes)
     if len(train_classes) == 2:  # distance to the normal (lower-label) training windows, no labels needed at test time
         normal = train_z[y_train == train_classes[0]]
         scores = knn_anomaly_scores(normal, test_z, k=min(k, len(normal)))

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 from multicl.data.audio_files import AudioClips, read_clips
-from multicl.data.views_dataset import ViewsDataset
-from multicl.eval.probe import knn_predict, linear_predict
+from multicl.modalities.views_dataset import ViewsDataset
+from multicl.eval.probe import probe_accuracies
 from multicl.eval.report import format_table
 from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args, start_run
+from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, start_run
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
@@ -56,6 +56,7 @@ class Config:
     test_takes: int = field(default=5, metadata={"help": "without --test-dir/--test-speaker: takes 0..N-1 are the test split"})
     test_speaker: str | None = field(default=None, metadata={"help": "leave this speaker out for testing (unseen speaker)"})
     out_dir: str = field(default="runs/audio_contrastive", metadata={"help": "output folder"})
+    overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "seed of everything"})
     precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16 (bf16 autocast halves CNN time on CPUs with AMX)"})
@@ -109,13 +110,6 @@ def logmel_stats(adapter: AudioAdapter, waveforms, cmvn: str = "none") -> np.nda
     return np.stack(feats)
 
 
-def probes(train_z, train_y, test_z, test_y, k: int, prefix: str) -> dict[str, float]:
-    """Distance-weighted cosine kNN and logistic-regression accuracy (x100)."""
-    knn = knn_predict(train_z, train_y, test_z, k, weights="distance")
-    linear = linear_predict(train_z, train_y, test_z, max_iter=3000)
-    return {f"{prefix}_knn_accuracy": 100 * float(np.mean(knn == test_y)), f"{prefix}_linear_accuracy": 100 * float(np.mean(linear == test_y))}
-
-
 def make_adapter(train: AudioClips, labels, cfg: Config, views: WaveViews, specaugment, positive="view") -> AudioAdapter:
     return AudioAdapter(train.waveforms, cfg.sample_rate, views, labels=labels, speakers=train.groups, positive=positive,
                         specaugment=tuple(specaugment), embed_dim=cfg.embed_dim, cmvn=cfg.cmvn, mel_warp=cfg.mel_warp)
@@ -157,7 +151,7 @@ def main(cfg: Config) -> dict[str, float]:
 
     def evaluate(encoder, prefix):
         encoder = encoder.to(device)
-        return probes(encode_waveforms(encoder, adapter, train.waveforms, device=device), y_train,
+        return probe_accuracies(encode_waveforms(encoder, adapter, train.waveforms, device=device), y_train,
                       encode_waveforms(encoder, adapter, test.waveforms, device=device), y_test, cfg.knn_k, prefix)
 
     # 1-2. self-supervised pre-training, probes
@@ -168,9 +162,9 @@ def main(cfg: Config) -> dict[str, float]:
 
     save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
     metrics.update(evaluate(encoder, "test"))
-    metrics.update(probes(logmel_stats(adapter, train.waveforms), y_train, logmel_stats(adapter, test.waveforms), y_test, cfg.knn_k, "test_logmel_stats"))
+    metrics.update(probe_accuracies(logmel_stats(adapter, train.waveforms), y_train, logmel_stats(adapter, test.waveforms), y_test, cfg.knn_k, "test_logmel_stats"))
     if cfg.cmvn != "none":  # the baseline with the encoder's normalisation (per-band means removed: std only)
-        metrics.update(probes(logmel_stats(adapter, train.waveforms, "mean"), y_train, logmel_stats(adapter, test.waveforms, "mean"), y_test,
+        metrics.update(probe_accuracies(logmel_stats(adapter, train.waveforms, "mean"), y_train, logmel_stats(adapter, test.waveforms, "mean"), y_test,
                               cfg.knn_k, "test_logmel_cmvn_stats"))
     torch.manual_seed(cfg.seed)
     metrics.update(evaluate(build_encoder(adapter, cfg), "test_random_init"))

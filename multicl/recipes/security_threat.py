@@ -33,7 +33,7 @@ import torch
 from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_records
 from multicl.data.table_files import read_table
 from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.classification import classification_scores, plot_confusion
 from multicl.eval.probe import knn_predict, linear_predict
@@ -41,7 +41,7 @@ from multicl.eval.report import format_table
 from multicl.modalities.tabular import TabularAdapter, encode_table
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args, start_run
+from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, start_run
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
@@ -61,6 +61,7 @@ class Config:
     label_column: str = field(default="label", metadata={"help": "label column of CSV/parquet tables"})
     normal_label: str = field(default="normal", metadata={"help": "label value of benign rows"})
     out_dir: str = field(default="runs/security_threat", metadata={"help": "output folder"})
+    overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "seed of everything"})
     max_steps: int = field(default=1000, metadata={"help": "self-supervised pre-training steps"})

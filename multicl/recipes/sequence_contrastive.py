@@ -35,15 +35,16 @@ import numpy as np
 import torch
 
 from multicl.data.series_files import Stream, read_stream_csv, read_ts
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
+from multicl.eval.probe import probe_accuracies
 from multicl.eval.report import format_table
 from multicl.modalities.batching import encode_in_length_order
 from multicl.modalities.sequence import SequenceAdapter, clip_starts
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.temporal import in_batch_window_stats
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args, start_run
-from multicl.recipes._sequence_eval import classification_probes, raw_series_knn, stream_scores, window_labels
+from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, start_run
+from multicl.recipes._sequence_eval import raw_series_knn, stream_scores, window_labels
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
@@ -61,6 +62,7 @@ class Config:
     train_file: str = field(default=str(SHARED / "BasicMotions" / "BasicMotions_TRAIN.ts"), metadata={"help": ".ts (labelled series) or .csv (a stream)"})
     test_file: str | None = field(default=None, metadata={"help": ".ts: the test series (default: *_TEST.ts beside *_TRAIN.ts); .csv: a later recording (default: split in time)"})
     out_dir: str = field(default="runs/sequence_contrastive", metadata={"help": "output folder"})
+    overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     seed: int = field(default=0, metadata={"help": "seed of everything"})
     precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16"})
@@ -131,11 +133,11 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
     encoder, summary = pretrain(adapter, FalseNegativePolicy(), out / "pretrain", cfg)
     metrics["pretrain_seconds"] = time.perf_counter() - t
     save_encoder(encoder, out)
-    metrics.update(classification_probes(embed(encoder, adapter, train.series, device), y_train, embed(encoder, adapter, test.series, device),
+    metrics.update(probe_accuracies(embed(encoder, adapter, train.series, device), y_train, embed(encoder, adapter, test.series, device),
                                          y_test, cfg.knn_k, "test"))
     torch.manual_seed(cfg.seed)
     random_init = adapter.build_encoder()
-    metrics.update(classification_probes(embed(random_init, adapter, train.series, device), y_train,
+    metrics.update(probe_accuracies(embed(random_init, adapter, train.series, device), y_train,
                                          embed(random_init, adapter, test.series, device), y_test, cfg.knn_k, "test_random_init"))
     metrics.update(raw_series_knn(adapter, train.series, y_train, test.series, y_test, cfg.knn_k))
     metrics["pretrain_samples_per_second"] = float(summary.get("samples_per_second", float("nan")))
@@ -176,23 +178,23 @@ def run_stream(cfg: Config, device: str, out: Path) -> dict[str, Any]:
     y_test = window_labels(test.labels, test_starts, cfg.clip_length)
     metrics: dict[str, Any] = {"train_windows": float(len(train_clips)), "test_windows": float(len(test_clips)),
                                "training_clips": float(len(adapter.samples))}
-    meta = {k: np.array([adapter.meta(s, i)[k] for i, s in enumerate(adapter.samples)]) for k in ("instance_id", "group_id", "timestamp")}
+    views = ViewsDataset(adapter.samples, adapter, seed=cfg.seed)  # the positives' own (jittered) starts count
+
+    def window_stats(window: int, name: str) -> dict[str, Any]:
+        stats = in_batch_window_stats(views, cfg.batch_size, window_policy(window), overlap=cfg.clip_length, seed=cfg.seed)
+        return {f"{name}_{k}": v for k, v in stats.items()}
 
     def one_run(window: int, name: str) -> dict[str, Any]:
-        policy = FalseNegativePolicy(same_group=window >= 0, temporal_window=float(window) if window >= 0 else None)
-        stats = in_batch_window_stats(meta, cfg.batch_size, policy, overlap=cfg.clip_length, seed=cfg.seed)
+        result = window_stats(window, name)
         t = time.perf_counter()
-        encoder, summary = pretrain(adapter, policy, out / name, cfg)
-        result: dict[str, Any] = {f"{name}_{k}": v for k, v in stats.items()}
-        result[f"{name}_pretrain_seconds"] = time.perf_counter() - t
+        encoder, _ = pretrain(adapter, window_policy(window), out / name, cfg)
+        result[f"{name}_seconds"] = time.perf_counter() - t
         scores = stream_scores(embed(encoder, adapter, train_clips, device), y_train, embed(encoder, adapter, test_clips, device), y_test, cfg.knn_k)
         result.update({f"{name}_{k}": v for k, v in scores.items()})
         return result | {"_encoder": encoder}
 
-    t = time.perf_counter()
     main_run = one_run(cfg.exclusion_window, "pretrain")
     save_encoder(main_run.pop("_encoder"), out)
-    metrics["pretrain_seconds"] = time.perf_counter() - t
     metrics.update(main_run)
     for key in ("knn_accuracy", "linear_accuracy", "auroc", "auroc_note", "knn_auroc", "linear_auroc", "distance_auroc"):
         if f"pretrain_{key}" in main_run:
@@ -209,16 +211,18 @@ def run_stream(cfg: Config, device: str, out: Path) -> dict[str, Any]:
             if window == cfg.exclusion_window:  # the main run already is this one
                 metrics.update({name + k[len("pretrain"):]: v for k, v in main_run.items() if k.startswith("pretrain_")})
                 continue
-            if metrics.get("test_auroc") is None and "pretrain_knn_accuracy" not in main_run:
-                # no labelled downstream task: the window statistics need no training
-                policy = FalseNegativePolicy(same_group=window >= 0, temporal_window=float(window) if window >= 0 else None)
-                stats = in_batch_window_stats(meta, cfg.batch_size, policy, overlap=cfg.clip_length, seed=cfg.seed)
-                metrics.update({f"{name}_{k}": v for k, v in stats.items()})
+            if "pretrain_knn_accuracy" not in main_run:  # no labelled downstream task: the statistics need no training
+                metrics.update(window_stats(window, name))
                 continue
             run = one_run(window, name)
             run.pop("_encoder")
             metrics.update(run)
     return metrics
+
+
+def window_policy(window: int) -> FalseNegativePolicy:
+    """W >= 0: same-stream negatives starting within +-W steps are masked; W < 0: the window is off."""
+    return FalseNegativePolicy(same_group=window >= 0, temporal_window=float(window) if window >= 0 else None)
 
 
 def save_encoder(encoder: torch.nn.Module, out: Path) -> None:

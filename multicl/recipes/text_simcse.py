@@ -11,10 +11,8 @@ metrics.jsonl + tensorboard/ (training log), training_curve.png, model/ (a folde
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,7 +23,7 @@ import torch
 
 from multicl.api import EmbeddingModel
 from multicl.data.text_files import read_pairs, read_sentences, read_sick_triplets, read_text
-from multicl.data.views_dataset import ViewsDataset
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.encoders.heads import HEADS, build_head
 from multicl.encoders.pooling import POOLINGS
 from multicl.encoders.text import DEFAULT_TEXT_MODEL
@@ -34,12 +32,12 @@ from multicl.eval.sts import STSEvaluator
 from multicl.modalities.text import TextAdapter, TextSample
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import config_from_args
+from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, prepare_out_dir
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.metrics_log import read_metrics
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json
+from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.views.text import TEXT_VIEWS, build_text_view
 
 logger = logging.getLogger("multicl.recipes.text_simcse")
@@ -56,6 +54,7 @@ class Config:
     dev_file: tuple[str, ...] = field(default=(DEMO,), metadata={"help": "STS-B tsv or SICK files for model selection (first one decides)"})
     test_file: tuple[str, ...] = field(default=(), metadata={"help": "STS-B tsv or SICK files scored before and after only"})
     out_dir: str = field(default="runs/text_simcse", metadata={"help": "output folder"})
+    overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16 (bf16 autocast also helps CPUs with AMX)"})
     seed: int = 42
@@ -79,7 +78,7 @@ class Config:
     warmup_ratio: float = 0.1
     dropout: float | None = field(default=None, metadata={"help": "override the backbone's dropout (SimCSE: 0.1)"})
     num_workers: int = 0
-    resume: bool = True
+    resume: bool = field(default=True, metadata={"help": "continue a run of the same configuration in --out-dir; --no-resume: start over (as --overwrite)"})
     mine_negatives: int = field(default=0, metadata={"help": "hard negatives mined per anchor from the training texts (0: in-batch only)"})
     mine_refresh_every: int = field(default=100, metadata={"help": "re-embed the corpus and re-mine every N steps"})
     mine_rank_window: tuple[int, ...] = field(default=(3, 30), metadata={"help": "sample mined negatives among survivors ranked lo..hi (skipping the closest: likely paraphrases)"})
@@ -181,9 +180,7 @@ def build_views(cfg: Config, samples: Sequence[TextSample], cache_dir: Path) -> 
 
 def main(cfg: Config) -> dict[str, float]:
     """Run the recipe; return the metrics also written to ``out_dir/metrics.json``."""
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "config.json", dataclasses.asdict(cfg))
+    out_dir, run_identity = prepare_out_dir(cfg)  # refuses a folder holding another configuration
     wall_start = time.perf_counter()
 
     samples = load_training_samples(cfg)
@@ -229,6 +226,7 @@ def main(cfg: Config) -> dict[str, float]:
         seed=cfg.seed,
         num_workers=cfg.num_workers,
         resume=cfg.resume,
+        overwrite=cfg.overwrite,
     )
     dataset = ViewsDataset(samples, adapter, seed=cfg.seed)
     trainer = Trainer(
@@ -239,20 +237,17 @@ def main(cfg: Config) -> dict[str, float]:
         evaluate=lambda enc: evaluate_all(as_model(enc), dev),
         primary_metric=dev[0].primary_metric,
         save_best=lambda lrn, folder: as_model(lrn.encoder).save(folder),
+        run_identity=run_identity,
     )
     summary = trainer.train()
     if summary["resumed_from_step"] >= cfg.max_steps:
         print(f"[text_simcse] {out_dir} already holds a finished run of {cfg.max_steps} steps; its model is reported below. "
-              f"Use another --out-dir or --no-resume to train again.")
+              f"Use another --out-dir or --overwrite to train again.")
 
     best_dir = out_dir / "best"
     final_dir = out_dir / "model"
-    if best_dir.exists():
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        shutil.copytree(best_dir, final_dir)
-    else:
-        as_model(learner.encoder).save(final_dir)
+    # replaced atomically: a crash mid-copy leaves the previous model/ intact
+    replace_directory(best_dir if best_dir.exists() else (lambda folder: as_model(learner.encoder).save(folder)), final_dir)
     trained = EmbeddingModel.load(final_dir, device=device)
     after = evaluate_all(trained, dev + test)
 

@@ -22,14 +22,17 @@ class TrainerConfig:
     device: str = "auto"  # auto | cpu | cuda
     eval_every: int = 0  # steps between evaluations; 0: only at the end
     eval_at_start: bool = False  # also evaluate the initial model (step 0): best/ is never worse than the start
-    save_every: int = 0  # steps between resumable checkpoints; 0: only at the end
+    # steps between resumable checkpoints; None: auto = max(1, min(500, max_steps // 10));
+    # 0: only at the end (and when the collapse monitor stops the run)
+    save_every: int | None = None
     keep_checkpoints: int = 1  # resumable checkpoints kept on disk
     log_every: int = 10
     seed: int = 42
     num_workers: int = 0  # DataLoader workers (views + tokenisation)
     find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient in a step
     compile: bool = False  # torch.compile the encoder (in place; state-dict keys unchanged)
-    resume: bool = True  # continue from the latest checkpoint in out_dir if there is one
+    resume: bool = True  # continue from the latest checkpoint in out_dir (same run identity); False: like overwrite
+    overwrite: bool = False  # delete out_dir's checkpoints and outputs and start at step 0, whatever they held
     progress_bar: bool = True
     tensorboard: bool = True
 
@@ -50,3 +53,12 @@ class TrainerConfig:
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.save_every is not None and self.save_every < 0:
+            raise ValueError(f"save_every must be >= 0 (0: only at the end) or None (auto), got {self.save_every}")
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Steps between checkpoints: ``save_every``, or when None max(1, min(500, max_steps // 10)); 0: only at the end."""
+        if self.save_every is None:
+            return max(1, min(500, self.max_steps // 10))
+        return self.save_every

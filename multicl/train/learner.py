@@ -1,45 +1,55 @@
-"""ContrastiveLearner: encoder + projection head + objective + false-negative policy -> loss.
+"""ContrastiveLearner: towers + candidate sources + one false-negative policy + objective -> loss.
 
-Also MoCo: with ``momentum`` the positive views (keys) come from an EMA copy of the encoder
-and head; with ``queue_size`` past keys are kept as extra negatives. Queue entries carry their
-metadata and go through the same false-negative policy as in-batch candidates.
+Per step: each source may hand rows to embed (explicit hard negatives, mined rows); the towers
+embed anchors and every candidate row (one forward pass when a single tower has gradient);
+embeddings, never inputs, are split back by role; the sources' blocks are folded into one
+candidate pool after the in-batch positives; the policy masks every block alike; the objective
+gets ``(anchors (N, D), candidates (M, D), pos_mask, neg_mask)``. ``last_stats`` says, per
+source, how many candidates it gave and how many each rule removed.
 """
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.miner import HardNegativeMiner
-from multicl.negatives.queue import KeyQueue
-from multicl.train.momentum import MomentumEncoder, MomentumSchedule
-
-
-def slice_rows(inputs: dict[str, torch.Tensor], start: int, end: int) -> dict[str, torch.Tensor]:
-    return {k: v[start:end] for k, v in inputs.items()}
+from multicl.negatives.sources import (
+    CandidateBlock,
+    CandidateSource,
+    ExplicitHardNegatives,
+    InBatchNegatives,
+    MinedNegatives,
+    QueueNegatives,
+    StepContext,
+)
+from multicl.train.momentum import MomentumSchedule
+from multicl.train.towers import Tower, Towers
+from multicl.types.batch import ContrastiveBatch, Meta
+from multicl.types.hooks import StepHook
+from multicl.types.inputs import cat_inputs
 
 
 class ContrastiveLearner(nn.Module):
-    """Turns an adapter batch (see :mod:`multicl.modalities.base`) into a scalar loss.
-
-    Without momentum all rows (anchor views, positive views, hard negatives) go through the
-    encoder in one forward pass. Candidates are the N positive views, then the H hard
-    negatives, then the queue; ``policy`` removes false negatives (same instance, duplicate
-    text/group, same label, temporal window...). Objectives marked ``two_view`` (NT-Xent,
-    SupCon, DCL) receive view a and view b with (N, N) masks; ``uses_labels`` ones (SupCon)
-    also get ``labels`` from the anchors' metadata.
-
-    Args:
-        momentum: a :class:`MomentumSchedule` turns on MoCo's EMA key encoder.
-        queue_size: MoCo's queue length (0: none). Must be smaller than the dataset, or the
-            queue would mostly hold the current batch's own earlier keys; pass
-            ``dataset_size`` to have that checked.
-        miner: a :class:`HardNegativeMiner`; its mined negatives are appended to every batch
-            as hard negatives and go through ``policy`` with the other candidates. It is
-            refreshed with this learner's ``embed`` (eval mode, no gradient) when due.
-    After each call ``last_stats`` holds what was masked, for logging.
+    """Args:
+        encoder: the anchor tower's encoder (every role's, without ``candidate_encoder``).
+        objective: a contrastive objective (``info_nce``, ``triplet``, ...); ``two_view`` ones
+            (NT-Xent, SupCon, DCL) read the in-batch block only.
+        head: training-only projection of the anchor tower.
+        policy: the one :class:`FalseNegativePolicy` for every source.
+        candidate_encoder / candidate_head: a second tower for positives and negatives (two
+            towers, possibly another modality).
+        momentum: the candidate side becomes an EMA copy (MoCo's key encoder).
+        sources: candidate sources after the in-batch block (default: the batch's explicit
+            hard negatives). ``queue_size`` and ``miner`` are shortcuts that append a
+            :class:`QueueNegatives` / :class:`MinedNegatives`.
+        in_batch_negatives: use the other anchors' positives as negatives.
+        queue_size: MoCo's queue length (0: none); ``dataset_size`` checks it is smaller.
+        embed_dim: the queue's key size (default: the encoder's ``embed_dim``).
     """
 
     def __init__(
@@ -53,33 +63,75 @@ class ContrastiveLearner(nn.Module):
         embed_dim: int | None = None,
         dataset_size: int | None = None,
         miner: HardNegativeMiner | None = None,
+        candidate_encoder: nn.Module | None = None,
+        candidate_head: nn.Module | None = None,
+        sources: Sequence[CandidateSource] | None = None,
+        in_batch_negatives: bool = True,
     ) -> None:
         super().__init__()
-        self.encoder = encoder
-        self.head = head if head is not None else nn.Identity()
+        candidate = Tower(candidate_encoder, candidate_head) if candidate_encoder is not None else None
+        if candidate is None and candidate_head is not None:
+            raise ValueError("candidate_head needs candidate_encoder (a second tower)")
+        self.towers = Towers(Tower(encoder, head), candidate, momentum)
         self.objective = objective
         self.policy = policy if policy is not None else FalseNegativePolicy()
         self.two_view = bool(getattr(objective, "two_view", False))
         self.uses_labels = bool(getattr(objective, "uses_labels", False))
-        self.momentum = MomentumEncoder(nn.ModuleList([encoder, self.head]), momentum) if momentum else None
-        self.queue = None
+        self.in_batch = InBatchNegatives(use_as_negatives=in_batch_negatives)
+        extra = list(sources) if sources is not None else [ExplicitHardNegatives()]
         if queue_size:
-            if self.two_view:
-                raise ValueError(f"{type(objective).__name__} compares two views only; use info_nce with a queue (MoCo)")
             if dataset_size is not None and queue_size >= dataset_size:
                 raise ValueError(
                     f"queue_size={queue_size} >= dataset size {dataset_size}: the queue would hold keys of the "
                     f"anchors' own samples (masked as false negatives, leaving few real negatives); use a queue "
                     f"well below the dataset size"
                 )
-            dim = embed_dim or getattr(encoder, "embed_dim", None)
+            dim = embed_dim or getattr(candidate_encoder or encoder, "embed_dim", None)
             if dim is None:
                 raise ValueError("a queue needs embed_dim (the head's output size)")
-            self.queue = KeyQueue(queue_size, dim, meta_keys=tuple(self.policy_meta_keys()))
-        if miner is not None and self.two_view:
-            raise ValueError(f"{type(objective).__name__} compares two views only; mined negatives need info_nce-style objectives")
-        self.miner = miner
+            extra.append(QueueNegatives(queue_size, dim, meta_keys=tuple(self.policy_meta_keys())))
+        if miner is not None:
+            extra.append(MinedNegatives(miner))
+        if self.two_view and any(not isinstance(s, ExplicitHardNegatives) for s in extra):
+            names = [s.name for s in extra if not isinstance(s, ExplicitHardNegatives)]
+            raise ValueError(f"{type(objective).__name__} compares two views only; sources {names} need "
+                             f"info_nce-style objectives (use info_nce with a queue for MoCo)")
+        names = [s.name for s in extra]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate sources need distinct names, got {names}")
+        self.sources = list(extra)
+        # sources that are modules (a queue's buffers) are registered so they are checkpointed
+        self.source_modules = nn.ModuleList([s for s in extra if isinstance(s, nn.Module)])
+        for source in self.sources:
+            source.bind(self._embed_queries_eval, self._embed_corpus_eval, self._device)
         self.last_stats: dict[str, float] = {}
+        self.empty_batches = 0  # batches where the policy removed every negative
+        self._warned_empty = False
+
+    # -- the pieces the trainer and exporters read ---------------------------------------------------
+    @property
+    def encoder(self) -> nn.Module:
+        """The anchor tower's encoder: what is evaluated and exported."""
+        return self.towers.anchor.encoder
+
+    @property
+    def head(self) -> nn.Module:
+        return self.towers.anchor.head
+
+    @property
+    def candidate_encoder(self) -> nn.Module:
+        """The candidate tower's encoder (the anchor's when shared)."""
+        return self.towers.online_candidate.encoder
+
+    def training_hooks(self) -> list[StepHook]:
+        hooks: list[StepHook] = []
+        momentum = self.towers.momentum_hook()
+        if momentum is not None:
+            hooks.append(momentum)
+        for source in self.sources:
+            hooks.extend(source.training_hooks())
+        hooks.extend(m for m in self.objective.modules() if isinstance(m, StepHook))  # temperature schedules
+        return hooks
 
     def policy_meta_keys(self) -> list[str]:
         keys = ["instance_id"]
@@ -91,76 +143,127 @@ class ContrastiveLearner(nn.Module):
             keys.append("timestamp")
         return keys
 
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.head(self.encoder(inputs))
+    def embed(self, inputs) -> torch.Tensor:
+        """Anchor tower (encoder + head)."""
+        return self.towers.embed_anchors(inputs)
 
-    def _keys(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        encoder, head = self.momentum.target
-        with torch.no_grad():
-            return head(encoder(inputs))
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
 
-    def _mine(self, batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
-        device = next(self.parameters()).device
+    @torch.no_grad()
+    def _embed_queries_eval(self, inputs) -> torch.Tensor:
+        return self._in_eval(self.towers.embed_anchors, inputs)
+
+    @torch.no_grad()
+    def _embed_corpus_eval(self, inputs) -> torch.Tensor:
+        return self._in_eval(self.towers.online_candidate, inputs)
+
+    def _in_eval(self, fn, inputs) -> torch.Tensor:
+        was_training = self.training
+        self.eval()  # no dropout / batch statistics in index embeddings
+        try:
+            return fn(inputs)
+        finally:
+            self.train(was_training)
+
+    # -- one step ----------------------------------------------------------------------------------
+    def forward(self, batch: ContrastiveBatch) -> torch.Tensor:
+        n = batch.num_anchors
+        if self.two_view and batch.hard_negatives is not None:
+            raise ValueError(f"{type(self.objective).__name__} compares two views; explicit hard negatives need info_nce-style objectives")
+        source_rows = [source.rows(batch) for source in self.sources]
+        candidate_roles = [batch.positives] + [r for r in source_rows if r is not None]
+        anchors, candidate_z = self._embed(batch, candidate_roles)
+        keys, offset, embedded = candidate_z[:n], n, []
+        for rows in source_rows:
+            if rows is None:
+                embedded.append(None)
+                continue
+            embedded.append(candidate_z[offset : offset + len(rows)])
+            offset += len(rows)
+        context = StepContext(batch, anchors, keys)
+        blocks: list[tuple[str, CandidateBlock]] = [(self.in_batch.name, self.in_batch.block(context, None, None))]
+        for source, rows, z in zip(self.sources, source_rows, embedded):
+            block = source.block(context, rows, z)
+            if block is not None and len(block):
+                blocks.append((source.name, block))
+        loss = self._loss(batch, anchors, blocks)
+        for source in self.sources:
+            source.after_loss(context)
+        return loss
+
+    def _embed(self, batch: ContrastiveBatch, candidate_roles) -> tuple[torch.Tensor, torch.Tensor]:
+        n = batch.num_anchors
+        if self.towers.fused:
+            z = self.towers.embed_anchors(cat_inputs([batch.anchors.inputs] + [r.inputs for r in candidate_roles]))
+            return z[:n], z[n:]
+        anchors = self.towers.embed_anchors(batch.anchors.inputs)
+        return anchors, self.towers.embed_candidates(cat_inputs([r.inputs for r in candidate_roles]))
+
+    def _loss(self, batch: ContrastiveBatch, anchors: torch.Tensor, blocks: list[tuple[str, CandidateBlock]]) -> torch.Tensor:
+        n = anchors.shape[0]
+        device = anchors.device
+        anchor_meta: Meta = {k: v.to(device) for k, v in batch.anchors.meta.items()}
+        candidates = torch.cat([b.embeddings.to(anchors.dtype) for _, b in blocks])  # (M, D)
+        similarities = positive_similarities = None
+        if self.policy.max_positive_ratio is not None or self.policy.positive_margin is not None:
+            with torch.no_grad():
+                a, c = F.normalize(anchors.float(), dim=-1), F.normalize(candidates.float(), dim=-1)
+                similarities = a @ c.T  # (N, M)
+                positive_similarities = similarities[:, :n].diagonal()
         stats: dict[str, float] = {}
-        if self.miner.stale:
-            was_training = self.training
-            self.eval()  # no dropout / batch statistics in the index embeddings
-            try:
-                refresh = self.miner.refresh(self.embed, device)
-            finally:
-                self.train(was_training)
-            stats = {f"miner_{k}": float(v) for k, v in refresh.items() if isinstance(v, (int, float)) and k not in ("step", "refresh")}
-        batch = self.miner.augment(batch, device)
-        stats.update(self.miner.last_stats)
-        return batch, stats
-
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        mining_stats: dict[str, float] = {}
-        if self.miner is not None:
-            batch, mining_stats = self._mine(batch)
-        n = int(batch["num_anchors"])
-        h = int(batch.get("num_hard_negatives", 0))
-        inputs = batch["inputs"]
-        if self.momentum is None:
-            z = self.embed(inputs)  # (2N + H, D)
-            if z.shape[0] != 2 * n + h:
-                raise ValueError(f"encoder returned {z.shape[0]} rows for a batch of 2*{n}+{h}")
-            anchors, candidates = z[:n], z[n:]
-        else:
-            anchors = self.embed(slice_rows(inputs, 0, n))
-            candidates = self._keys(slice_rows(inputs, n, 2 * n + h))
-        anchor_meta = {k: v.to(anchors.device) for k, v in batch["anchor_meta"].items()}
-        candidate_meta = anchor_meta
-        if h:
-            if self.two_view:
-                raise ValueError(f"{type(self.objective).__name__} compares two views; explicit hard negatives need info_nce-style objectives")
-            hard_meta = batch["hard_negative_meta"]
-            candidate_meta = {k: torch.cat([anchor_meta[k], hard_meta[k].to(anchors.device)]) for k in anchor_meta if k in hard_meta}
-        keys_now = candidates[:n].detach()  # this batch's keys, queued after the loss
-        if self.queue is not None and len(self.queue):
-            queued, queued_meta = self.queue.contents()
-            candidates = torch.cat([candidates, queued.to(candidates.dtype)])
-            candidate_meta = {k: torch.cat([candidate_meta[k], queued_meta[k]]) for k in queued_meta if k in candidate_meta}
-        m = candidates.shape[0]
-        pos_mask = torch.zeros(n, m, dtype=torch.bool, device=anchors.device)
-        pos_mask[:, :n] = torch.eye(n, dtype=torch.bool, device=anchors.device)
-        neg_mask, dropped = self.policy.negative_mask(anchor_meta, candidate_meta, pos_mask)
-        self.last_stats = {f"masked_{k}": float(v) for k, v in dropped.items() if k != "same_instance" or self.queue is not None}
-        self.last_stats["negatives_per_anchor"] = float(neg_mask.sum()) / n
-        self.last_stats.update(mining_stats)
+        pos_parts, neg_parts, start = [], [], 0
+        for name, block in blocks:
+            m = len(block)
+            pos = torch.zeros(n, m, dtype=torch.bool, device=device)
+            if start == 0:
+                pos[:, :n] = torch.eye(n, dtype=torch.bool, device=device)
+            meta = {k: v.to(device) for k, v in block.meta.items()}
+            sims = None if similarities is None else similarities[:, start : start + m]
+            neg, dropped = self.policy.negative_mask(anchor_meta, meta, pos, sims, positive_similarities)
+            if start == 0 and not self.in_batch.use_as_negatives:
+                neg = torch.zeros_like(neg)
+            stats[f"candidates/{name}"] = float(m)
+            for rule, count in dropped.items():
+                if name == "in_batch" and rule == "same_instance" and not count:
+                    continue
+                stats[f"masked/{name}/{rule}"] = float(count) / n
+            pos_parts.append(pos)
+            neg_parts.append(neg)
+            start += m
+        pos_mask, neg_mask = torch.cat(pos_parts, 1), torch.cat(neg_parts, 1)
+        per_row = neg_mask.sum(1)
+        stats["negatives_per_anchor"] = float(per_row.sum()) / n
+        stats["rows_without_negatives"] = float((per_row == 0).sum())
+        offered = int((~pos_mask).sum()) if self.in_batch.use_as_negatives else int((~pos_mask[:, n:]).sum())
+        if not bool(per_row.any()) and offered:
+            self._warn_all_removed(stats)
+        for source in self.sources:
+            stats.update(source.stats())
+        self.last_stats = stats
         if self.two_view:
             kwargs = {"labels": anchor_meta["label"]} if self.uses_labels and "label" in anchor_meta else {}
             square_pos = pos_mask[:, :n] if not kwargs else None
-            loss = self.objective(anchors, candidates, pos_mask=square_pos, neg_mask=neg_mask[:, :n], **kwargs)
-        else:
-            loss = self.objective(anchors, candidates, pos_mask=pos_mask, neg_mask=neg_mask)
-        if self.queue is not None:
-            self.queue.enqueue(keys_now, {k: anchor_meta[k] for k in self.queue.meta_keys})
-        return loss
+            return self.objective(anchors, candidates[:n], pos_mask=square_pos, neg_mask=neg_mask[:, :n], **kwargs)
+        return self.objective(anchors, candidates, pos_mask=pos_mask, neg_mask=neg_mask)
 
-    def step_end(self, step: int) -> None:
-        """Called by the trainer after each optimizer step: EMA update of the key encoder."""
-        if self.momentum is not None:
-            self.momentum.update(nn.ModuleList([self.encoder, self.head]), step)
-        if self.miner is not None:
-            self.miner.step_end(step)
+    def _warn_all_removed(self, stats: dict[str, float]) -> None:
+        self.empty_batches += 1
+        if self._warned_empty:
+            return
+        self._warned_empty = True
+        removed = {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("masked/") and v}
+        worst = max(removed, key=removed.get) if removed else "none"
+        hint = ""
+        if worst.endswith("same_group"):
+            hint = (" With one stream (or one group) every in-batch candidate shares the anchor's group: set "
+                    "FalseNegativePolicy(temporal_window=W) to keep far clips as negatives, or same_group=False.")
+        elif worst.endswith("same_label"):
+            hint = " With same_label every candidate of the anchor's class is dropped: batches need several classes."
+        warnings.warn(
+            f"the false-negative policy removed every negative in this batch (most by {worst!r}; per anchor: "
+            f"{removed}); the loss has nothing to contrast and is 0.{hint} Counted in train/rows_without_negatives; "
+            f"this warning is shown once.",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -34,12 +34,16 @@ def build_learner(
     embed_dim: int,
     projection_dim: int = 128,
     hidden_dim: int = 256,
-    total_steps: int = 1000,
+    total_steps: int | None = None,
     policy: FalseNegativePolicy | None = None,
     dataset_size: int | None = None,
     queue_size: int = 4096,
 ) -> nn.Module:
-    """A learner for ``method`` on top of ``encoder`` (output ``embed_dim``)."""
+    """A learner for ``method`` on top of ``encoder`` (output ``embed_dim``).
+
+    ``total_steps`` is no longer needed: the trainer gives momentum schedules the run length
+    (``set_total_steps``). Pass it only to use a rising EMA schedule (BYOL) outside a trainer.
+    """
     if method not in METHODS:
         raise KeyError(f"unknown method {method!r}; available: {list(METHODS)}")
     projector = mlp(embed_dim, hidden_dim, projection_dim)

@@ -77,7 +77,7 @@ class CollapseMonitor:
         use_head: measure the projection head's output instead of the encoder's.
     """
 
-    probe_batch: dict[str, Any]
+    probe_batch: Any  # a ContrastiveBatch (adapter.collate of probe items)
     every: int = 50
     uniformity_rise: float = 0.5
     window: int = 3
@@ -89,16 +89,25 @@ class CollapseMonitor:
 
     @torch.no_grad()
     def measure(self, learner: torch.nn.Module, device: torch.device) -> dict[str, float]:
-        batch = self.probe_batch
-        n = int(batch["num_anchors"])
-        inputs = {k: v[: 2 * n].to(device) for k, v in batch["inputs"].items()}
+        batch = self.probe_batch  # a ContrastiveBatch: its anchors and positives are the two views
         was_training = learner.training
         learner.eval()
         try:
-            z = learner.embed(inputs) if self.use_head else learner.encoder(inputs)
+            embed = learner.embed if self.use_head else learner.encoder
+            a = embed(batch.anchors.inputs.to(device))
+            b = embed(batch.positives.inputs.to(device))
         finally:
             learner.train(was_training)
-        return embedding_health(z[:n], z[n:])
+        return embedding_health(a, b)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to decide as the uninterrupted one would: past measurements
+        and whether the rule fired (the probe batch and settings come from the constructor)."""
+        return {"history": [dict(h) for h in self.history], "fired": self.fired}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = [{k: float(v) for k, v in h.items()} for h in state.get("history", [])]
+        self.fired = state.get("fired")
 
     def check(self, step: int, health: dict[str, float], loss: float) -> str | None:
         """Record a measurement; return the reason when the collapse rule fires."""

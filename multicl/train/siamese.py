@@ -5,16 +5,18 @@ The objective is only the loss between two paired views; the method is here:
     SimSiam   projector + predictor, stop-gradient on the other branch, symmetrised
     Barlow Twins / VICReg   projector only, gradients through both branches
 Switching off the predictor or the stop-gradient reproduces the classic collapse ablations.
+Explicit hard negatives in a batch have no role here and are not embedded.
 """
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import nn
 
-from multicl.train.learner import slice_rows
-from multicl.train.momentum import MomentumEncoder, MomentumSchedule
+from multicl.train.momentum import MomentumSchedule
+from multicl.train.towers import Tower, Towers
+from multicl.types.batch import ContrastiveBatch
+from multicl.types.hooks import StepHook
+from multicl.types.inputs import cat_inputs
 
 
 class SiameseLearner(nn.Module):
@@ -24,6 +26,7 @@ class SiameseLearner(nn.Module):
         projector: head used in training (dropped at export).
         predictor: online-only MLP (BYOL, SimSiam); None for Barlow Twins / VICReg.
         momentum: EMA target network schedule (BYOL); None uses the online network as target.
+            Its length is the trainer's ``max_steps``.
         stop_gradient: detach the target branch (BYOL, SimSiam). Off for Barlow Twins / VICReg.
         symmetric: average ``loss(p1, t2)`` and ``loss(p2, t1)`` (BYOL, SimSiam).
     """
@@ -39,27 +42,35 @@ class SiameseLearner(nn.Module):
         symmetric: bool = True,
     ) -> None:
         super().__init__()
-        self.encoder = encoder
-        self.head = projector if projector is not None else nn.Identity()
+        self.towers = Towers(Tower(encoder, projector), momentum=momentum)
         self.predictor = predictor
         self.objective = objective
         self.stop_gradient = stop_gradient
         self.symmetric = symmetric
-        self.momentum = MomentumEncoder(nn.ModuleList([encoder, self.head]), momentum) if momentum else None
         self.last_stats: dict[str, float] = {}
 
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.head(self.encoder(inputs))
+    @property
+    def encoder(self) -> nn.Module:
+        return self.towers.anchor.encoder
 
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        n = int(batch["num_anchors"])
-        inputs = slice_rows(batch["inputs"], 0, 2 * n)  # hard negatives have no role here
+    @property
+    def head(self) -> nn.Module:
+        return self.towers.anchor.head
+
+    def training_hooks(self) -> list[StepHook]:
+        hook = self.towers.momentum_hook()
+        return [hook] if hook is not None else []
+
+    def embed(self, inputs) -> torch.Tensor:
+        return self.towers.embed_anchors(inputs)
+
+    def forward(self, batch: ContrastiveBatch) -> torch.Tensor:
+        n = batch.num_anchors
+        inputs = cat_inputs([batch.anchors.inputs, batch.positives.inputs])
         z = self.embed(inputs)  # (2N, D)
         p = self.predictor(z) if self.predictor is not None else z
-        if self.momentum is not None:
-            encoder, head = self.momentum.target
-            with torch.no_grad():
-                target = head(encoder(inputs))
+        if self.towers.momentum is not None:
+            target = self.towers.embed_candidates(inputs)  # EMA network, no gradient
         else:
             target = z.detach() if self.stop_gradient else z
         p1, p2, t1, t2 = p[:n], p[n:], target[:n], target[n:]
@@ -69,10 +80,6 @@ class SiameseLearner(nn.Module):
             loss = self.objective(p1, t2)
         with torch.no_grad():
             self.last_stats = {"projection_std": float(torch.nn.functional.normalize(z.float(), dim=-1).std(0).mean())}
-            if self.momentum is not None:
-                self.last_stats["momentum"] = float(self.momentum.last_momentum)
+            if self.towers.momentum is not None:
+                self.last_stats["momentum"] = float(self.towers.momentum.last_momentum)
         return loss
-
-    def step_end(self, step: int) -> None:
-        if self.momentum is not None:
-            self.momentum.update(nn.ModuleList([self.encoder, self.head]), step)

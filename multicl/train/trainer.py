@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
@@ -19,11 +19,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from multicl.data.sampler import ResumableBatchSampler
-from multicl.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from multicl.train.checkpoint import latest_checkpoint, load_checkpoint, load_hook_state, read_trainer_state, save_checkpoint
 from multicl.train.config import TrainerConfig
+from multicl.train.engine_setup import build_accelerator, build_optimizer, resolve_precision  # noqa: F401 (re-exported)
+from multicl.train.hook_runner import HookRunner
 from multicl.train.metrics_log import MetricsLog
+from multicl.train.run_identity import RESUME_FREE_FIELDS, check_identity, clear_outputs, load_identity, write_identity
 from multicl.train.schedule import build_scheduler
-from multicl.utils.io import atomic_directory, atomic_write_json
+from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.utils.seed import capture_rng_state, restore_rng_state, seed_everything
 
 if TYPE_CHECKING:  # only for the annotation: the monitor imports the trainer's neighbours
@@ -33,59 +36,18 @@ logger = logging.getLogger(__name__)
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
 StepCallback = Callable[[int, dict[str, float]], None]
-
-
-def resolve_precision(precision: str, on_cuda: bool) -> str:
-    """``auto``: bf16 on CUDA when supported, else fp16 on CUDA, fp32 on CPU."""
-    if precision != "auto":
-        if precision == "fp16" and not on_cuda:
-            raise ValueError("fp16 autocast needs CUDA; on CPU use precision='bf16' or 'no'")
-        return precision
-    if not on_cuda:
-        return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-
-
-def build_accelerator(config: TrainerConfig):
-    from accelerate import Accelerator, DistributedDataParallelKwargs
-    from accelerate.state import AcceleratorState, GradientState
-
-    on_cuda = config.device != "cpu" and torch.cuda.is_available()
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={config.device!r} was asked for but CUDA is not available; use --device cpu")
-    # accelerate keeps process-wide singletons; a second Trainer in one process (tests,
-    # notebooks, benchmark sweeps) must be able to pick another precision or device.
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    return Accelerator(
-        cpu=not on_cuda,
-        mixed_precision=resolve_precision(config.precision, on_cuda),
-        gradient_accumulation_steps=config.grad_accum_steps,
-        step_scheduler_with_optimizer=False,
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)],
-    )
-
-
-def build_optimizer(model: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
-    """AdamW; no weight decay on biases, norms and temperatures (1-D parameters)."""
-    decay, no_decay = [], []
-    for _, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim <= 1 else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    params = decay + no_decay
-    # The fused kernel updates all parameters in one pass (CPU and CUDA); fall back where a
-    # device or dtype lacks it.
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float16, torch.bfloat16) for p in params)
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate, fused=fused or None)
+# What the trainer writes into out_dir, removed by overwrite=True / resume=False
+TRAINER_OUTPUTS = ("checkpoints", "best", "metrics.jsonl", "tensorboard", "trainer_summary.json", "trainer_config.json")
 
 
 class Trainer:
     """Train ``learner`` (a module whose ``forward(batch)`` returns a scalar loss).
 
     Args:
-        learner: e.g. :class:`~multicl.train.learner.ContrastiveLearner`.
+        learner: e.g. :class:`~multicl.train.learner.ContrastiveLearner`. When it is a
+            :class:`~multicl.train.hooks.Learner`, its ``training_hooks()`` are told the run
+            length before training and called before / after every optimizer step; their
+            state is checkpointed.
         dataset: map-style dataset of training items (e.g. ``ViewsDataset``).
         collate_fn: items -> batch (the adapter's ``collate``).
         config: :class:`TrainerConfig`.
@@ -98,7 +60,12 @@ class Trainer:
         callbacks: ``callback(step, logs)`` after every optimizer step.
         monitor: a :class:`~multicl.train.monitor.CollapseMonitor`; its measurements are logged
             under ``monitor/`` and a detected collapse stops the run (``stopped_early`` in the
-            summary) when the monitor says so.
+            summary) when the monitor says so. A stopped run stays stopped: training it again
+            returns at once.
+        run_identity: the fingerprint of what the trainer cannot see (the recipe's config, its
+            data files, the model; :func:`multicl.train.run_identity.config_fingerprint`).
+            Stored with the trainer's own settings in ``checkpoints/run_identity.json``; a
+            resume with any other value is refused, naming what changed.
 
     Outputs in ``config.out_dir``: ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``,
     ``best/`` (when evaluating) and ``trainer_summary.json``.
@@ -116,6 +83,7 @@ class Trainer:
         save_best: Callable[[nn.Module, Path], None] | None = None,
         callbacks: Sequence[StepCallback] = (),
         monitor: "CollapseMonitor | None" = None,
+        run_identity: Mapping[str, Any] | None = None,
     ) -> None:
         if evaluate is not None and primary_metric is None:
             raise ValueError("an evaluate function needs primary_metric (the key used to pick the best model)")
@@ -129,6 +97,7 @@ class Trainer:
         self.save_best = save_best or _save_weights
         self.callbacks = list(callbacks)
         self.monitor = monitor
+        self.run_identity = dict(run_identity) if run_identity is not None else None
         self.out_dir = Path(config.out_dir)
         self.checkpoint_dir = self.out_dir / "checkpoints"
         self.accelerator = build_accelerator(config)
@@ -137,23 +106,67 @@ class Trainer:
     def device(self) -> torch.device:
         return self.accelerator.device
 
+    def identity(self) -> dict[str, Any]:
+        """This run's fingerprint: the trainer settings that decide the result, plus ``run_identity``."""
+        identity: dict[str, Any] = {k: v for k, v in asdict(self.config).items() if k not in RESUME_FREE_FIELDS}
+        if self.run_identity is not None:
+            identity["recipe"] = self.run_identity
+        return identity
+
+    def _claim_out_dir(self) -> Path | None:
+        """Check the out dir against this run (every rank), then clear it (overwrite) and record
+        the fingerprint (rank 0). Returns the checkpoint to resume from, if any."""
+        cfg, acc = self.config, self.accelerator
+        fresh = cfg.overwrite or not cfg.resume
+        identity = self.identity()
+        resume_from = None
+        if not fresh:
+            stored = load_identity(self.checkpoint_dir)
+            resume_from = latest_checkpoint(self.checkpoint_dir)
+            if stored is not None:
+                check_identity(self.checkpoint_dir, identity, stored, what="training run")
+            elif resume_from is not None:  # written before fingerprints: compare the saved trainer config
+                _check_resumable(resume_from, read_trainer_state(resume_from).get("config", {}), cfg)
+        acc.wait_for_everyone()  # every rank has checked before anything is deleted
+        if acc.is_main_process:
+            if fresh:
+                removed = clear_outputs(self.out_dir, TRAINER_OUTPUTS)
+                if removed:
+                    logger.warning("%s: starting over, removed %s", self.out_dir, ", ".join(removed))
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            write_identity(self.checkpoint_dir, identity)
+        acc.wait_for_everyone()
+        return resume_from
+
     def train(self) -> dict[str, Any]:
         cfg = self.config
         acc = self.accelerator
         seed_everything(cfg.seed)
         optimizer = build_optimizer(self.learner, cfg.learning_rate, cfg.weight_decay)
-        scheduler = build_scheduler(optimizer, cfg.max_steps, cfg.warmup_ratio, cfg.lr_schedule)
+        hooks = HookRunner(self.learner)
 
         step, best, best_step, rng_state = 0, None, None, None
-        resume_from = latest_checkpoint(self.checkpoint_dir) if cfg.resume else None
+        resume_from = self._claim_out_dir()
         if resume_from is not None:
-            _check_resumable(resume_from, state_config=_read_state_config(resume_from), config=cfg)
-            state, rng_state = load_checkpoint(resume_from, self.learner, optimizer, scheduler)
+            state, rng_state = load_checkpoint(resume_from, self.learner, optimizer, rank=acc.process_index)
             step, best, best_step = int(state["step"]), state.get("best_metric"), state.get("best_step")
+            if state.get("stopped_early"):
+                if acc.is_main_process:
+                    logger.warning("%s was stopped at step %d: %s; not training further (overwrite=True starts over)",
+                                   resume_from, step, state["stopped_early"])
+                return self._summary(step, step, 0.0, 0.0, 0, best, best_step, state["stopped_early"], {})
             if acc.is_main_process:
                 logger.warning("resuming from %s (step %d of %d)", resume_from, step, cfg.max_steps)
             if step > cfg.max_steps:
                 raise ValueError(f"checkpoint {resume_from} is at step {step}, beyond max_steps={cfg.max_steps}")
+            saved_hooks = load_hook_state(resume_from)
+            if "hooks" in saved_hooks:
+                hooks.load_state_dict(saved_hooks["hooks"])
+            if self.monitor is not None and saved_hooks.get("monitor") is not None:
+                self.monitor.load_state_dict(saved_hooks["monitor"])
+        # rebuilt for this run's max_steps (a resume may extend the run), at the step reached
+        scheduler = build_scheduler(optimizer, cfg.max_steps, cfg.warmup_ratio, cfg.lr_schedule, start_step=step)
+        hooks.set_total_steps(cfg.max_steps)
 
         micro_per_step = cfg.grad_accum_steps * acc.num_processes
         sampler = ResumableBatchSampler(
@@ -188,22 +201,22 @@ class Trainer:
         samples_seen = 0
         side_seconds = 0.0  # evaluation and checkpointing, reported apart from training time
         stopped_early: str | None = None
+        save_every = cfg.checkpoint_every
         if self.evaluate_fn is not None and cfg.eval_at_start and step == 0:
             last_eval = self._evaluate(model)
             log.log(0, {f"eval/{k}": v for k, v in last_eval.items()})
             best, best_step = last_eval[self.primary_metric], 0
             if acc.is_main_process:
-                with atomic_directory(self.out_dir / "best") as folder:
-                    self.save_best(self.learner, folder)
+                replace_directory(lambda folder: self.save_best(self.learner, folder), self.out_dir / "best")
             last_eval = {}
         batches = iter(loader)
         learner = self.learner  # what acc.unwrap_model(model) returns: the module we were given
-        # EMA targets and temperature schedules; collected once, called after every optimizer step
-        step_hooks = [m.step_end for m in learner.modules() if hasattr(m, "step_end")]
         temperature = getattr(getattr(learner, "objective", None), "temperature", None)
         model.train()
         try:
             while step < cfg.max_steps:
+                with acc.autocast():
+                    hooks.before_step(step)
                 loss_sum = 0.0
                 for _ in range(cfg.grad_accum_steps):
                     batch = next(batches)
@@ -220,11 +233,10 @@ class Trainer:
                         optimizer.step()
                         optimizer.zero_grad(set_to_none=True)
                     loss_sum += float(loss.detach())
-                    samples_seen += int(batch["num_anchors"]) if isinstance(batch, dict) and "num_anchors" in batch else cfg.batch_size
+                    samples_seen += _num_anchors(batch, cfg.batch_size)
                 scheduler.step()
                 step += 1
-                for hook in step_hooks:
-                    hook(step)
+                hooks.after_step(step)
                 step_loss = loss_sum / cfg.grad_accum_steps
                 if acc.num_processes > 1:
                     # one value on every rank: the collapse rule must decide the same everywhere
@@ -246,7 +258,7 @@ class Trainer:
                     reason = self.monitor.check(step, health, logs["loss"])
                     if reason and self.monitor.stop:
                         stopped_early = reason
-                        self._checkpoint(model, optimizer, scheduler, step, best, best_step)
+                        self._checkpoint(model, optimizer, scheduler, step, best, best_step, hooks, stopped_early)
                         break
                 if self.evaluate_fn is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
                     eval_start = time.perf_counter()
@@ -256,12 +268,11 @@ class Trainer:
                     if best is None or (value > best if self.greater_is_better else value < best):
                         best, best_step = value, step
                         if acc.is_main_process:
-                            with atomic_directory(self.out_dir / "best") as folder:
-                                self.save_best(learner, folder)
+                            replace_directory(lambda folder: self.save_best(learner, folder), self.out_dir / "best")
                     side_seconds += time.perf_counter() - eval_start
-                if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
+                if (save_every and step % save_every == 0) or step == cfg.max_steps:
                     save_start = time.perf_counter()
-                    self._checkpoint(model, optimizer, scheduler, step, best, best_step)
+                    self._checkpoint(model, optimizer, scheduler, step, best, best_step, hooks)
                     side_seconds += time.perf_counter() - save_start
                 for callback in self.callbacks:
                     callback(step, logs)
@@ -269,7 +280,13 @@ class Trainer:
             bar.close()
             log.close()
         elapsed = time.perf_counter() - start_time - side_seconds
-        summary = {
+        summary = self._summary(step, start_step, elapsed, side_seconds, samples_seen, best, best_step, stopped_early, last_eval)
+        if acc.is_main_process:
+            atomic_write_json(self.out_dir / "trainer_summary.json", summary)
+        return summary
+
+    def _summary(self, step, start_step, elapsed, side_seconds, samples_seen, best, best_step, stopped_early, last_eval) -> dict[str, Any]:
+        return {
             "steps": step,
             "resumed_from_step": start_step,
             "train_seconds": elapsed,
@@ -280,9 +297,6 @@ class Trainer:
             f"best_{self.primary_metric}" if self.primary_metric else "best_metric": best,
             **{f"final_{k}": v for k, v in last_eval.items()},
         }
-        if acc.is_main_process:
-            atomic_write_json(self.out_dir / "trainer_summary.json", summary)
-        return summary
 
     @torch.no_grad()
     def _evaluate(self, model: nn.Module) -> dict[str, float]:
@@ -299,19 +313,43 @@ class Trainer:
             raise KeyError(f"primary_metric {self.primary_metric!r} not in evaluation results {sorted(metrics)}")
         return metrics
 
-    def _checkpoint(self, model, optimizer, scheduler, step, best, best_step) -> None:
-        self.accelerator.wait_for_everyone()
-        if self.accelerator.is_main_process:
+    def _checkpoint(self, model, optimizer, scheduler, step, best, best_step, hooks: HookRunner, stopped_early: str | None = None) -> None:
+        acc = self.accelerator
+        rng_states = [capture_rng_state()]
+        if acc.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            rng_states = gather_object(rng_states)  # one per rank, in rank order
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            hook_state: dict[str, Any] = {"hooks": hooks.state_dict()}
+            if self.monitor is not None:
+                hook_state["monitor"] = self.monitor.state_dict()
             save_checkpoint(
                 self.checkpoint_dir,
                 step,
-                self.accelerator.unwrap_model(model),
+                acc.unwrap_model(model),
                 optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer,
                 scheduler,
-                capture_rng_state(),
-                {"best_metric": best, "best_step": best_step, "config": asdict(self.config)},
+                rng_states,
+                {"best_metric": best, "best_step": best_step, "stopped_early": stopped_early, "config": asdict(self.config)},
                 keep=self.config.keep_checkpoints,
+                hook_state=hook_state,
             )
+
+
+def _num_anchors(batch: Any, default: int) -> int:
+    """Samples in a batch: a collated dict's ``num_anchors``, a typed batch's, else ``default``."""
+    if isinstance(batch, dict):
+        return int(batch["num_anchors"]) if "num_anchors" in batch else default
+    if isinstance(batch, _CountedBatch):
+        return int(batch.num_anchors)
+    return default
+
+
+@runtime_checkable
+class _CountedBatch(Protocol):
+    num_anchors: int
 
 
 def _save_weights(learner: nn.Module, folder: Path) -> None:
@@ -322,24 +360,13 @@ def _save_weights(learner: nn.Module, folder: Path) -> None:
     save_file(safetensors_state(learner), str(folder / "model.safetensors"))
 
 
-# Settings that may change between a run and its resumption; any other difference means the
-# checkpoint belongs to another experiment.
-_RESUME_FREE = {"max_steps", "resume", "progress_bar", "eval_every", "save_every", "log_every",
-                "keep_checkpoints", "num_workers", "tensorboard", "out_dir", "eval_at_start", "compile", "find_unused_parameters"}
-
-
-def _read_state_config(path: Path) -> dict[str, Any]:
-    import json
-
-    return json.loads((path / "trainer_state.json").read_text()).get("config", {})
-
-
 def _check_resumable(path: Path, state_config: dict[str, Any], config: TrainerConfig) -> None:
     current = asdict(config)
-    changed = sorted(k for k in current if k not in _RESUME_FREE and k in state_config and state_config[k] != current[k])
+    """Checkpoints from before run fingerprints: compare the trainer config they saved."""
+    changed = sorted(k for k in current if k not in RESUME_FREE_FIELDS and k in state_config and state_config[k] != current[k])
     if changed:
         details = ", ".join(f"{k}: {state_config[k]!r} -> {current[k]!r}" for k in changed)
         raise ValueError(
-            f"{path} was written by a run with other settings ({details}); use another out_dir, "
-            f"or resume=False (--no-resume) to start over"
+            f"{path} was written by a run with other settings ({details}); use another out_dir (--out-dir), "
+            f"or overwrite=True (--overwrite) to start over"
         )

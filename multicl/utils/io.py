@@ -7,7 +7,10 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Union
+
+# ``replace_directory``'s source: a folder to copy, or a function that writes into the folder it is given
+DirectorySource = Union[str, os.PathLike, Callable[[Path], Any]]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -31,9 +34,34 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _swap_in(tmp: Path, dest: Path) -> None:
+    """Put the complete folder ``tmp`` at ``dest`` with renames only.
+
+    Two renames when ``dest`` exists: dest -> ``.dest.old-XXXX``, tmp -> dest; then the old copy
+    is removed. A crash between the renames leaves the old copy recoverable under the ``.old``
+    name, never a half-written folder under ``dest``.
+    """
+    old = None
+    if dest.exists() or dest.is_symlink():
+        old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.old-"))
+        old.rmdir()  # only the unique name is wanted: os.replace needs the target absent for a folder
+        os.replace(dest, old)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        if old is not None:
+            os.replace(old, dest)  # put the old folder back
+        raise
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink()
+
+
 @contextmanager
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp folder beside ``path``; on success it replaces ``path`` in one rename.
+    """Yield a temp folder beside ``path``; on success it replaces ``path`` (see :func:`replace_directory`).
 
     On an exception the temp folder is removed and ``path`` is left as it was.
     """
@@ -45,13 +73,28 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if path.exists():
-        # Two renames: old -> trash, tmp -> path. A crash between them leaves the old copy
-        # recoverable under the trash name rather than a half-written folder under ``path``.
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    _swap_in(tmp, path)
+
+
+def replace_directory(source: DirectorySource, dest: str | os.PathLike) -> Path:
+    """Replace the folder ``dest`` by a new one, atomically.
+
+    ``source`` is an existing folder (copied) or a writer ``writer(folder)`` that fills the
+    empty folder it is given. The new folder is built in a sibling temp folder (same file
+    system, so the final step is a rename) and swapped in: ``dest -> .dest.old-XXXX``,
+    ``tmp -> dest``, then the old copy is removed. If copying or the writer fails, ``dest`` is
+    left exactly as it was and the temp folder is removed. Returns ``dest``.
+    """
+    dest = Path(dest)
+    if not callable(source):
+        src = Path(source)
+        if not src.is_dir():
+            raise FileNotFoundError(f"replace_directory: source folder {src} does not exist")
+        if src.resolve() == dest.resolve():
+            return dest  # replacing a folder by itself: nothing to do
+    with atomic_directory(dest) as tmp:
+        if callable(source):
+            source(tmp)
+        else:
+            shutil.copytree(src, tmp, dirs_exist_ok=True)
+    return dest

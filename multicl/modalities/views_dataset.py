@@ -6,6 +6,8 @@ from typing import Any, Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
+from multicl.modalities.base import Adapter
+
 
 class ViewsDataset(Dataset):
     """Wraps ``samples`` and an adapter; item ``v`` is sample ``v % len(samples)``.
@@ -15,7 +17,7 @@ class ViewsDataset(Dataset):
     reproducible, independent of worker count, and identical after a resume.
     """
 
-    def __init__(self, samples: Sequence[Any], adapter: Any, seed: int = 0) -> None:
+    def __init__(self, samples: Sequence[Any], adapter: Adapter, seed: int = 0) -> None:
         if len(samples) == 0:
             raise ValueError("the training corpus is empty: nothing to train on")
         self.samples = samples
@@ -31,7 +33,7 @@ class ViewsDataset(Dataset):
         rng = np.random.default_rng([self.seed, int(virtual_index)])
         view_a, view_b = self.adapter.views(sample, rng)
         item = {"view_a": view_a, "view_b": view_b, "meta": self.adapter.meta(sample, index)}
-        hard_negative = self.adapter.hard_negative(sample, rng) if hasattr(self.adapter, "hard_negative") else None
+        hard_negative = self.adapter.hard_negative(sample, rng)
         if hard_negative is not None:
             item["hard_negative"] = hard_negative
         return item

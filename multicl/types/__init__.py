@@ -1,0 +1,5 @@
+"""Typed values that every layer above shares: encoder inputs and training batches."""
+from multicl.types.batch import ContrastiveBatch, HardNegative, Meta, RoleBatch, View, meta_tensors
+from multicl.types.inputs import Inputs, TensorInputs
+
+__all__ = ["ContrastiveBatch", "HardNegative", "Inputs", "Meta", "RoleBatch", "TensorInputs", "View", "meta_tensors"]
