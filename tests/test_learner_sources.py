@@ -91,3 +91,13 @@ def test_positive_aware_thresholds_apply_to_in_batch_candidates_too():
     learner(batch)  # ratio 0: every candidate above 0 * 1 similarity is dropped
     assert learner.last_stats["masked/in_batch/above_positive_ratio"] > 0
 
+
+
+def test_supcon_on_unlabelled_samples_raises_instead_of_becoming_nt_xent():
+    x = np.random.default_rng(0).normal(size=(16, 6)).astype(np.float32)
+    adapter = VectorAdapter(x, corruption=0.2, embed_dim=8, hidden_dims=(16,))  # no labels
+    dataset = ViewsDataset(list(range(16)), adapter)
+    batch = adapter.collate([dataset[i] for i in range(8)])
+    learner = ContrastiveLearner(adapter.build_encoder(), build_objective("supcon"))
+    with pytest.raises(ValueError, match="SupCon needs labels"):
+        learner(batch)

@@ -229,9 +229,9 @@ def test_every_objective_permutation_invariant_finite_and_bf16_safe(name):
 def test_temperature_schedule_moves_the_temperature():
     objective = build_objective("info_nce", temperature=TemperatureSchedule(0.2, 0.05, total_steps=10, kind="linear"))
     assert float(objective.temperature()) == pytest.approx(0.2)
-    objective.temperature.step_end(5)
+    objective.temperature.after_step(5)
     assert float(objective.temperature()) == pytest.approx(0.125)
-    objective.temperature.step_end(50)
+    objective.temperature.after_step(50)
     assert float(objective.temperature()) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="linear or cosine"):
         TemperatureSchedule(0.1, 0.2, 5, kind="step")

@@ -304,13 +304,6 @@ def test_a_module_hook_takes_the_run_length_from_the_trainer(tmp_path):
     assert float(learner.objective.temperature()) == pytest.approx(0.1)
 
 
-def test_learners_without_training_hooks_still_get_step_end_and_the_run_length(tmp_path):
-    # TODO(engine-v2): remove with the trainer's transition path
-    learner = ToyLearner(temperature=TemperatureSchedule(0.5, 0.1, kind="linear"))
-    toy_trainer(tmp_path, learner=learner, max_steps=4).train()
-    assert float(learner.objective.temperature()) == pytest.approx(0.1)
-
-
 def test_momentum_encoder_takes_the_run_length_from_set_total_steps():
     ema = MomentumEncoder(nn.Linear(2, 2), MomentumSchedule(0.5, 1.0))
     with pytest.raises(ValueError, match="set_total_steps"):

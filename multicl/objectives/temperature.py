@@ -99,10 +99,6 @@ class Temperature(nn.Module):
         if self.schedule is not None:
             self.log_temperature.fill_(math.log(self.schedule.value(step, self.total_steps)))
 
-    def step_end(self, step: int) -> None:
-        """Old name of :meth:`after_step` (kept while learners move to ``training_hooks``)."""
-        self.after_step(step)
-
     def forward(self) -> torch.Tensor:
         return self.log_temperature.exp().clamp(self.min_value, self.max_value)
 

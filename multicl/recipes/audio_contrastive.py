@@ -42,7 +42,7 @@ from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json
+from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.audio_contrastive")
@@ -160,7 +160,8 @@ def main(cfg: Config) -> dict[str, float]:
     metrics["pretrain_seconds"] = time.perf_counter() - t
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
+    replace_directory(lambda folder: save_file({k: v.contiguous() for k, v in encoder.state_dict().items()},
+                                              str(folder / "encoder.safetensors")), out / "model")
     metrics.update(evaluate(encoder, "test"))
     metrics.update(probe_accuracies(logmel_stats(adapter, train.waveforms), y_train, logmel_stats(adapter, test.waveforms), y_test, cfg.knn_k, "test_logmel_stats"))
     if cfg.cmvn != "none":  # the baseline with the encoder's normalisation (per-band means removed: std only)

@@ -47,7 +47,7 @@ from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json
+from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_threat")
@@ -172,7 +172,6 @@ def main(cfg: Config) -> dict[str, float]:
     train_table, test_table = pre.transform(train_frame), pre.transform(test_frame)
     if pre.last_report["unseen_categories"]:
         logger.info("test rows with categories unseen in training (mapped to OOV): %s", pre.last_report["unseen_categories"])
-    pre.save(out / "model" / "preprocessing.json")
     timings = {"load_and_preprocess_seconds": time.perf_counter() - t}
     logger.info("[security_threat] %d training rows, %d test rows, %d numeric + %d categorical features, classes %s",
                 len(train_table), len(test_table), pre.numeric_width, len(pre.categorical), names)
@@ -189,7 +188,11 @@ def main(cfg: Config) -> dict[str, float]:
     timings["pretrain_seconds"] = time.perf_counter() - t
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
+    def write_model(folder: Path) -> None:  # preprocessing and encoder together, or neither
+        pre.save(folder / "preprocessing.json")
+        save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(folder / "encoder.safetensors"))
+
+    replace_directory(write_model, out / "model")
     encoder = encoder.to(device)
 
     def embed(model, table):

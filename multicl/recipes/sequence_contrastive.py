@@ -49,7 +49,7 @@ from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json
+from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.utils.paths import shared_data_dir
 from multicl.views.series import SeriesViews
 
@@ -228,7 +228,8 @@ def window_policy(window: int) -> FalseNegativePolicy:
 def save_encoder(encoder: torch.nn.Module, out: Path) -> None:
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(out / "model" / "encoder.safetensors"))
+    replace_directory(lambda folder: save_file({k: v.contiguous() for k, v in encoder.state_dict().items()},
+                                              str(folder / "encoder.safetensors")), out / "model")
 
 
 def main(cfg: Config) -> dict[str, Any]:

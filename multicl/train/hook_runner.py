@@ -7,33 +7,11 @@ goes into ``hooks.pt`` (saving an EMA copy twice would double the checkpoint).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
-from multicl.train.hooks import Learner, NoOpHook, StepHook
-
-
-class _LegacyStepEnd(NoOpHook):
-    """Learners from before ``training_hooks()``: every module's ``step_end(step)`` after a step
-    and ``set_total_steps(total)`` before training, as the trainer walked them before.
-
-    TODO(engine-v2): remove once every learner provides ``training_hooks()``.
-    """
-
-    def __init__(self, learner: nn.Module) -> None:
-        modules = list(learner.modules()) if isinstance(learner, nn.Module) else [learner]
-        # TODO(engine-v2): remove — the module walk (hasattr) is what training_hooks() replaces
-        self._totals: list[Callable[[int], None]] = [m.set_total_steps for m in modules if hasattr(m, "set_total_steps")]
-        self._step_ends: list[Callable[[int], None]] = [m.step_end for m in modules if hasattr(m, "step_end")]
-
-    def set_total_steps(self, total_steps: int) -> None:
-        for fn in self._totals:
-            fn(total_steps)
-
-    def after_step(self, step: int) -> None:
-        for fn in self._step_ends:
-            fn(step)
+from multicl.train.hooks import Learner, StepHook
 
 
 class HookRunner:
@@ -50,7 +28,7 @@ class HookRunner:
                         f"subclass multicl.train.hooks.NoOpHook and override what you need"
                     )
         else:
-            hooks = [_LegacyStepEnd(learner)]  # TODO(engine-v2): remove (plain modules will get no hooks)
+            hooks = []  # a plain module (forward(batch) -> loss) has nothing to call around a step
         self.hooks: list[StepHook] = hooks
         submodules = {id(m) for m in learner.modules()} if isinstance(learner, nn.Module) else set()
         self._in_weights = [isinstance(h, nn.Module) and id(h) in submodules for h in hooks]

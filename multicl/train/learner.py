@@ -9,15 +9,14 @@ source, how many candidates it gave and how many each rule removed.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.miner import HardNegativeMiner
+from multicl.negatives.pool import EmptyPoolWarning, fold_candidates
 from multicl.negatives.sources import (
     CandidateBlock,
     CandidateSource,
@@ -29,7 +28,7 @@ from multicl.negatives.sources import (
 )
 from multicl.train.momentum import MomentumSchedule
 from multicl.train.towers import Tower, Towers
-from multicl.types.batch import ContrastiveBatch, Meta
+from multicl.types.batch import ContrastiveBatch
 from multicl.types.hooks import StepHook
 from multicl.types.inputs import cat_inputs
 
@@ -105,8 +104,7 @@ class ContrastiveLearner(nn.Module):
         for source in self.sources:
             source.bind(self._embed_queries_eval, self._embed_corpus_eval, self._device)
         self.last_stats: dict[str, float] = {}
-        self.empty_batches = 0  # batches where the policy removed every negative
-        self._warned_empty = False
+        self.empty_pool = EmptyPoolWarning()
 
     # -- the pieces the trainer and exporters read ---------------------------------------------------
     @property
@@ -202,68 +200,20 @@ class ContrastiveLearner(nn.Module):
 
     def _loss(self, batch: ContrastiveBatch, anchors: torch.Tensor, blocks: list[tuple[str, CandidateBlock]]) -> torch.Tensor:
         n = anchors.shape[0]
-        device = anchors.device
-        anchor_meta: Meta = {k: v.to(device) for k, v in batch.anchors.meta.items()}
-        candidates = torch.cat([b.embeddings.to(anchors.dtype) for _, b in blocks])  # (M, D)
-        similarities = positive_similarities = None
-        if self.policy.max_positive_ratio is not None or self.policy.positive_margin is not None:
-            with torch.no_grad():
-                a, c = F.normalize(anchors.float(), dim=-1), F.normalize(candidates.float(), dim=-1)
-                similarities = a @ c.T  # (N, M)
-                positive_similarities = similarities[:, :n].diagonal()
-        stats: dict[str, float] = {}
-        pos_parts, neg_parts, start = [], [], 0
-        for name, block in blocks:
-            m = len(block)
-            pos = torch.zeros(n, m, dtype=torch.bool, device=device)
-            if start == 0:
-                pos[:, :n] = torch.eye(n, dtype=torch.bool, device=device)
-            meta = {k: v.to(device) for k, v in block.meta.items()}
-            sims = None if similarities is None else similarities[:, start : start + m]
-            neg, dropped = self.policy.negative_mask(anchor_meta, meta, pos, sims, positive_similarities)
-            if start == 0 and not self.in_batch.use_as_negatives:
-                neg = torch.zeros_like(neg)
-            stats[f"candidates/{name}"] = float(m)
-            for rule, count in dropped.items():
-                if name == "in_batch" and rule == "same_instance" and not count:
-                    continue
-                stats[f"masked/{name}/{rule}"] = float(count) / n
-            pos_parts.append(pos)
-            neg_parts.append(neg)
-            start += m
-        pos_mask, neg_mask = torch.cat(pos_parts, 1), torch.cat(neg_parts, 1)
-        per_row = neg_mask.sum(1)
-        stats["negatives_per_anchor"] = float(per_row.sum()) / n
-        stats["rows_without_negatives"] = float((per_row == 0).sum())
-        offered = int((~pos_mask).sum()) if self.in_batch.use_as_negatives else int((~pos_mask[:, n:]).sum())
-        if not bool(per_row.any()) and offered:
-            self._warn_all_removed(stats)
+        pool = fold_candidates(anchors, batch.anchors.meta, blocks, self.policy, self.in_batch.use_as_negatives)
+        self.empty_pool.check(pool)
         for source in self.sources:
-            stats.update(source.stats())
-        self.last_stats = stats
+            pool.stats.update(source.stats())
+        self.last_stats = pool.stats
         if self.two_view:
-            kwargs = {"labels": anchor_meta["label"]} if self.uses_labels and "label" in anchor_meta else {}
-            square_pos = pos_mask[:, :n] if not kwargs else None
-            return self.objective(anchors, candidates[:n], pos_mask=square_pos, neg_mask=neg_mask[:, :n], **kwargs)
-        return self.objective(anchors, candidates, pos_mask=pos_mask, neg_mask=neg_mask)
+            if self.uses_labels:  # SupCon: labels from the metadata; without them it raises (never NT-Xent by accident)
+                labels = batch.anchors.meta.get("label")
+                return self.objective(anchors, pool.candidates[:n], neg_mask=pool.neg_mask[:, :n],
+                                      labels=None if labels is None else labels.to(anchors.device))
+            return self.objective(anchors, pool.candidates[:n], pos_mask=pool.pos_mask[:, :n], neg_mask=pool.neg_mask[:, :n])
+        return self.objective(anchors, pool.candidates, pos_mask=pool.pos_mask, neg_mask=pool.neg_mask)
 
-    def _warn_all_removed(self, stats: dict[str, float]) -> None:
-        self.empty_batches += 1
-        if self._warned_empty:
-            return
-        self._warned_empty = True
-        removed = {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("masked/") and v}
-        worst = max(removed, key=removed.get) if removed else "none"
-        hint = ""
-        if worst.endswith("same_group"):
-            hint = (" With one stream (or one group) every in-batch candidate shares the anchor's group: set "
-                    "FalseNegativePolicy(temporal_window=W) to keep far clips as negatives, or same_group=False.")
-        elif worst.endswith("same_label"):
-            hint = " With same_label every candidate of the anchor's class is dropped: batches need several classes."
-        warnings.warn(
-            f"the false-negative policy removed every negative in this batch (most by {worst!r}; per anchor: "
-            f"{removed}); the loss has nothing to contrast and is 0.{hint} Counted in train/rows_without_negatives; "
-            f"this warning is shown once.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    @property
+    def empty_batches(self) -> int:
+        """Batches where the policy removed every negative."""
+        return self.empty_pool.empty_batches
