@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ from multicl.train.config import TrainerConfig
 from multicl.train.engine_setup import build_accelerator, build_optimizer, resolve_precision  # noqa: F401 (re-exported)
 from multicl.train.hook_runner import HookRunner
 from multicl.train.metrics_log import MetricsLog
+from multicl.types.batch import ContrastiveBatch
 from multicl.train.run_identity import RESUME_FREE_FIELDS, check_identity, clear_outputs, load_identity, write_identity
 from multicl.train.schedule import build_scheduler
 from multicl.utils.io import atomic_write_json, replace_directory
@@ -339,17 +340,8 @@ class Trainer:
 
 
 def _num_anchors(batch: Any, default: int) -> int:
-    """Samples in a batch: a collated dict's ``num_anchors``, a typed batch's, else ``default``."""
-    if isinstance(batch, dict):
-        return int(batch["num_anchors"]) if "num_anchors" in batch else default
-    if isinstance(batch, _CountedBatch):
-        return int(batch.num_anchors)
-    return default
-
-
-@runtime_checkable
-class _CountedBatch(Protocol):
-    num_anchors: int
+    """Samples in a batch: a typed batch's anchors, else ``default`` (a custom learner's batch)."""
+    return batch.num_anchors if isinstance(batch, ContrastiveBatch) else default
 
 
 def _save_weights(learner: nn.Module, folder: Path) -> None:
