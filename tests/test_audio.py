@@ -215,3 +215,43 @@ def test_recipe_end_to_end_tiny_with_the_new_ablations(tmp_path):
     for key in ("test_knn_accuracy", "test_logmel_stats_knn_accuracy", "test_logmel_cmvn_stats_knn_accuracy", "test_no_cmvn_knn_accuracy",
                 "test_no_speed_warp_knn_accuracy"):
         assert 0.0 <= metrics[key] <= 100.0
+
+
+# -- user files (issue 14) --------------------------------------------------------------------------
+def test_short_clip_is_padded_named_and_encodes(tmp_path, caplog):
+    from multicl.encoders.audio import AudioCNNEncoder
+
+    sf.write(tmp_path / "1_amy_0.wav", tone(440, seconds=0.5), 8000)
+    sf.write(tmp_path / "2_amy_1.wav", tone(440, seconds=0.01), 8000)  # 80 samples: under the 25 ms window
+    with caplog.at_level("WARNING"):
+        clips = read_clips(tmp_path, 8000)
+    assert len(clips.waveforms[1]) == 200 and clips.padded == [str(tmp_path / "2_amy_1.wav")]
+    assert "2_amy_1.wav" in caplog.text and clips.counts("train")["train_clips_padded"] == 1.0
+    encoder = AudioCNNEncoder(8000, 16, 40, (4, 4)).eval()
+    with torch.no_grad():
+        z = encoder({"waveform": torch.from_numpy(clips.waveforms[1])[None], "lengths": torch.tensor([200])})
+    assert torch.isfinite(z).all()
+
+
+def test_missing_listed_file_is_reported_missing_and_every_skipped_file_named(tmp_path, caplog):
+    sf.write(tmp_path / "x.wav", tone(440), 8000)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not really a wav")
+    (tmp_path / "list.csv").write_text("path,label\nx.wav,yes\nnot_there.wav,no\nbad.wav,no\n")
+    with caplog.at_level("WARNING"):
+        clips = read_clips(tmp_path / "list.csv")
+    assert clips.skipped["missing"] == [str(tmp_path / "not_there.wav")]
+    assert "not_there.wav" in caplog.text and "bad.wav" in caplog.text and "(missing)" in caplog.text
+    counts = clips.counts("train")
+    assert counts["train_files_skipped"] == 2 and counts["train_files_skipped_missing"] == 1
+
+
+def test_csv_listing_errors_name_file_and_line(tmp_path):
+    from multicl.errors import UserInputError
+
+    sf.write(tmp_path / "x.wav", tone(440), 8000)
+    (tmp_path / "list.csv").write_text("path,label\n\nx.wav,yes\nx.wav,\n")
+    with pytest.raises(UserInputError, match=r"list.csv line 4: expected path,label"):
+        read_clips(tmp_path / "list.csv")
+    (tmp_path / "latin.csv").write_bytes("path,label\nx.wav,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="not valid UTF-8"):
+        read_clips(tmp_path / "latin.csv")

@@ -1,7 +1,7 @@
 """Layers import only downwards (DESIGN.md §3b), and no module imports itself back in a cycle.
 
 utils -> types -> data -> views / encoders -> modalities -> objectives / negatives -> train
--> eval / export -> api -> recipes. Every import of a ``multicl`` module is checked, including
+-> eval / export -> api / models (the saved-model format, beside api) -> recipes. Every import of a ``multicl`` module is checked, including
 imports inside functions and under TYPE_CHECKING: an upward import is a design error even when
 it happens to be lazy.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "multicl"
 LAYERS = {"utils": 0, "types": 1, "data": 2, "views": 3, "encoders": 3, "modalities": 4, "objectives": 5, "negatives": 5,
-          "train": 6, "eval": 7, "export": 7, "api": 8, "recipes": 9, "resources": 0}
+          "train": 6, "eval": 7, "export": 7, "api": 8, "models": 8, "recipes": 9, "resources": 0, "errors": 0}
 
 
 def module_name(path: Path) -> str:

@@ -26,7 +26,7 @@ def test_security_recipe_short_run(shared_data, tmp_path):
     assert metrics["test_anomaly_auroc"] > 70  # attacks sit far from normal traffic even after 30 steps
     assert json.loads((tmp_path / "metrics.json").read_text())["test_binary_macro_f1"] == metrics["test_binary_macro_f1"]
     assert (tmp_path / "confusion_pretrained_linear.png").stat().st_size > 1000
-    assert (tmp_path / "model" / "encoder.safetensors").exists() and (tmp_path / "model" / "preprocessing.json").exists()
+    assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "model" / "preprocessing.json").exists()
 
 
 @pytest.mark.realdata

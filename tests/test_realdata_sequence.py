@@ -34,7 +34,7 @@ def test_sequence_recipe_basicmotions_short_run(shared_data, tmp_path):
     assert metrics["test_knn_accuracy"] >= 80 and metrics["test_knn_accuracy"] > metrics["test_raw_1nn_accuracy"]
     assert 0 < metrics["test_linear_accuracy"] <= 100
     assert json.loads((tmp_path / "metrics.json").read_text())["test_knn_accuracy"] == metrics["test_knn_accuracy"]
-    assert (tmp_path / "model" / "encoder.safetensors").exists()
+    assert (tmp_path / "model" / "model.safetensors").exists()
 
 
 @pytest.mark.realdata

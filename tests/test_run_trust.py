@@ -371,3 +371,19 @@ def test_replace_directory_keeps_the_old_folder_when_writing_fails(tmp_path):
 def test_ddp_does_not_broadcast_buffers():
     accelerator = build_accelerator(TrainerConfig(out_dir="x", device="cpu"))
     assert accelerator.ddp_handler.to_kwargs()["broadcast_buffers"] is False
+
+
+def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_the_rerun_resumes(tmp_path):
+    import os
+    import signal
+
+    def press_ctrl_c(step, logs):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # what the terminal sends
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 3"):
+        toy_trainer(tmp_path, callbacks=[press_ctrl_c], max_steps=10, save_every=0).train()
+    assert (tmp_path / "checkpoints" / "step-000003").is_dir()  # written although save_every=0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    summary = toy_trainer(tmp_path, max_steps=10, save_every=0).train()
+    assert summary["resumed_from_step"] == 3 and summary["steps"] == 10

@@ -90,3 +90,16 @@ def test_fill_gaps_linear_inside_nearest_at_edges():
     assert np.isnan(x).sum() == 4  # the input is left intact
     with pytest.raises(ValueError, match="channel 1 has no finite value"):
         fill_gaps(np.array([[1, np.nan], [2, np.nan]]))
+
+
+def test_non_utf8_ts_and_stream_csv_name_file_and_line(tmp_path):
+    from multicl.errors import UserInputError
+
+    ts = tmp_path / "latin.ts"
+    ts.write_bytes("@problemName caf\xe9\n@classLabel true a b\n@data\n1,2,3:a\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match=r"latin.ts line 1: not valid UTF-8"):
+        read_ts(ts)
+    stream = tmp_path / "latin.csv"
+    stream.write_bytes("x,label\n1,0\n2,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match=r"latin.csv line 3: not valid UTF-8"):
+        read_stream_csv(stream)

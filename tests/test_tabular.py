@@ -70,11 +70,11 @@ def test_bad_input_names_the_problem():
     bad = frame()
     bad["bytes"] = bad["bytes"].astype(object)
     bad.loc[4, "bytes"] = "lots"
-    with pytest.raises(ValueError, match=r"'bytes', row 4: 'lots' is not a number"):
+    with pytest.raises(ValueError, match=r"row 4, numeric column 'bytes': 'lots' is not a number"):
         pre.transform(bad)
     inf = frame()
     inf.loc[9, "duration"] = np.inf
-    with pytest.raises(ValueError, match=r"'duration', row 9: inf is infinite"):
+    with pytest.raises(ValueError, match=r"row 9, numeric column 'duration': inf is infinite"):
         pre.transform(inf)
     with pytest.raises(ValueError, match="empty"):
         pre.transform(frame().iloc[:0])
@@ -129,3 +129,52 @@ def test_scarf_draws_from_the_column_marginal():
         assert numeric[j] in set(table.numeric[:, j].tolist())
     for j in range(categorical.shape[0]):
         assert categorical[j] in set(table.categorical[:, j].tolist())
+
+
+# -- a non-number in a numeric column (issue 14) ------------------------------------------------
+def _write_table_with_typo(tmp_path, name, typo_line=None):
+    """A CSV of 1,600 numeric cells (+ a categorical and a label); ``typo_line``: 'abc' in bytes there."""
+    df = frame(n=400)
+    path = tmp_path / name
+    lines = df.to_csv(index=False).splitlines()
+    if typo_line is not None:
+        cells = lines[typo_line - 1].split(",")
+        cells[list(df.columns).index("bytes")] = "abc"
+        lines[typo_line - 1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_one_non_number_in_a_training_column_is_an_error_naming_file_column_line_value(tmp_path):
+    from multicl.data.table_files import read_table
+    from multicl.errors import UserInputError
+
+    path = _write_table_with_typo(tmp_path, "train.csv", typo_line=57)
+    train = read_table(path)
+    with pytest.raises(UserInputError, match=r"train.csv line 57, numeric column 'bytes': 'abc' is not a number"):
+        TablePreprocessor().fit(train.drop(columns=["label"]))  # as the security recipe does: drop() keeps the file name
+
+
+def test_non_number_at_test_time_names_the_test_file_line(tmp_path):
+    from multicl.data.table_files import read_table
+    from multicl.errors import UserInputError
+
+    pre = TablePreprocessor(exclude=["label"]).fit(read_table(_write_table_with_typo(tmp_path, "train.csv")))
+    text = _write_table_with_typo(tmp_path, "test.csv", typo_line=12).read_text().replace("\n", "\n\n", 3)  # blank lines too
+    (tmp_path / "test.csv").write_text(text)
+    with pytest.raises(UserInputError, match=r"test.csv line 15, numeric column 'bytes': 'abc'"):
+        pre.transform(read_table(tmp_path / "test.csv"))
+
+
+def test_non_numeric_nan_option_imputes_and_counts_and_keeps_the_column_numeric(tmp_path, caplog):
+    from multicl.data.table_files import read_table
+    from multicl.data.table_preprocessing import report_counts
+
+    train = read_table(_write_table_with_typo(tmp_path, "train.csv", typo_line=57))
+    pre = TablePreprocessor(exclude=["label"], non_numeric="nan").fit(train)
+    assert "bytes" in pre.numeric and "bytes" not in pre.categorical
+    with caplog.at_level("WARNING"):
+        pre.transform(train)
+    assert pre.last_report["non_numeric_cells"] == {"bytes": 1} and pre.last_report["imputed"] == {"bytes": 1}
+    assert "non-numbers in numeric columns" in caplog.text
+    assert report_counts(pre.last_report, "train")["train_cells_imputed"] == 1.0

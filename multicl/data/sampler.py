@@ -33,10 +33,9 @@ class ResumableBatchSampler(Sampler[list[int]]):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if drop_last and dataset_size < batch_size:
-            raise ValueError(
-                f"the corpus has {dataset_size} samples, fewer than one batch of {batch_size}; "
-                f"lower --batch-size to at most {dataset_size} or add data"
-            )
+            fix = (f"lower --batch-size to at most {dataset_size} or add data" if dataset_size >= 2
+                   else "add data: contrastive batches need at least 2 samples")
+            raise ValueError(f"the corpus has {dataset_size} samples, fewer than one batch of {batch_size}; {fix}")
         self.dataset_size = dataset_size
         self.batch_size = batch_size
         self.seed = seed

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from multicl.errors import UserInputError
+
 
 @dataclass
 class SeriesSet:
@@ -59,7 +61,16 @@ class Stream:
 
 
 def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+    """The file as text (strict UTF-8): a non-UTF-8 file is an error naming the file, line and byte."""
+    import io
+
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    try:
+        return io.StringIO(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise UserInputError(f"{path} line {line}: not valid UTF-8 (byte {err.start}: {data[err.start:err.start + 8]!r}); "
+                             f"convert it, e.g. `iconv -f latin1 -t utf-8 {path.name}`") from None
 
 
 _BOOL_KEYS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")

@@ -12,9 +12,14 @@ categorical, then learns per column what ``transform`` needs:
 
 Policy for bad input (documented, tested): a missing column is an error naming it; extra
 columns are ignored (listed once in a warning); ``inf`` in a numeric column is an error naming
-the column and row; a non-numeric value in a numeric column is an error naming the column, row
-and value; unseen categories map to the OOV code and are counted in ``last_report``; NaN at test
-time in a column without missing values in training is imputed and counted.
+the column and row; a non-numeric value in a numeric column is an error naming the file, column,
+line and value (``non_numeric="nan"``: such cells are imputed like missing ones and counted), in
+training as at test time. Schema inference never makes a column categorical because of a few
+bad cells: a text column whose cells are at least ``MOSTLY_NUMERIC`` (but not all) numbers is
+numeric, and its non-numbers are errors (or NaN); a text column of numbers only stays categorical. Unseen categories map to the OOV code; imputed cells and unseen
+categories are counted in ``last_report`` and logged at WARNING. A frame read by
+:func:`multicl.data.table_files.read_table` carries its file in ``frame.attrs["source"]``, so
+errors give ``file line N`` (the header is line 1); other frames give ``row N`` (0-based).
 """
 from __future__ import annotations
 
@@ -26,7 +31,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from multicl.errors import MissingColumnError, UserInputError
+
 logger = logging.getLogger(__name__)
+MOSTLY_NUMERIC = 0.9  # share of numeric cells above which a text column is a numeric column with typos
+NON_NUMERIC = ("error", "nan")
 
 SCALINGS = ("quantile", "robust", "standard")
 OOV, MISSING = 0, 1  # reserved categorical codes
@@ -61,6 +70,7 @@ class TablePreprocessor:
         scaling: ``quantile`` | ``robust`` | ``standard``.
         min_frequency: rarer categorical values go to the OOV code.
         n_quantiles: resolution of the quantile transform.
+        non_numeric: ``error`` (default) or ``nan``: what a non-number in a numeric column does.
     """
 
     numeric: Sequence[str] | None = None
@@ -69,6 +79,7 @@ class TablePreprocessor:
     scaling: str = "quantile"
     min_frequency: int = 1
     n_quantiles: int = 1000
+    non_numeric: str = "error"
     state: dict[str, Any] = field(default_factory=dict)
     last_report: dict[str, Any] = field(default_factory=dict)
 
@@ -78,14 +89,17 @@ class TablePreprocessor:
 
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
+        if self.non_numeric not in NON_NUMERIC:
+            raise ValueError(f"non_numeric must be one of {NON_NUMERIC}, got {self.non_numeric!r}")
         if len(frame) == 0:
             raise ValueError("cannot fit preprocessing on an empty table")
         excluded = set(self.exclude)
         missing = [c for c in [*(self.numeric or ()), *(self.categorical or ()), *excluded] if c not in frame.columns]
         if missing:
-            raise KeyError(f"columns {missing} are not in the table (it has {list(frame.columns)[:20]})")
+            raise MissingColumnError(f"columns {missing} are not in the table (it has {list(frame.columns)[:20]})")
         categorical = list(self.categorical) if self.categorical is not None else [
             c for c in frame.columns if c not in excluded and not _is_numeric_dtype(frame[c]) and c not in (self.numeric or ())
+            and not _mostly_numeric(frame[c])
         ]
         numeric = list(self.numeric) if self.numeric is not None else [
             c for c in frame.columns if c not in excluded and c not in categorical
@@ -93,8 +107,9 @@ class TablePreprocessor:
         if not numeric and not categorical:
             raise ValueError("no feature columns left after exclusions")
         num_state = {}
+        report: dict[str, Any] = {"imputed": {}, "non_numeric_cells": {}}
         for column in numeric:
-            values = _numeric_column(frame[column], column)
+            values = self._numeric(frame, column, report)
             finite = values[~np.isnan(values)]
             if len(finite) == 0:
                 raise ValueError(f"numeric column {column!r} has no values in the training table")
@@ -119,6 +134,7 @@ class TablePreprocessor:
             vocab = sorted(counts[counts >= self.min_frequency].index.tolist())
             cat_state[column] = {"vocab": vocab}
         self.numeric, self.categorical = numeric, categorical
+        self.last_report = _warn(report, _source(frame), "training")
         self.state = {"numeric": num_state, "categorical": cat_state, "scaling": self.scaling, "exclude": list(excluded)}
         return self
 
@@ -143,15 +159,15 @@ class TablePreprocessor:
         needed = [*self.numeric, *self.categorical]
         absent = [c for c in needed if c not in frame.columns]
         if absent:
-            raise KeyError(f"columns {absent} were used in training but are missing from this table")
+            raise MissingColumnError(f"columns {absent} were used in training but are missing from {_source(frame) or 'this table'}; add them (empty cells are imputed)")
         extra = sorted(set(frame.columns) - set(needed) - set(self.state["exclude"]))
-        report: dict[str, Any] = {"ignored_columns": extra, "imputed": {}, "unseen_categories": {}}
+        report: dict[str, Any] = {"ignored_columns": extra, "imputed": {}, "non_numeric_cells": {}, "unseen_categories": {}}
         if extra:
             logger.warning("ignoring %d columns not used in training: %s", len(extra), extra[:10])
         blocks, indicators = [], []
         for column in self.numeric:
             entry = self.state["numeric"][column]
-            values = _numeric_column(frame[column], column)
+            values = self._numeric(frame, column, report)
             missing = np.isnan(values)
             if missing.any():
                 report["imputed"][column] = int(missing.sum())
@@ -173,8 +189,14 @@ class TablePreprocessor:
                 report["unseen_categories"][column] = unseen
             codes.append(col)
         categorical = np.stack(codes, axis=1) if codes else np.zeros((len(frame), 0), np.int64)
-        self.last_report = report
+        self.last_report = _warn(report, _source(frame), "this table")
         return TransformedTable(numeric, categorical)
+
+    def _numeric(self, frame, column: str, report: dict[str, Any]) -> np.ndarray:
+        values, bad = _numeric_column(frame[column], column, _source(frame), frame.index, self.non_numeric)
+        if bad:
+            report["non_numeric_cells"][column] = bad
+        return values
 
     def _scale(self, values: np.ndarray, entry: dict[str, Any], norm) -> np.ndarray:
         if self.state["scaling"] == "quantile":
@@ -196,13 +218,15 @@ class TablePreprocessor:
         from multicl.utils.io import atomic_write_json
 
         atomic_write_json(Path(path), {"numeric": self.numeric, "categorical": self.categorical, "scaling": self.scaling,
-                                       "min_frequency": self.min_frequency, "n_quantiles": self.n_quantiles, "state": self.state})
+                                       "min_frequency": self.min_frequency, "n_quantiles": self.n_quantiles,
+                                       "non_numeric": self.non_numeric, "state": self.state})
 
     @classmethod
     def load(cls, path: str | Path) -> "TablePreprocessor":
         data = json.loads(Path(path).read_text())
         return cls(numeric=data["numeric"], categorical=data["categorical"], exclude=data["state"]["exclude"],
-                   scaling=data["scaling"], min_frequency=data["min_frequency"], n_quantiles=data["n_quantiles"], state=data["state"])
+                   scaling=data["scaling"], min_frequency=data["min_frequency"], n_quantiles=data["n_quantiles"],
+                   non_numeric=data.get("non_numeric", "error"), state=data["state"])
 
 
 def _is_numeric_dtype(series) -> bool:
@@ -211,27 +235,86 @@ def _is_numeric_dtype(series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def _numeric_column(series, column: str) -> np.ndarray:
-    """float64 values with NaN for missing; errors name the column, row and bad value."""
+def _source(frame) -> str | None:
+    return getattr(frame, "attrs", {}).get("source")
+
+
+def _where(source: str | None, index, row: int) -> str:
+    """``file line N`` for a frame read from a file (header = line 1), else ``row N``."""
+    if source is not None:
+        from multicl.data.table_files import line_of_row
+
+        label = index[row]
+        line = line_of_row(source, int(label)) if isinstance(label, (int, np.integer)) else None
+        return f"{source} line {line}" if line is not None else f"{source} row {label!r}"
+    return f"row {row}"
+
+
+def _mostly_numeric(series) -> bool:
+    """A text column whose non-missing cells are mostly numbers (a numeric column with typos)."""
     import pandas as pd
 
+    if pd.api.types.is_bool_dtype(series):
+        return False
+    present = series[~pd.isna(series)]
+    present = present[present.astype(str).str.strip() != ""]
+    if len(present) == 0:
+        return False
+    numbers = int(pd.to_numeric(present, errors="coerce").notna().sum())
+    # all numbers in a text column: the user made it text on purpose (codes, ports) -> categorical;
+    # mostly numbers: a numeric column that a few bad cells turned into text -> numeric (they are errors)
+    return MOSTLY_NUMERIC * len(present) <= numbers < len(present)
+
+
+def _numeric_column(series, column: str, source: str | None = None, index=None, non_numeric: str = "error") -> tuple[np.ndarray, int]:
+    """float64 values with NaN for missing, and the count of non-numbers made NaN (``non_numeric="nan"``).
+    Errors name the file, line (or row), column and bad value."""
+    import pandas as pd
+
+    index = series.index if index is None else index
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _check_finite(values, column)
+        return _check_finite(values, column, source, index), 0
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna() & ~pd.isna(series) & (series.astype(str).str.strip() != "")
-    if bad.any():
-        row = bad.to_numpy().nonzero()[0][0]
-        raise ValueError(f"numeric column {column!r}, row {row}: {series.iloc[row]!r} is not a number")
-    return _check_finite(converted.to_numpy(dtype=np.float64), column)
+    count = int(bad.sum())
+    if count and non_numeric == "error":
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise UserInputError(
+            f"{_where(source, index, row)}, numeric column {column!r}: {series.iloc[row]!r} is not a number "
+            f"({count} such cell{'s' if count > 1 else ''} in the column); fix the cell, leave it empty to impute it, "
+            f"or list the column as categorical if it is one"
+            + ("" if source is None else " (TablePreprocessor(non_numeric='nan') imputes such cells and counts them)")
+        )
+    return _check_finite(converted.to_numpy(dtype=np.float64), column, source, index), count
 
 
-def _check_finite(values: np.ndarray, column: str) -> np.ndarray:
+def _check_finite(values: np.ndarray, column: str, source: str | None = None, index=None) -> np.ndarray:
     infinite = np.isinf(values)
     if infinite.any():
         row = int(infinite.nonzero()[0][0])
-        raise ValueError(f"numeric column {column!r}, row {row}: {values[row]} is infinite; replace it (or set it to NaN to impute)")
+        where = _where(source, index, row) if index is not None else f"row {row}"
+        raise UserInputError(f"{where}, numeric column {column!r}: {values[row]} is infinite; replace it (or leave it empty to impute)")
     return values
+
+
+def _warn(report: dict[str, Any], source: str | None, what: str) -> dict[str, Any]:
+    """Log the counts users care about at WARNING (when non-zero); return the report."""
+    name = source or what
+    if report.get("non_numeric_cells"):
+        logger.warning("%s: non-numbers in numeric columns imputed as missing: %s", name, report["non_numeric_cells"])
+    if report.get("imputed"):
+        logger.warning("%s: missing numeric cells imputed with the training median: %s", name, report["imputed"])
+    if report.get("unseen_categories"):
+        logger.warning("%s: categories unseen in training (mapped to the unseen code): %s", name, report["unseen_categories"])
+    return report
+
+
+def report_counts(report: dict[str, Any], prefix: str) -> dict[str, float]:
+    """Flat totals of a ``last_report`` for metrics.json: ``{prefix}_cells_imputed`` etc."""
+    return {f"{prefix}_cells_imputed": float(sum(report.get("imputed", {}).values())),
+            f"{prefix}_non_numeric_cells": float(sum(report.get("non_numeric_cells", {}).values())),
+            f"{prefix}_unseen_categories": float(sum(report.get("unseen_categories", {}).values()))}
 
 
 def _signed_log1p(x: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from multicl.train.engine_setup import build_accelerator, build_optimizer, resol
 from multicl.train.hook_runner import HookRunner
 from multicl.train.metrics_log import MetricsLog
 from multicl.types.batch import ContrastiveBatch
+from multicl.train.interrupt import InterruptFlag
 from multicl.train.run_identity import RESUME_FREE_FIELDS, check_identity, clear_outputs, load_identity, write_identity
 from multicl.train.schedule import build_scheduler
 from multicl.utils.io import atomic_write_json, replace_directory
@@ -214,6 +215,7 @@ class Trainer:
         learner = self.learner  # what acc.unwrap_model(model) returns: the module we were given
         temperature = getattr(getattr(learner, "objective", None), "temperature", None)
         model.train()
+        interrupt = InterruptFlag().__enter__()
         try:
             while step < cfg.max_steps:
                 with acc.autocast():
@@ -271,13 +273,22 @@ class Trainer:
                         if acc.is_main_process:
                             replace_directory(lambda folder: self.save_best(learner, folder), self.out_dir / "best")
                     side_seconds += time.perf_counter() - eval_start
-                if (save_every and step % save_every == 0) or step == cfg.max_steps:
+                saved = (save_every and step % save_every == 0) or step == cfg.max_steps
+                if saved:
                     save_start = time.perf_counter()
                     self._checkpoint(model, optimizer, scheduler, step, best, best_step, hooks)
                     side_seconds += time.perf_counter() - save_start
                 for callback in self.callbacks:
                     callback(step, logs)
+                if self._interrupted(interrupt):
+                    if not saved:
+                        self._checkpoint(model, optimizer, scheduler, step, best, best_step, hooks)
+                    if acc.is_main_process:
+                        logger.warning("interrupted at step %d: checkpoint written to %s; run the same command again to resume",
+                                       step, self.checkpoint_dir)
+                    raise KeyboardInterrupt(f"interrupted at step {step}; checkpoint in {self.checkpoint_dir}")
         finally:
+            interrupt.__exit__(None, None, None)
             bar.close()
             log.close()
         elapsed = time.perf_counter() - start_time - side_seconds
@@ -313,6 +324,13 @@ class Trainer:
         if self.primary_metric not in metrics:
             raise KeyError(f"primary_metric {self.primary_metric!r} not in evaluation results {sorted(metrics)}")
         return metrics
+
+    def _interrupted(self, interrupt: InterruptFlag) -> bool:
+        """Ctrl-C on any rank stops every rank at the same step."""
+        if self.accelerator.num_processes == 1:
+            return interrupt.requested
+        flag = torch.tensor(float(interrupt.requested), device=self.accelerator.device)
+        return bool(self.accelerator.reduce(flag, reduction="sum") > 0)
 
     def _checkpoint(self, model, optimizer, scheduler, step, best, best_step, hooks: HookRunner, stopped_early: str | None = None) -> None:
         acc = self.accelerator

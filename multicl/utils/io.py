@@ -1,4 +1,9 @@
-"""Atomic file and folder writes: a reader never sees a half-written output."""
+"""Atomic file and folder writes: a reader never sees a half-written output.
+
+Outputs get the permissions the umask gives (files 0666 & ~umask, folders 0777 & ~umask), as a
+plain ``open``/``mkdir`` would: ``mkstemp``/``mkdtemp`` create owner-only temp files, so they
+are chmod'ed before the rename (a serving account or a teammate can then read a model).
+"""
 from __future__ import annotations
 
 import json
@@ -13,6 +18,30 @@ from typing import Any, Callable, Iterator, Union
 DirectorySource = Union[str, os.PathLike, Callable[[Path], Any]]
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _chmod_tree(root: Path) -> None:
+    """Give ``root`` and everything below it the umask's default modes (folders 0777, files 0666 & ~umask).
+    Files keep their execute bits if they had them; links are left alone."""
+    mask = current_umask()
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o777 & ~mask)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                executable = os.stat(path).st_mode & 0o111
+                os.chmod(path, (0o777 if executable else 0o666) & ~mask)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file in the same folder + ``os.replace``."""
     path = Path(path)
@@ -23,6 +52,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp made it 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -70,6 +100,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        _chmod_tree(tmp)  # mkdtemp made it 0700; what the writer put inside keeps the umask's modes too
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
