@@ -1,18 +1,33 @@
-"""EmbeddingModel: load, encode, compare, save (sentence-transformers compatible)."""
+"""EmbeddingModel: one saved model and one API for every modality (text, table, audio, series).
+
+    >>> model = EmbeddingModel.load("runs/security/model")      # any folder a recipe wrote, or a text model id
+    >>> model.modality, model.embed_dim                          # ("table", 64)
+    >>> emb = model.encode(frame)                                # numpy (N, 64), unit norm
+    >>> index = model.index(frame)                               # exact below 20k rows, hnswlib above
+    >>> ids, scores = index.search(new_rows, k=10)
+
+Each modality takes its natural input: a list of strings; a pandas DataFrame or a CSV/parquet
+path; a list of audio file paths or ``(array, sample_rate)`` pairs; a list of ``(T, C)`` arrays.
+Text folders stay sentence-transformers folders (``SentenceTransformer(path)`` loads them).
+"""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from multicl.encoders.text import TextEncoder, load_backbone, resolve_text_model
-from multicl.modalities.text import check_texts
-from multicl.utils.io import atomic_directory
+from multicl.models.card import ModelCard
+from multicl.models.folder import (
+    META_FILE, check_model_folder, fingerprint, load_non_text, read_meta, reader_for_adapter, write_model,
+)
+from multicl.models.index import EmbeddingIndex, is_embeddings
+from multicl.models.readers import TextReader
+from multicl.utils.io import replace_directory
 
 logger = logging.getLogger(__name__)
 
@@ -21,43 +36,88 @@ def _default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class EmbeddingModel:
-    """A trained (or pre-trained) text embedding model.
+def _encoder_device(encoder: torch.nn.Module) -> torch.device | None:
+    tensor = next(iter(encoder.parameters()), None)
+    return tensor.device if tensor is not None else None
 
-    >>> model = EmbeddingModel.load("all-MiniLM-L6-v2")          # the packaged offline model
-    >>> emb = model.encode(["a cat sits", "a dog runs"])           # numpy (2, 384), unit norm
-    >>> model.similarity(["a cat sits"], ["a kitten sits"])         # numpy (1, 1) cosine
-    >>> model.save("my-model")   # SentenceTransformer("my-model") loads it, same embeddings
+
+class EmbeddingModel:
+    """An encoder plus what it needs to read raw input of its modality.
+
+    ``EmbeddingModel(encoder, tokenizer, max_length)`` wraps a text encoder (as before);
+    ``EmbeddingModel(encoder, reader)`` any modality; :meth:`from_adapter` builds one from a
+    training adapter. ``device``: where it runs; default the encoder's own device (for a live
+    encoder), else CUDA when available.
     """
 
-    def __init__(self, encoder: TextEncoder, tokenizer, max_length: int = 256, device: str | torch.device | None = None) -> None:
+    def __init__(self, encoder: torch.nn.Module, tokenizer_or_reader: Any, max_length: int = 256,
+                 device: str | torch.device | None = None, normalize: bool = True) -> None:
         self.encoder = encoder
-        self.tokenizer = tokenizer
-        self.max_length = int(max_length)
-        self.device = torch.device(device) if device is not None else _default_device()
+        self.reader = tokenizer_or_reader if hasattr(tokenizer_or_reader, "modality") else TextReader(tokenizer_or_reader, max_length)
+        self.normalize_default = bool(normalize)
+        self.device = torch.device(device) if device is not None else (_encoder_device(encoder) or _default_device())
         self.encoder.to(self.device)
+
+    @classmethod
+    def from_adapter(cls, adapter: Any, encoder: torch.nn.Module, device: str | torch.device | None = None) -> "EmbeddingModel":
+        """The model a recipe saves: its trained ``encoder`` and the input settings of ``adapter``
+        (tokenizer, fitted table preprocessing, sample rate, series channels and normalisation)."""
+        return cls(encoder, reader_for_adapter(adapter, encoder), device=device)
+
+    # -- what it is ----------------------------------------------------------------------------
+    @property
+    def modality(self) -> str:
+        return self.reader.modality
 
     @property
     def embed_dim(self) -> int:
-        return self.encoder.embed_dim
+        return int(self.encoder.embed_dim)
+
+    @property
+    def tokenizer(self):
+        return getattr(self.reader, "tokenizer", None)
+
+    @property
+    def max_length(self) -> int | None:
+        return getattr(self.reader, "max_length", None)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the modality, input settings and weights: an index records the model that built it."""
+        return fingerprint(self.encoder, self.reader)
+
+    def __repr__(self) -> str:
+        return f"EmbeddingModel(modality={self.modality!r}, encoder={type(self.encoder).__name__}, embed_dim={self.embed_dim}, device={self.device})"
+
+    def to(self, device: str | torch.device) -> "EmbeddingModel":
+        self.device = torch.device(device)
+        self.encoder.to(self.device)
+        return self
+
+    # -- load / save -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path_or_name: str | Path | None = None, pooling: str | None = None, max_length: int | None = None,
+             device: str | torch.device | None = None) -> "EmbeddingModel":
+        """Load a folder written by :meth:`save` (any modality; a recipe's ``out_dir/model``), a
+        sentence-transformers or transformers folder, a hub id, or (``None`` / ``"all-MiniLM-L6-v2"``)
+        the packaged all-MiniLM-L6-v2. ``pooling`` / ``max_length`` override a text model's own."""
+        local = Path(path_or_name) if path_or_name is not None else None
+        looks_local = local is not None and local.expanduser().exists()
+        local = local.expanduser() if looks_local else local
+        if looks_local:
+            check_model_folder(local)
+        meta = read_meta(local) if looks_local else None
+        if meta is not None and meta["modality"] != "text":
+            encoder, reader = load_non_text(local, meta)
+            return cls(encoder, reader, device=device or _default_device(), normalize=meta.get("normalize", True))
+        return cls._load_text(path_or_name, pooling, max_length, device)
 
     @classmethod
-    def load(
-        cls,
-        path_or_name: str | Path | None = None,
-        pooling: str | None = None,
-        max_length: int | None = None,
-        device: str | torch.device | None = None,
-    ) -> "EmbeddingModel":
-        """Load a multicl / sentence-transformers folder, a transformers model folder or hub id,
-        or (``None`` / ``"all-MiniLM-L6-v2"``) the packaged all-MiniLM-L6-v2.
-
-        Pooling and max length come from the folder's metadata unless given.
-        """
+    def _load_text(cls, path_or_name, pooling, max_length, device) -> "EmbeddingModel":
         from transformers import AutoTokenizer
 
         path = resolve_text_model(path_or_name)
-        meta = _read_metadata(Path(path)) if Path(path).is_dir() else {}
+        meta = _read_text_metadata(Path(path)) if Path(path).is_dir() else {}
         pooling = pooling or meta.get("pooling", "mean")
         max_length = max_length or meta.get("max_length", 256)
         try:
@@ -66,81 +126,100 @@ class EmbeddingModel:
             raise FileNotFoundError(f"could not load a tokenizer from {path!r}: {err}") from err
         encoder = TextEncoder(load_backbone(path), pooling=pooling)
         encoder.eval()
-        return cls(encoder, tokenizer, max_length=max_length, device=device)
+        return cls(encoder, tokenizer, max_length=max_length, device=device or _default_device())
 
+    def save(self, path: str | Path, normalize: bool = True, card: ModelCard | None = None) -> Path:
+        """Write the model folder atomically (temp folder + swap; a failure leaves ``path`` as it
+        was). Text: a folder ``SentenceTransformer(path)`` loads, same embeddings. ``card``: the
+        recipe, configuration, data fingerprints and metrics for the folder's README.md."""
+        return replace_directory(lambda folder: write_model(folder, self.encoder, self.reader, normalize, card), Path(path))
+
+    # -- encode ----------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(
-        self,
-        texts: Sequence[str],
-        batch_size: int = 64,
-        normalize: bool = True,
-        show_progress_bar: bool = False,
-        precision: str = "fp32",
-    ) -> np.ndarray:
-        """Texts -> float32 array (N, D). Empty strings are allowed (they embed the empty
-        input, as in sentence-transformers); ``None`` or non-strings raise ``TypeError``.
+    def encode(self, inputs: Any, batch_size: int = 64, normalize: bool = True, device: str | torch.device | None = None,
+               show_progress_bar: bool | None = None, precision: str = "fp32") -> np.ndarray:
+        """Raw inputs of the model's modality -> float32 numpy (N, embed_dim).
 
-        Texts are tokenised once and batched by length, so padding is minimal.
-        ``precision="bf16"`` runs the encoder under bf16 autocast (CPU with AMX, or CUDA).
+        text: a list of strings (empty strings embed the empty input, as in sentence-transformers);
+        table: a DataFrame or a CSV/TSV/parquet path; audio: file paths or ``(array, sample_rate)``
+        pairs; series: ``(T, C)`` arrays. Items are batched in length order (less padding); the
+        output keeps the input order. ``device``: run there (the model moves; default: its own
+        device). ``show_progress_bar``: ``None`` shows one for more than 10 batches.
+        ``precision="bf16"`` / ``"fp16"`` runs under autocast.
         """
-        texts = check_texts(texts)
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be fp32, bf16 or fp16; got {precision!r}")
-        if not texts:
-            return np.zeros((0, self.embed_dim), dtype=np.float32)
+        if device is not None and torch.device(device) != self.device:
+            self.to(device)
+        prepared = self.reader.prepare(inputs)
+        out = np.zeros((prepared.count, self.embed_dim), dtype=np.float32)
+        if prepared.count == 0:
+            return out
+        order = np.argsort(-prepared.lengths, kind="stable") if prepared.lengths is not None else np.arange(prepared.count)
+        starts = range(0, prepared.count, batch_size)
+        show = len(starts) > 10 if show_progress_bar is None else show_progress_bar
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         was_training = self.encoder.training
         self.encoder.eval()
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False)
-        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-        order = np.argsort(-lengths, kind="stable")
-        out = np.empty((len(texts), self.embed_dim), dtype=np.float32)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         try:
-            for start in tqdm(range(0, len(texts), batch_size), desc="encode", disable=not show_progress_bar):
-                idx = order[start : start + batch_size]
-                features = self.tokenizer.pad(
-                    {k: [encoded[k][i] for i in idx] for k in encoded.keys()}, return_tensors="pt"
-                )
-                features = {k: v.to(self.device) for k, v in features.items()}
+            for start in tqdm(starts, desc="encode", disable=not show):
+                rows = order[start : start + batch_size]
+                batch = self.reader.batch(prepared, rows)
+                batch = batch.to(self.device) if hasattr(batch, "to") and not isinstance(batch, dict) else {k: v.to(self.device) for k, v in batch.items()}
                 with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-                    emb = self.encoder(features).float()
+                    emb = self.encoder(batch).float()
                 if normalize:
                     emb = torch.nn.functional.normalize(emb, dim=-1)
-                out[idx] = emb.cpu().numpy()
+                out[rows] = emb.cpu().numpy()
         finally:
             self.encoder.train(was_training)
         return out
 
-    def similarity(self, a: Sequence[str] | np.ndarray, b: Sequence[str] | np.ndarray) -> np.ndarray:
-        """Cosine similarities (len(a), len(b)) between texts or precomputed embeddings."""
-        ea = a if isinstance(a, np.ndarray) else self.encode(a)
-        eb = b if isinstance(b, np.ndarray) else self.encode(b)
+    def similarity(self, a: Any, b: Any) -> np.ndarray:
+        """Cosine similarities (len(a), len(b)) between raw inputs or precomputed embeddings."""
+        ea = self._embeddings(a, "a")
+        eb = self._embeddings(b, "b")
         ea = ea / np.clip(np.linalg.norm(ea, axis=1, keepdims=True), 1e-12, None)
         eb = eb / np.clip(np.linalg.norm(eb, axis=1, keepdims=True), 1e-12, None)
         return ea @ eb.T
 
-    def save(self, path: str | Path, normalize: bool = True) -> Path:
-        """Write a folder ``SentenceTransformer(path)`` loads, atomically (temp folder + rename)."""
-        from multicl.export.sentence_transformers import export_sentence_transformer
+    def _embeddings(self, x: Any, what: str) -> np.ndarray:
+        if is_embeddings(x):
+            x = np.asarray(x, dtype=np.float32)
+            if x.shape[1] != self.embed_dim:
+                raise ValueError(f"{what}: embeddings of dim {x.shape[1]}, this model's are {self.embed_dim}-d; "
+                                 f"pass raw inputs or embeddings from this model")
+            return x
+        return self.encode(x)
 
-        path = Path(path)
-        was_training = self.encoder.training
-        self.encoder.eval()
-        try:
-            with atomic_directory(path) as tmp:
-                export_sentence_transformer(self.encoder, self.tokenizer, tmp, self.max_length, normalize)
-        finally:
-            self.encoder.train(was_training)
-        return path
+    # -- index / search ------------------------------------------------------------------------------
+    def index(self, corpus: Any, ids: Any = None, backend: str = "auto", batch_size: int = 64, **index_args: Any) -> EmbeddingIndex:
+        """An index over ``corpus`` (raw inputs, or this model's embeddings as a 2-D array) for
+        :meth:`EmbeddingIndex.search`. ``ids``: one per row (ints or strings; default 0..N-1).
+        ``backend``: ``auto`` (exact up to 20,000 vectors, hnswlib above: the crossover measured on
+        CPU), ``exact`` or ``hnsw``; ``index_args`` go to the backend (``M``, ``ef_construction``, ``ef``)."""
+        index = EmbeddingIndex(self.embed_dim, model_fingerprint=self.fingerprint, modality=self.modality,
+                               backend=backend, **index_args)
+        index.model = self
+        index.add(corpus, ids, batch_size=batch_size)
+        return index
+
+    def load_index(self, path: str | Path) -> EmbeddingIndex:
+        """:meth:`EmbeddingIndex.load` checked against this model (the one that built it)."""
+        return EmbeddingIndex.load(path, model=self)
 
 
-def _read_metadata(path: Path) -> dict:
+def _read_text_metadata(path: Path) -> dict:
     """Pooling and max length from multicl.json, or from a sentence-transformers folder."""
-    ours = path / "multicl.json"
+    import json
+
+    ours = path / META_FILE
     if ours.exists():
-        return json.loads(ours.read_text())
+        meta = json.loads(ours.read_text())
+        return {"pooling": meta.get("pooling", meta.get("encoder", {}).get("args", {}).get("pooling")),
+                "max_length": meta.get("max_length", meta.get("input", {}).get("max_length"))}
     meta: dict = {}
     bert_config = path / "sentence_bert_config.json"
     if bert_config.exists():

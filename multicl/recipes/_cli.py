@@ -1,11 +1,25 @@
-"""Build an argparse parser from a frozen dataclass Config (one flag per field)."""
+"""Build an argparse parser from a frozen dataclass Config (one flag per field); check the
+arguments before anything is loaded; run a recipe so that a user's mistake prints as one line.
+
+:func:`run_cli` is every recipe's ``cli`` (it raises); :func:`console_main` is its
+``__main__``: a :class:`~multicl.errors.UserInputError` (or any ``ValueError`` / missing file)
+prints ``error: <one line>`` to stderr and exits with status 2, a traceback only with
+``--debug`` (a flag, not a Config field); Ctrl-C says which checkpoint is kept and how to
+resume (exit status 130).
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import sys
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from multicl.errors import MissingColumnError, UserInputError
+
+DEBUG_HELP = "show Python tracebacks (else a user error prints as one line and exits with status 2)"
 
 
 def parser_for(config_cls: type, description: str) -> argparse.ArgumentParser:
@@ -30,6 +44,7 @@ def parser_for(config_cls: type, description: str) -> argparse.ArgumentParser:
         else:
             choices = field.metadata.get("choices")
             parser.add_argument(flag, type=kind, default=default, choices=choices, help=help_text)
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     return parser
 
 
@@ -39,7 +54,7 @@ def _element_type(kind: Any) -> Any:
 
 
 def config_from_args(config_cls: type, argv: list[str] | None, description: str) -> Any:
-    namespace = parser_for(config_cls, description).parse_args(argv)
+    namespace = parser_for(config_cls, description).parse_args(argv)  # --debug is parsed and ignored here
     values = {}
     for field in dataclasses.fields(config_cls):
         value = getattr(namespace, field.name)
@@ -70,6 +85,7 @@ def prepare_out_dir(cfg: Any) -> tuple[Path, dict[str, Any]]:
     from multicl.train.run_identity import RESUME_FREE_FIELDS, IDENTITY_FILE, claim_run_dir, config_fingerprint
     from multicl.utils.io import atomic_write_json
 
+    check_config(cfg)  # before config.json is written: a refused run leaves no config describing no model
     values = dataclasses.asdict(cfg)
     out = Path(cfg.out_dir)
     identity = config_fingerprint(cfg)
@@ -97,3 +113,122 @@ def start_run(cfg: Any) -> tuple[Any, str]:
     (out / "model").mkdir(parents=True, exist_ok=True)
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
     return out, device
+
+
+# -- argument checks (before anything heavy is loaded) ---------------------------------------------
+_AT_LEAST = {"max_steps": 0, "supervised_steps": 0, "finetune_steps": 0, "label_draws": 1, "knn_k": 1, "anomaly_k": 1,
+             "eval_every": 0, "embed_dim": 1, "sample_rate": 1, "max_length": 1, "eval_max_length": 1, "clip_length": 2,
+             "stride": 1, "eval_stride": 1, "test_takes": 0, "mine_negatives": 0, "num_workers": 0}
+_POSITIVE = ("learning_rate", "temperature")
+_FILE_FIELDS = ("train_file", "test_file", "dev_file", "data_dir", "test_dir")
+DEMO = "demo"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_config(cfg: Any) -> None:
+    """Check a recipe config's values and input paths; raise :class:`UserInputError` with the fix.
+
+    Checked by field name, so every recipe gets the same rules: ``batch_size`` >= 2 (in-batch
+    negatives need another row), counts >= their minimum, ``learning_rate`` / ``temperature`` > 0,
+    ``label_fractions`` in (0, 1], and every input file / folder named exists.
+    """
+    values = dataclasses.asdict(cfg)
+    if "batch_size" in values and values["batch_size"] < 2:
+        raise UserInputError(f"--batch-size {values['batch_size']}: contrastive training needs at least 2 rows per batch "
+                             f"(the other rows are each row's negatives); use --batch-size 2 or more")
+    for name, low in _AT_LEAST.items():
+        value = values.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < low:
+            raise UserInputError(f"{_flag(name)} {value}: must be at least {low}")
+    for name in _POSITIVE:
+        value = values.get(name)
+        if isinstance(value, (int, float)) and not (value > 0 and math.isfinite(value)):
+            raise UserInputError(f"{_flag(name)} {value}: must be a positive number")
+    for fraction in values.get("label_fractions") or ():
+        if not 0 < fraction <= 1:
+            raise UserInputError(f"--label-fractions {fraction}: each is a share of the training labels, in (0, 1] "
+                                 f"(e.g. --label-fractions 0.01 0.1)")
+    for name in _FILE_FIELDS:
+        value = values.get(name)
+        for path in (value if isinstance(value, tuple) else (value,)):
+            if isinstance(path, str) and path and path != DEMO and not Path(path).expanduser().exists():
+                raise UserInputError(f"{_flag(name)} {path}: no such file or folder (from {Path.cwd()}); check the path")
+
+
+def check_batch_fits(count: int, batch_size: int, what: str) -> None:
+    """A training set must fill one batch; the advice names a batch size that works."""
+    if count < 2:
+        raise UserInputError(f"{what}: {count} training sample(s); contrastive training needs at least 2 (add data)")
+    if count < batch_size:
+        raise UserInputError(f"{what}: {count} training samples, fewer than one batch of --batch-size {batch_size}; "
+                             f"use --batch-size between 2 and {count}, or add data")
+
+
+# -- running a recipe from the command line ---------------------------------------------------------
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, KeyError) and text.startswith(("'", '"')):
+        text = text[1:-1]
+    return text
+
+
+def run_cli(main: Callable[[Any], Any], config_cls: type, argv: list[str] | None, description: str,
+            check: Callable[[Any], None] | None = None) -> Any:
+    """Every recipe's ``cli(argv)``: parse ``argv`` into ``config_cls``, check it (``check``: the
+    recipe's own rules, then :func:`check_config`) before anything is loaded, run ``main``.
+    Errors propagate (Python callers and tests see the exception); :func:`console_main` turns
+    them into one line and an exit status. On Ctrl-C it prints where the last checkpoint is and
+    how to resume, then re-raises."""
+    namespace = parser_for(config_cls, description).parse_args(argv)
+    cfg = config_cls(**{f.name: _tuple(getattr(namespace, f.name)) for f in dataclasses.fields(config_cls)})
+    if check is not None:
+        check(cfg)
+    check_config(cfg)
+    try:
+        return main(cfg)
+    except KeyboardInterrupt:
+        print(interrupted_message(cfg), file=sys.stderr)
+        raise
+
+
+def console_main(cli: Callable[[list[str] | None], Any], argv: list[str] | None = None) -> int:
+    """What ``python -m multicl.recipes.X`` runs: ``cli(argv)``; a user error prints
+    ``error: <one line>`` on stderr and returns 2, Ctrl-C returns 130; ``--debug`` re-raises
+    with the traceback. Use as ``raise SystemExit(console_main(cli))``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        cli(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return 130
+    except (*USER_ERRORS, MissingColumnError) as err:
+        if debug:
+            raise
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        print("(--debug shows the traceback)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def interrupted_message(cfg: Any) -> str:
+    """What Ctrl-C leaves: the newest checkpoint under ``out_dir`` and the command that resumes."""
+    out = Path(getattr(cfg, "out_dir", "") or ".") if cfg is not None else None
+    newest = None
+    if out is not None and out.is_dir():
+        candidates = [p for p in out.glob("**/checkpoints/*") if p.is_dir() and not p.name.startswith(".")]
+        newest = max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+    where = f"the last checkpoint is {newest}" if newest else "no checkpoint was written yet"
+    return (f"interrupted: {where}. Run the same command again to resume from it "
+            f"(--overwrite starts over instead).")

@@ -15,7 +15,7 @@ logistic regression / kNN, the same CNN randomly initialised, the same CNN train
 4. with ``--ablations``: pre-training again without SpecAugment, without crop, without noise
 (and, when on, without CMVN, without the speed / mel-warp views).
 Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy`` and every row),
-``config.json`` and ``model/encoder.safetensors``.
+``config.json`` and ``model/`` (``multicl.EmbeddingModel.load``).
 """
 from __future__ import annotations
 
@@ -36,13 +36,14 @@ from multicl.eval.report import format_table
 from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, start_run
+from multicl.errors import UserInputError
+from multicl.recipes._cli import OVERWRITE_HELP, console_main, check_batch_fits, run_cli, start_run
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json, replace_directory
+from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.audio_contrastive")
@@ -83,16 +84,28 @@ class Config:
 
 
 def split(cfg: Config) -> tuple[AudioClips, AudioClips]:
+    train, test = _split(cfg)
+    shared = set(train.labels) & set(test.labels)
+    if not shared:
+        raise UserInputError(
+            f"the test clips ({cfg.test_dir or cfg.data_dir}) share no label with the training clips ({cfg.data_dir}): "
+            f"training labels {sorted(set(train.labels))[:10]}, test labels {sorted(set(test.labels))[:10]}; every accuracy "
+            f"would be 0. Name the clips with the same labels (FSDD: {{label}}_{{speaker}}_{{take}}.wav, or a csv path,label)")
+    check_batch_fits(len(train), cfg.batch_size, str(cfg.data_dir))
+    return train, test
+
+
+def _split(cfg: Config) -> tuple[AudioClips, AudioClips]:
     clips = read_clips(cfg.data_dir, cfg.sample_rate)
     if cfg.test_dir:
         return clips, read_clips(cfg.test_dir, cfg.sample_rate)
     if cfg.test_speaker:
         if cfg.test_speaker not in set(clips.groups):
-            raise ValueError(f"--test-speaker {cfg.test_speaker!r} not found; speakers are {sorted(set(clips.groups))}")
+            raise UserInputError(f"--test-speaker {cfg.test_speaker!r} not found; speakers are {sorted(set(clips.groups))}")
         return clips.subset(lambda i: clips.groups[i] != cfg.test_speaker), clips.subset(lambda i: clips.groups[i] == cfg.test_speaker)
     train, test = clips.subset(lambda i: clips.takes[i] >= cfg.test_takes), clips.subset(lambda i: clips.takes[i] < cfg.test_takes)
     if len(test) == 0 or len(train) == 0:
-        raise ValueError(f"splitting by take < {cfg.test_takes} leaves {len(train)} training and {len(test)} test clips; use --test-dir")
+        raise UserInputError(f"splitting by take < {cfg.test_takes} leaves {len(train)} training and {len(test)} test clips; use --test-dir")
     return train, test
 
 
@@ -129,7 +142,7 @@ def contrastive(adapter: AudioAdapter, objective, out_dir: Path, steps: int, cfg
     learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=FalseNegativePolicy())
     trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                 weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
-                                precision=cfg.precision, log_every=20, save_every=max(steps // 2, 1), num_workers=0)
+                                precision=cfg.precision, log_every=20, save_every=None, num_workers=0)  # None: every tenth of the run
     summary = Trainer(learner, ViewsDataset(list(range(len(adapter.waveforms))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
     return encoder, summary
 
@@ -148,6 +161,9 @@ def main(cfg: Config) -> dict[str, float]:
     views = WaveViews(speed=(min(cfg.speed), max(cfg.speed)) if cfg.speed else None, crop_seconds=cfg.crop_seconds or None, snr_db=snr)
     adapter = make_adapter(train, None, cfg, views, cfg.specaugment)
     metrics: dict[str, float] = {"train_clips": float(len(train)), "test_clips": float(len(test))}
+    metrics.update(train.counts("data_dir"))  # files skipped (by reason) and clips padded, also named in the log
+    if cfg.test_dir:
+        metrics.update(test.counts("test_dir"))
 
     def evaluate(encoder, prefix):
         encoder = encoder.to(device)
@@ -158,10 +174,15 @@ def main(cfg: Config) -> dict[str, float]:
     t = time.perf_counter()
     encoder, summary = contrastive(adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
     metrics["pretrain_seconds"] = time.perf_counter() - t
-    from safetensors.torch import save_file
+    import dataclasses
 
-    replace_directory(lambda folder: save_file({k: v.contiguous() for k, v in encoder.state_dict().items()},
-                                              str(folder / "encoder.safetensors")), out / "model")
+    from multicl.api import EmbeddingModel
+    from multicl.models.card import ModelCard
+    from multicl.train.run_identity import config_fingerprint
+
+    # one model folder (encoder + sample rate / frontend settings + card), swapped in atomically
+    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
+        "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": metrics["pretrain_seconds"]}))
     metrics.update(evaluate(encoder, "test"))
     metrics.update(probe_accuracies(logmel_stats(adapter, train.waveforms), y_train, logmel_stats(adapter, test.waveforms), y_test, cfg.knn_k, "test_logmel_stats"))
     if cfg.cmvn != "none":  # the baseline with the encoder's normalisation (per-band means removed: std only)
@@ -236,8 +257,8 @@ def report(m: dict[str, float], cfg: Config) -> str:
 
 
 def cli(argv: list[str] | None = None) -> dict[str, float]:
-    return main(config_from_args(Config, argv, __doc__.split("\n\n")[0]))
+    return run_cli(main, Config, argv, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":
-    cli()
+    raise SystemExit(console_main(cli))

@@ -32,7 +32,7 @@ import torch
 
 from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_records
 from multicl.data.table_files import read_table
-from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable
+from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable, report_counts
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.classification import classification_scores, plot_confusion
@@ -41,13 +41,14 @@ from multicl.eval.report import format_table
 from multicl.modalities.tabular import TabularAdapter, encode_table
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, start_run
+from multicl.errors import MissingColumnError, UserInputError
+from multicl.recipes._cli import OVERWRITE_HELP, console_main, check_batch_fits, run_cli, start_run
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json, replace_directory
+from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_threat")
@@ -95,8 +96,18 @@ def load_split(path: str, cfg: Config) -> tuple[Any, np.ndarray]:
     if any(s in (".csv", ".tsv", ".parquet") for s in suffixes):
         frame = read_table(path)
         if cfg.label_column not in frame.columns:
-            raise KeyError(f"{path}: label column {cfg.label_column!r} not found; columns are {list(frame.columns)[:20]}")
-        labels = frame[cfg.label_column].astype(str).str.strip().str.rstrip(".").to_numpy()
+            raise MissingColumnError(f"{path}: label column {cfg.label_column!r} not found; columns are {list(frame.columns)[:20]}; "
+                                 f"name it with --label-column")
+        raw = frame[cfg.label_column]
+        empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            from multicl.data.table_files import line_of_row
+
+            row = int(empty.nonzero()[0][0])
+            line = line_of_row(path, int(frame.index[row]))
+            raise UserInputError(f"{path} line {line if line is not None else f'(row {row})'}: empty {cfg.label_column!r} cell "
+                                 f"({int(empty.sum())} rows without a label); fill them in or delete the rows")
+        labels = raw.astype(str).str.strip().str.rstrip(".").to_numpy()
         return frame.drop(columns=[cfg.label_column]), labels
     records = read_connection_records(path)
     frame = records.to_frame()
@@ -110,7 +121,7 @@ def class_names_for(train_labels: np.ndarray, test_labels: np.ndarray, normal: s
         return list(CATEGORIES), lambda labels: np.array([CATEGORIES.index(ATTACK_CATEGORY[a]) for a in labels])
     names = [normal] + sorted(every - {normal})
     if normal not in every:
-        raise ValueError(f"no row has the normal label {normal!r}; set --normal-label (labels seen: {sorted(every)[:10]})")
+        raise UserInputError(f"no row has the normal label {normal!r}; set --normal-label (labels seen: {sorted(every)[:10]})")
     index = {n: i for i, n in enumerate(names)}
     return names, lambda labels: np.array([index[a] for a in labels])
 
@@ -153,7 +164,7 @@ def pretrain(adapter: TabularAdapter, encoder: torch.nn.Module, objective: torch
     learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=policy)
     trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                 weight_decay=1e-5, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
-                                precision="auto", log_every=20, save_every=max(steps // 2, 1), progress_bar=True)
+                                precision="auto", log_every=20, save_every=None, progress_bar=True)  # None: every tenth of the run
     return Trainer(learner, ViewsDataset(list(range(len(adapter.table))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
 
 
@@ -169,13 +180,15 @@ def main(cfg: Config) -> dict[str, float]:
     names, to_index = class_names_for(train_labels, test_labels, cfg.normal_label)
     y_train, y_test = to_index(train_labels), to_index(test_labels)
     pre = TablePreprocessor(scaling=cfg.scaling).fit(train_frame)
-    train_table, test_table = pre.transform(train_frame), pre.transform(test_frame)
-    if pre.last_report["unseen_categories"]:
-        logger.info("test rows with categories unseen in training (mapped to OOV): %s", pre.last_report["unseen_categories"])
+    train_table = pre.transform(train_frame)
+    read_counts = report_counts(pre.last_report, "train")
+    test_table = pre.transform(test_frame)  # imputed cells and unseen categories: logged at WARNING by the preprocessor
+    read_counts.update(report_counts(pre.last_report, "test"))
+    check_batch_fits(len(train_table), cfg.batch_size, cfg.train_file)
     timings = {"load_and_preprocess_seconds": time.perf_counter() - t}
     logger.info("[security_threat] %d training rows, %d test rows, %d numeric + %d categorical features, classes %s",
                 len(train_table), len(test_table), pre.numeric_width, len(pre.categorical), names)
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] = dict(read_counts)  # cells imputed, non-numbers, unseen categories
 
     # -- 1. self-supervised pre-training (labels hidden) --------------------------------------------
     adapter = TabularAdapter(train_table, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, noise_std=cfg.noise_std,
@@ -186,13 +199,15 @@ def main(cfg: Config) -> dict[str, float]:
     summary = pretrain(adapter, encoder, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(),
                        out / "pretrain", cfg.max_steps, cfg)
     timings["pretrain_seconds"] = time.perf_counter() - t
-    from safetensors.torch import save_file
+    import dataclasses
 
-    def write_model(folder: Path) -> None:  # preprocessing and encoder together, or neither
-        pre.save(folder / "preprocessing.json")
-        save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(folder / "encoder.safetensors"))
+    from multicl.api import EmbeddingModel
+    from multicl.models.card import ModelCard
+    from multicl.train.run_identity import config_fingerprint
 
-    replace_directory(write_model, out / "model")
+    # one model folder (encoder + fitted preprocessing + card), swapped in atomically: EmbeddingModel.load(out / "model")
+    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
+        "security_threat", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": timings["pretrain_seconds"]}))
     encoder = encoder.to(device)
 
     def embed(model, table):
@@ -314,8 +329,8 @@ def report(m: dict[str, float], cfg: Config) -> str:
 
 
 def cli(argv: list[str] | None = None) -> dict[str, float]:
-    return main(config_from_args(Config, argv, __doc__.split("\n\n")[0]))
+    return run_cli(main, Config, argv, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":
-    cli()
+    raise SystemExit(console_main(cli))

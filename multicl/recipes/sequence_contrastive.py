@@ -21,7 +21,7 @@ the window off and at each width and reports, per run, the share of in-batch neg
 false negatives (same stream, overlapping clip) before and after masking.
 
 Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy``, ``test_auroc``; null
-where the test labels hold one class), ``config.json``, ``model/encoder.safetensors``.
+where the test labels hold one class), ``config.json``, ``model/`` (``multicl.EmbeddingModel.load``).
 """
 from __future__ import annotations
 
@@ -43,13 +43,14 @@ from multicl.modalities.sequence import SequenceAdapter, clip_starts
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.temporal import in_batch_window_stats
 from multicl.objectives import build_objective
-from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, start_run
+from multicl.errors import UserInputError
+from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
 from multicl.recipes._sequence_eval import raw_series_knn, stream_scores, window_labels
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json, replace_directory
+from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 from multicl.views.series import SeriesViews
 
@@ -111,7 +112,7 @@ def pretrain(adapter: SequenceAdapter, policy: FalseNegativePolicy, out_dir: Pat
     learner = ContrastiveLearner(encoder, build_objective("info_nce", temperature=cfg.temperature), head=mlp(cfg.embed_dim, 256, 128), policy=policy)
     trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=cfg.max_steps, batch_size=min(cfg.batch_size, len(adapter.samples)),
                                 learning_rate=cfg.learning_rate, weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed,
-                                device=cfg.device, precision=cfg.precision, log_every=20, save_every=max(cfg.max_steps // 2, 1), num_workers=0)
+                                device=cfg.device, precision=cfg.precision, log_every=20, save_every=None, num_workers=0)  # None: every tenth of the run
     summary = Trainer(learner, ViewsDataset(adapter.samples, adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
     return encoder, summary
 
@@ -132,7 +133,7 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
     t = time.perf_counter()
     encoder, summary = pretrain(adapter, FalseNegativePolicy(), out / "pretrain", cfg)
     metrics["pretrain_seconds"] = time.perf_counter() - t
-    save_encoder(encoder, out)
+    save_encoder(encoder, out, adapter, cfg)
     metrics.update(probe_accuracies(embed(encoder, adapter, train.series, device), y_train, embed(encoder, adapter, test.series, device),
                                          y_test, cfg.knn_k, "test"))
     torch.manual_seed(cfg.seed)
@@ -194,7 +195,7 @@ def run_stream(cfg: Config, device: str, out: Path) -> dict[str, Any]:
         return result | {"_encoder": encoder}
 
     main_run = one_run(cfg.exclusion_window, "pretrain")
-    save_encoder(main_run.pop("_encoder"), out)
+    save_encoder(main_run.pop("_encoder"), out, adapter, cfg)
     metrics.update(main_run)
     for key in ("knn_accuracy", "linear_accuracy", "auroc", "auroc_note", "knn_auroc", "linear_auroc", "distance_auroc"):
         if f"pretrain_{key}" in main_run:
@@ -225,11 +226,29 @@ def window_policy(window: int) -> FalseNegativePolicy:
     return FalseNegativePolicy(same_group=window >= 0, temporal_window=float(window) if window >= 0 else None)
 
 
-def save_encoder(encoder: torch.nn.Module, out: Path) -> None:
-    from safetensors.torch import save_file
+def save_encoder(encoder: torch.nn.Module, out: Path, adapter: SequenceAdapter, cfg: Config) -> None:
+    """One model folder (encoder + channels / normalisation + card), swapped in atomically."""
+    import dataclasses
 
-    replace_directory(lambda folder: save_file({k: v.contiguous() for k, v in encoder.state_dict().items()},
-                                              str(folder / "encoder.safetensors")), out / "model")
+    from multicl.api import EmbeddingModel
+    from multicl.models.card import ModelCard
+    from multicl.train.run_identity import config_fingerprint
+
+    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
+        "sequence_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg)))
+
+
+def check_args(cfg: Config) -> None:
+    """This recipe's own argument rules, checked before any file is read."""
+    suffixes = Path(cfg.train_file).suffixes
+    if ".ts" not in suffixes and ".csv" not in suffixes:
+        raise UserInputError(f"--train-file {cfg.train_file}: must be a .ts (labelled series) or .csv (a stream) file")
+    if not cfg.test_file and ".csv" in suffixes and not 0 < cfg.test_fraction < 1:
+        raise UserInputError(f"--test-fraction {cfg.test_fraction}: the last share of the stream kept for testing, in (0, 1), e.g. 0.3")
+    if not 0 < cfg.crop_ratio <= 1:
+        raise UserInputError(f"--crop-ratio {cfg.crop_ratio}: the share of a series each view covers, in (0, 1]")
+    if not 0 <= cfg.channel_dropout < 1:
+        raise UserInputError(f"--channel-dropout {cfg.channel_dropout}: a probability in [0, 1)")
 
 
 def main(cfg: Config) -> dict[str, Any]:
@@ -241,7 +260,7 @@ def main(cfg: Config) -> dict[str, Any]:
     elif ".csv" in suffix:
         metrics = run_stream(cfg, device, out)
     else:
-        raise ValueError(f"--train-file must be a .ts (labelled series) or .csv (a stream) file, got {cfg.train_file}")
+        raise UserInputError(f"--train-file must be a .ts (labelled series) or .csv (a stream) file, got {cfg.train_file}")
     metrics["wall_seconds"] = time.perf_counter() - start
     atomic_write_json(out / "metrics.json", metrics)
     print(report(metrics, cfg))
@@ -278,8 +297,8 @@ def report(m: dict[str, Any], cfg: Config) -> str:
 
 
 def cli(argv: list[str] | None = None) -> dict[str, Any]:
-    return main(config_from_args(Config, argv, __doc__.split("\n\n")[0]))
+    return run_cli(main, Config, argv, __doc__.split("\n\n")[0], check=check_args)
 
 
 if __name__ == "__main__":
-    cli()
+    raise SystemExit(console_main(cli))

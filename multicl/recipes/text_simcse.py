@@ -32,7 +32,8 @@ from multicl.eval.sts import STSEvaluator
 from multicl.modalities.text import TextAdapter, TextSample
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, prepare_out_dir
+from multicl.errors import UserInputError
+from multicl.recipes._cli import OVERWRITE_HELP, console_main, check_batch_fits, prepare_out_dir, run_cli
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.metrics_log import read_metrics
@@ -89,12 +90,30 @@ def _demo_path(name: str) -> Path:
     return Path(str(resources.files("multicl.resources").joinpath(name)))
 
 
-def load_training_samples(cfg: Config) -> list[TextSample]:
-    """Samples for ``cfg.mode`` from a file, a datasets id or the embedded demo."""
+def check_args(cfg: Config) -> None:
+    """This recipe's own argument rules, checked before any file or model is loaded."""
+    unknown = [v for v in cfg.views if v not in TEXT_VIEWS]
+    if unknown:
+        raise UserInputError(f"--views {' '.join(unknown)}: unknown; choose from {', '.join(TEXT_VIEWS)}")
+    if "back_translation" in cfg.views and cfg.mode == "unsup" and not (cfg.bt_forward_model and cfg.bt_backward_model):
+        raise UserInputError("--views back_translation needs --bt-forward-model and --bt-backward-model (MarianMT folders or hub ids)")
+    if cfg.sick_missing_negatives not in ("random_contradiction", "none", "drop"):
+        raise UserInputError(f"--sick-missing-negatives {cfg.sick_missing_negatives}: use random_contradiction, none or drop")
+    if not cfg.dev_file:
+        raise UserInputError("--dev-file: give at least one STS file (the first one selects the model), or 'demo'")
+    if len(cfg.mine_rank_window) != 2 or not 0 <= cfg.mine_rank_window[0] < cfg.mine_rank_window[1]:
+        raise UserInputError(f"--mine-rank-window {' '.join(map(str, cfg.mine_rank_window))}: give two ranks LO HI with 0 <= LO < HI, e.g. 3 30")
+    if not 0 <= cfg.view_prob <= 1:
+        raise UserInputError(f"--view-prob {cfg.view_prob}: a share of words, in [0, 1]")
+
+
+def load_training_samples(cfg: Config, counts: dict[str, int] | None = None) -> list[TextSample]:
+    """Samples for ``cfg.mode`` from a file, a datasets id or the embedded demo (``counts``: rows
+    the readers skipped or dropped, by reason)."""
     if cfg.train_dataset:
         samples = _samples_from_hub(cfg)
     elif cfg.train_file == DEMO:
-        samples = [TextSample(s) for s in read_sentences(_demo_path("demo_corpus.txt"))]
+        samples = [TextSample(s) for s in read_sentences(_demo_path("demo_corpus.txt"), counts=counts)]
     else:
         path = Path(cfg.train_file)
         first_line = read_text(path).split("\n", 1)[0]
@@ -103,13 +122,11 @@ def load_training_samples(cfg: Config) -> list[TextSample]:
             if cfg.mode == "unsup":
                 samples = [TextSample(t) for t in dict.fromkeys(s for x in samples for s in (x.text, x.positive))]
         elif path.suffix.lower() in (".csv", ".tsv"):
-            samples = read_pairs(path)
-            if cfg.mode == "unsup":
-                samples = [TextSample(t) for t in dict.fromkeys(s for x in samples for s in (x.text, x.positive))]
+            samples = read_pairs(path, mode=cfg.mode, counts=counts)  # by header: pairs, triplets, NLI; scored files refused in sup
         else:
-            samples = [TextSample(s) for s in read_sentences(path)]
+            samples = [TextSample(s) for s in read_sentences(path, counts=counts)]
     if cfg.mode == "sup" and any(s.positive is None for s in samples):
-        raise ValueError(
+        raise UserInputError(
             "--mode sup needs pairs or triplets (a csv/tsv with anchor, positive[, hard_negative] or a SICK file); "
             f"{cfg.train_dataset or cfg.train_file} gave single sentences. Use --mode unsup for a sentence list."
         )
@@ -183,7 +200,9 @@ def main(cfg: Config) -> dict[str, float]:
     out_dir, run_identity = prepare_out_dir(cfg)  # refuses a folder holding another configuration
     wall_start = time.perf_counter()
 
-    samples = load_training_samples(cfg)
+    read_counts: dict[str, int] = {}
+    samples = load_training_samples(cfg, read_counts)
+    check_batch_fits(len(samples), cfg.batch_size, cfg.train_dataset or cfg.train_file)
     dev = build_evaluators(cfg.dev_file)
     test = build_evaluators(cfg.test_file)
     adapter = TextAdapter.from_pretrained(
@@ -246,8 +265,22 @@ def main(cfg: Config) -> dict[str, float]:
 
     best_dir = out_dir / "best"
     final_dir = out_dir / "model"
-    # replaced atomically: a crash mid-copy leaves the previous model/ intact
-    replace_directory(best_dir if best_dir.exists() else (lambda folder: as_model(learner.encoder).save(folder)), final_dir)
+    # replaced atomically: a crash mid-copy leaves the previous model/ intact; the card records the run
+    import dataclasses
+    import shutil
+
+    from multicl.models.card import ModelCard, write_card
+    from multicl.models.folder import read_meta
+
+    def write_final(folder: Path) -> None:
+        if best_dir.exists():
+            shutil.copytree(best_dir, folder, dirs_exist_ok=True)
+        else:
+            as_model(learner.encoder).save(folder)
+        write_card(folder, read_meta(folder), ModelCard.from_run("text_simcse", dataclasses.asdict(cfg), run_identity,
+                                                                 {f"before_{k}": v for k, v in before.items()}))
+
+    replace_directory(write_final, final_dir)
     trained = EmbeddingModel.load(final_dir, device=device)
     after = evaluate_all(trained, dev + test)
 
@@ -259,6 +292,7 @@ def main(cfg: Config) -> dict[str, float]:
         best_step=summary["best_step"] if summary["best_step"] is not None else cfg.max_steps,
         wall_seconds=time.perf_counter() - wall_start,
     )
+    metrics.update({f"train_{k}": float(v) for k, v in read_counts.items()})  # blank lines skipped, NLI rows dropped
     atomic_write_json(out_dir / "metrics.json", metrics)
     records = read_metrics(out_dir)
     plot_training_curve(records, out_dir / "training_curve.png", eval_key=dev[0].primary_metric)
@@ -282,9 +316,8 @@ def cli(argv: list[str] | None = None) -> dict[str, float]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # weight loading/saving bars drown the recipe's own output
-    cfg = config_from_args(Config, argv, __doc__.split("\n\n")[0])
-    return main(cfg)
+    return run_cli(main, Config, argv, __doc__.split("\n\n")[0], check=check_args)
 
 
 if __name__ == "__main__":
-    cli()
+    raise SystemExit(console_main(cli))
