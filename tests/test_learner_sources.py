@@ -101,3 +101,19 @@ def test_supcon_on_unlabelled_samples_raises_instead_of_becoming_nt_xent():
     learner = ContrastiveLearner(adapter.build_encoder(), build_objective("supcon"))
     with pytest.raises(ValueError, match="SupCon needs labels"):
         learner(batch)
+
+
+def test_a_frozen_candidate_tower_gets_no_gradient_and_stays_in_eval_mode():
+    rng = np.random.default_rng(0)
+    a = VectorAdapter(rng.normal(size=(16, 6)).astype(np.float32), embed_dim=8, hidden_dims=(16,))
+    c = VectorAdapter(rng.normal(size=(16, 3)).astype(np.float32), embed_dim=8, hidden_dims=(16,))
+    meta = {"instance_id": torch.arange(16), "group_id": torch.arange(16)}
+    batch = ContrastiveBatch(RoleBatch(a.prepare_inputs(a.marginals), meta), RoleBatch(c.prepare_inputs(c.marginals), meta))
+    learner = ContrastiveLearner(a.build_encoder(), build_objective("info_nce"), candidate_encoder=c.build_encoder(), freeze_candidate=True)
+    learner.train()  # what the trainer does
+    assert learner.encoder.training and not learner.candidate_encoder.training
+    learner(batch).backward()
+    assert all(p.grad is None and not p.requires_grad for p in learner.candidate_encoder.parameters())
+    assert all(p.grad is not None for p in learner.encoder.parameters())
+    with pytest.raises(ValueError, match="candidate_encoder"):
+        ContrastiveLearner(a.build_encoder(), build_objective("info_nce"), freeze_candidate=True)

@@ -49,6 +49,8 @@ class ContrastiveLearner(nn.Module):
         in_batch_negatives: use the other anchors' positives as negatives.
         queue_size: MoCo's queue length (0: none); ``dataset_size`` checks it is smaller.
         embed_dim: the queue's key size (default: the encoder's ``embed_dim``).
+        freeze_candidate: lock the candidate tower (no gradient, eval mode): one trainable
+            tower against a pretrained one (LiT).
     """
 
     def __init__(
@@ -66,11 +68,12 @@ class ContrastiveLearner(nn.Module):
         candidate_head: nn.Module | None = None,
         sources: Sequence[CandidateSource] | None = None,
         in_batch_negatives: bool = True,
+        freeze_candidate: bool = False,
     ) -> None:
         super().__init__()
-        candidate = Tower(candidate_encoder, candidate_head) if candidate_encoder is not None else None
-        if candidate is None and candidate_head is not None:
-            raise ValueError("candidate_head needs candidate_encoder (a second tower)")
+        if candidate_encoder is None and (candidate_head is not None or freeze_candidate):
+            raise ValueError("candidate_head / freeze_candidate need candidate_encoder (a second tower)")
+        candidate = Tower(candidate_encoder, candidate_head, frozen=freeze_candidate) if candidate_encoder is not None else None
         self.towers = Towers(Tower(encoder, head), candidate, momentum)
         self.objective = objective
         self.policy = policy if policy is not None else FalseNegativePolicy()

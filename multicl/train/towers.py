@@ -19,12 +19,23 @@ from multicl.types.hooks import NoOpHook
 
 
 class Tower(nn.Module):
-    """``head(encoder(inputs))``; the head defaults to the identity."""
+    """``head(encoder(inputs))``; the head defaults to the identity.
 
-    def __init__(self, encoder: nn.Module, head: nn.Module | None = None) -> None:
+    ``frozen``: no gradient and always in eval mode (no dropout, fixed batch-norm statistics),
+    whatever ``train()`` the trainer calls: a locked pretrained tower (LiT).
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module | None = None, frozen: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head if head is not None else nn.Identity()
+        self.frozen = frozen
+        if frozen:
+            self.requires_grad_(False)
+            super().train(False)
+
+    def train(self, mode: bool = True) -> "Tower":
+        return super().train(mode and not self.frozen)
 
     def forward(self, inputs: Any) -> torch.Tensor:
         return self.head(self.encoder(inputs))
