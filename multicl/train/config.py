@@ -35,6 +35,13 @@ class TrainerConfig:
     overwrite: bool = False  # delete out_dir's checkpoints and outputs and start at step 0, whatever they held
     progress_bar: bool = True
     tensorboard: bool = True
+    # GradCache (multicl/train/grad_cache.py): embed in mini-batches of this many rows without
+    # gradient, then replay each with gradient; peak activation memory is one mini-batch's.
+    # None: the plain step. Needs a ContrastiveLearner without BatchNorm in a trained tower.
+    grad_cache_chunk: int | None = None
+    # under DDP on CUDA, BatchNorm -> torch.nn.SyncBatchNorm (statistics over every rank's rows);
+    # refused on CPU (torch's SyncBatchNorm is CUDA-only; see multicl/train/sync_bn.py)
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         if self.max_steps <= 0:
@@ -53,6 +60,8 @@ class TrainerConfig:
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.grad_cache_chunk is not None and self.grad_cache_chunk < 1:
+            raise ValueError(f"grad_cache_chunk must be >= 1 rows (or None: no GradCache), got {self.grad_cache_chunk}")
         if self.save_every is not None and self.save_every < 0:
             raise ValueError(f"save_every must be >= 0 (0: only at the end) or None (auto), got {self.save_every}")
 

@@ -9,13 +9,14 @@ source, how many candidates it gave and how many each rule removed.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.miner import HardNegativeMiner
+from multicl.negatives.logit_offsets import pool_logit_offsets
 from multicl.negatives.pool import EmptyPoolWarning, fold_candidates
 from multicl.negatives.sources import (
     CandidateBlock,
@@ -28,9 +29,12 @@ from multicl.negatives.sources import (
 )
 from multicl.train.momentum import MomentumSchedule
 from multicl.train.towers import Tower, Towers
-from multicl.types.batch import ContrastiveBatch
+from multicl.types.batch import ContrastiveBatch, RoleBatch
 from multicl.types.hooks import StepHook
 from multicl.types.inputs import cat_inputs
+
+
+EmbedRoles = Callable[[ContrastiveBatch, list[RoleBatch]], tuple[torch.Tensor, torch.Tensor]]
 
 
 class ContrastiveLearner(nn.Module):
@@ -168,13 +172,16 @@ class ContrastiveLearner(nn.Module):
             self.train(was_training)
 
     # -- one step ----------------------------------------------------------------------------------
-    def forward(self, batch: ContrastiveBatch) -> torch.Tensor:
+    def forward(self, batch: ContrastiveBatch, embed: EmbedRoles | None = None) -> torch.Tensor:
+        """``embed(batch, candidate_roles) -> (anchors (N, D), candidates)``: how the roles are
+        embedded (default: the towers, in one pass when fused); GradCache passes its cached
+        version. Everything after embedding (sources, pool, policy, objective) is the same."""
         n = batch.num_anchors
         if self.two_view and batch.hard_negatives is not None:
             raise ValueError(f"{type(self.objective).__name__} compares two views; explicit hard negatives need info_nce-style objectives")
         source_rows = [source.rows(batch) for source in self.sources]
         candidate_roles = [batch.positives] + [r for r in source_rows if r is not None]
-        anchors, candidate_z = self._embed(batch, candidate_roles)
+        anchors, candidate_z = (embed or self._embed)(batch, candidate_roles)
         keys, offset, embedded = candidate_z[:n], n, []
         for rows in source_rows:
             if rows is None:
@@ -214,6 +221,10 @@ class ContrastiveLearner(nn.Module):
                 return self.objective(anchors, pool.candidates[:n], neg_mask=pool.neg_mask[:, :n],
                                       labels=None if labels is None else labels.to(anchors.device))
             return self.objective(anchors, pool.candidates[:n], pos_mask=pool.pos_mask[:, :n], neg_mask=pool.neg_mask[:, :n])
+        if getattr(self.objective, "uses_logit_offsets", False):  # logQ correction: offsets carried in the metadata
+            return self.objective(anchors, pool.candidates, pos_mask=pool.pos_mask, neg_mask=pool.neg_mask,
+                                  logit_offset=pool_logit_offsets(blocks, anchors.device),
+                                  anchor_logit_offset=batch.anchors.meta.get("logit_offset"))
         return self.objective(anchors, pool.candidates, pos_mask=pool.pos_mask, neg_mask=pool.neg_mask)
 
     @property

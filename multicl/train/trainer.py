@@ -28,6 +28,7 @@ from multicl.types.batch import ContrastiveBatch
 from multicl.train.interrupt import InterruptFlag
 from multicl.train.run_identity import RESUME_FREE_FIELDS, check_identity, clear_outputs, load_identity, write_identity
 from multicl.train.schedule import build_scheduler
+from multicl.utils.distributed import average_gradients
 from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.utils.seed import capture_rng_state, restore_rng_state, seed_everything
 
@@ -148,10 +149,24 @@ class Trainer:
         hooks = HookRunner(self.learner)
 
         step, best, best_step, rng_state = 0, None, None, None
+        consumed_batches = 0  # micro-batches of batch_size drawn from the sampler, all ranks together
         resume_from = self._claim_out_dir()
         if resume_from is not None:
             state, rng_state = load_checkpoint(resume_from, self.learner, optimizer, rank=acc.process_index)
             step, best, best_step = int(state["step"]), state.get("best_metric"), state.get("best_step")
+            saved_world = _saved_world_size(resume_from, state)
+            consumed_batches = step * cfg.grad_accum_steps * saved_world
+            if saved_world != acc.num_processes:
+                # Works, re-sharded: the data continues at the first unseen batch, now dealt to
+                # this run's ranks; each step's global batch is batch_size x the new world size.
+                if acc.process_index >= saved_world:  # no saved stream for this rank: a fresh one of its own
+                    rng_state = None
+                    seed_everything(cfg.seed + 7919 * acc.process_index + step)
+                if acc.is_main_process:
+                    logger.warning("%s was written by %d process(es), resuming on %d: data order re-sharded from batch %d "
+                                   "(nothing repeated or skipped); the global batch is now %d; not bit-identical to an "
+                                   "uninterrupted run", resume_from, saved_world, acc.num_processes, consumed_batches,
+                                   cfg.batch_size * acc.num_processes)
             if state.get("stopped_early"):
                 if acc.is_main_process:
                     logger.warning("%s was stopped at step %d: %s; not training further (overwrite=True starts over)",
@@ -175,7 +190,7 @@ class Trainer:
             len(self.dataset),
             cfg.batch_size,
             seed=cfg.seed,
-            start_batch=step * micro_per_step,
+            start_batch=consumed_batches,
             num_batches=max(0, cfg.max_steps - step) * micro_per_step,
         )
         loader = DataLoader(
@@ -187,6 +202,15 @@ class Trainer:
             # or dropout after a resume would differ from the uninterrupted run.
             generator=torch.Generator().manual_seed(cfg.seed),
         )
+        if cfg.sync_batchnorm:
+            from multicl.train.sync_bn import apply_sync_batchnorm
+
+            apply_sync_batchnorm(self.learner, acc.device, acc.num_processes)
+        cache = None
+        if cfg.grad_cache_chunk is not None:
+            from multicl.train.grad_cache import GradCache
+
+            cache = GradCache(self.learner, cfg.grad_cache_chunk)
         if cfg.compile:
             encoder = getattr(self.learner, "encoder", self.learner)
             encoder.compile(dynamic=True)
@@ -224,13 +248,20 @@ class Trainer:
                 for _ in range(cfg.grad_accum_steps):
                     batch = next(batches)
                     with acc.accumulate(model):
-                        loss = model(batch)
+                        if cache is None:
+                            loss = model(batch)
+                        else:  # embeds without gradient, backward of the loss, replays (grad_cache.py)
+                            loss = cache.step(batch, backward=acc.backward, autocast=acc.autocast)
                         if not torch.isfinite(loss.detach()):
                             raise FloatingPointError(
                                 f"loss is {loss.item()} at step {step + 1}; lower the learning rate, raise the "
                                 f"temperature or use precision='no'. The last checkpoint in {self.checkpoint_dir} is intact."
                             )
-                        acc.backward(loss)
+                        if cache is None:
+                            acc.backward(loss)
+                        elif acc.sync_gradients and acc.num_processes > 1:
+                            # the replays bypassed DDP's reducer: average the gradients as it would
+                            average_gradients(model.parameters())
                         if acc.sync_gradients and cfg.max_grad_norm:
                             grad_norm = acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                         optimizer.step()
@@ -351,10 +382,18 @@ class Trainer:
                 optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer,
                 scheduler,
                 rng_states,
-                {"best_metric": best, "best_step": best_step, "stopped_early": stopped_early, "config": asdict(self.config)},
+                {"best_metric": best, "best_step": best_step, "stopped_early": stopped_early, "config": asdict(self.config),
+                 "world_size": acc.num_processes},
                 keep=self.config.keep_checkpoints,
                 hook_state=hook_state,
             )
+
+
+def _saved_world_size(path: Path, state: dict[str, Any]) -> int:
+    """Processes that wrote a checkpoint: recorded since scale-out, else its per-rank RNG files."""
+    if "world_size" in state:
+        return int(state["world_size"])
+    return max(1, len(list(Path(path).glob("rng-rank*.pt"))))
 
 
 def _num_anchors(batch: Any, default: int) -> int:

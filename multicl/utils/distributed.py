@@ -71,3 +71,44 @@ def shard_bounds(total: int) -> tuple[int, int, int]:
     shard = -(-total // world_size())
     lo = min(rank() * shard, total)
     return lo, min(lo + shard, total), shard
+
+
+def average_gradients(parameters, bucket_bytes: int = 64 * 2**20) -> None:
+    """Average ``.grad`` over ranks in place, what DDP's reducer does, for steps that bypass it
+    (GradCache replays call the unwrapped module). A parameter with a gradient on some rank
+    gets zeros where it has none; one without a gradient anywhere keeps ``None``. Gradients
+    are all-reduced in flat buckets of about ``bucket_bytes`` per dtype and device."""
+    if not is_distributed():
+        return
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        return
+    device = next((p.grad.device for p in params if p.grad is not None), params[0].device)
+    has = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=device)
+    dist.all_reduce(has)  # the same parameters on every rank take part
+    live = []
+    for p, count in zip(params, has.tolist()):
+        if count == 0:
+            continue
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        live.append(p)
+    world = world_size()
+    groups: dict[tuple, list[torch.Tensor]] = {}
+    for p in live:
+        groups.setdefault((p.grad.dtype, p.grad.device), []).append(p.grad)
+    for grads in groups.values():
+        bucket, size = [], 0
+        for g in grads + [None]:
+            if g is not None:
+                bucket.append(g)
+                size += g.numel() * g.element_size()
+            if bucket and (g is None or size >= bucket_bytes):
+                flat = torch.cat([b.reshape(-1) for b in bucket])
+                dist.all_reduce(flat)
+                flat.div_(world)
+                offset = 0
+                for b in bucket:
+                    b.copy_(flat[offset : offset + b.numel()].view_as(b))
+                    offset += b.numel()
+                bucket, size = [], 0
