@@ -69,7 +69,23 @@ def build_vector(_):
     return VectorAdapter(x, corruption=0.3, embed_dim=16, hidden_dims=(32,)), list(range(40))
 
 
-BUILDERS = {"text": build_text, "audio": build_audio, "sequence": build_sequence, "tabular": build_tabular, "vector": build_vector}
+def build_graph(_):
+    pytest.importorskip("torch_geometric")
+    from multicl.data.planetoid import GraphData
+    from multicl.modalities.graph import GraphAdapter
+    from multicl.views.graph import Compose, DropEdges, MaskFeatures
+
+    n = 24
+    src = torch.arange(n)
+    ring = torch.stack([src, (src + 1) % n])
+    chords = torch.stack([src[::3], (src[::3] + 7) % n])
+    edge_index = torch.cat([ring, ring.flip(0), chords, chords.flip(0)], dim=1)
+    graph = GraphData(torch.from_numpy(np.random.default_rng(0).normal(size=(n, 6)).astype(np.float32)), edge_index)
+    views = Compose([DropEdges(0.2), MaskFeatures(0.2)])
+    return GraphAdapter("node", graph, view_a=views, view_b=views, hidden_dims=(16, 16)), list(range(n))
+
+
+BUILDERS = {"graph": build_graph, "text": build_text, "audio": build_audio, "sequence": build_sequence, "tabular": build_tabular, "vector": build_vector}
 
 
 def test_every_registered_adapter_has_a_contract_builder():

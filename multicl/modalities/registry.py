@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from multicl.modalities.audio import AudioAdapter
 from multicl.modalities.base import Adapter
+from multicl.modalities.graph import GraphAdapter
 from multicl.modalities.sequence import SequenceAdapter
 from multicl.modalities.tabular import TabularAdapter
 from multicl.modalities.text import TextAdapter
@@ -17,6 +18,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "sequence": SequenceAdapter,
     "tabular": TabularAdapter,
     "vector": VectorAdapter,
+    "graph": GraphAdapter,
 }
 
 
