@@ -66,7 +66,9 @@ def main() -> None:
 
     def loso(key: str) -> str:
         values = np.array([f[key] for f in folds if key in f])
-        return f"{values.mean():.1f} ± {values.std():.1f}" if len(values) else "-"
+        if not len(values):
+            return "-"
+        return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
 
     rows = []
     takes = results["takes"]

@@ -112,7 +112,7 @@ def main() -> None:
         if key not in runs[0]:
             return "-"
         values = np.array([r[key] for r in runs])
-        return f"{values.mean():.2f} ± {values.std():.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+        return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
     header = ["run", "kNN macro-F1", "kNN acc", "linear macro-F1", "linear acc", "mined false-neg. %", "wall s"]
     keys = ["knn_macro_f1", "knn_accuracy", "linear_macro_f1", "linear_accuracy", "mined_false_negative_rate", "wall_seconds"]

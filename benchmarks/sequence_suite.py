@@ -37,7 +37,7 @@ def mean_std(values: list[float | None]) -> str:
     v = np.array([x for x in values if x is not None], dtype=float)
     if not len(v):
         return "-"
-    return f"{v.mean():.1f} ± {v.std():.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"  # sample std over seeds
 
 
 def main() -> None:

@@ -258,7 +258,7 @@ def main(cfg: Config) -> dict[str, float]:
             values = np.array([d[key] for d in draws])
             metrics[key] = float(values.mean())
             if key.endswith("macro_f1"):
-                metrics[f"{key}_std"] = float(values.std())
+                metrics[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0  # sample std over draws
     timings["few_label_seconds"] = time.perf_counter() - t
 
     # -- 4. supervised-contrastive and triplet fine-tuning ----------------------------------------------
