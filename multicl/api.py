@@ -137,7 +137,7 @@ class EmbeddingModel:
     # -- encode ----------------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, inputs: Any, batch_size: int = 64, normalize: bool = True, device: str | torch.device | None = None,
-               show_progress_bar: bool | None = None, precision: str = "fp32") -> np.ndarray:
+               show_progress_bar: bool | None = None, precision: str = "fp32", truncate_dim: int | None = None) -> np.ndarray:
         """Raw inputs of the model's modality -> float32 numpy (N, embed_dim).
 
         text: a list of strings (empty strings embed the empty input, as in sentence-transformers);
@@ -145,8 +145,12 @@ class EmbeddingModel:
         pairs; series: ``(T, C)`` arrays. Items are batched in length order (less padding); the
         output keeps the input order. ``device``: run there (the model moves; default: its own
         device). ``show_progress_bar``: ``None`` shows one for more than 10 batches.
-        ``precision="bf16"`` / ``"fp16"`` runs under autocast.
+        ``precision="bf16"`` / ``"fp16"`` runs under autocast. ``truncate_dim=d`` keeps the first
+        ``d`` coordinates (a Matryoshka-trained model's prefix), normalised after truncation.
         """
+        if truncate_dim is not None and not 0 < int(truncate_dim) <= self.embed_dim:
+            raise ValueError(f"truncate_dim must be in 1..{self.embed_dim} (the embedding size), got {truncate_dim}")
+        dim = self.embed_dim if truncate_dim is None else int(truncate_dim)
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if precision not in ("fp32", "bf16", "fp16"):
@@ -154,7 +158,7 @@ class EmbeddingModel:
         if device is not None and torch.device(device) != self.device:
             self.to(device)
         prepared = self.reader.prepare(inputs)
-        out = np.zeros((prepared.count, self.embed_dim), dtype=np.float32)
+        out = np.zeros((prepared.count, dim), dtype=np.float32)
         if prepared.count == 0:
             return out
         order = np.argsort(-prepared.lengths, kind="stable") if prepared.lengths is not None else np.arange(prepared.count)
@@ -169,7 +173,7 @@ class EmbeddingModel:
                 batch = self.reader.batch(prepared, rows)
                 batch = batch.to(self.device) if hasattr(batch, "to") and not isinstance(batch, dict) else {k: v.to(self.device) for k, v in batch.items()}
                 with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-                    emb = self.encoder(batch).float()
+                    emb = self.encoder(batch).float()[:, :dim]
                 if normalize:
                     emb = torch.nn.functional.normalize(emb, dim=-1)
                 out[rows] = emb.cpu().numpy()

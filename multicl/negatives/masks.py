@@ -11,6 +11,9 @@ come out ``(N, M)`` either way:
     ``group_id``     a coarser identity: duplicate texts, one video/stream, one speaker...
     ``label``        a class label (used only when ``same_label`` is on: supervised masking)
     ``timestamp``    position in its stream (with ``group_id`` = stream id) for exclusion windows
+    ``seen_items``   anchors only, (N, L) int64: item ids the anchor (a user) already interacted
+                     with, padded with -1; with ``exclude_seen`` a candidate whose ``item_id`` is
+                     among them is never its negative (recommendation)
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ class FalseNegativePolicy:
             the anchor exceeds ``ratio * sim(anchor, positive)``.
         positive_margin: NV-Retriever "TopK-MarginPos": drop candidates with similarity above
             ``sim(anchor, positive) - margin``.
+        exclude_seen: drop candidates whose ``item_id`` is in the anchor's ``seen_items`` (a
+            user's own items are never its negatives).
     """
 
     same_instance: bool = True
@@ -44,6 +49,7 @@ class FalseNegativePolicy:
     temporal_window: float | None = None
     max_positive_ratio: float | None = None
     positive_margin: float | None = None
+    exclude_seen: bool = False
 
     def false_negative_masks(
         self,
@@ -65,6 +71,8 @@ class FalseNegativePolicy:
             if "label" not in anchor_meta or "label" not in candidate_meta:
                 raise ValueError("same_label masking needs a 'label' entry in the metadata of anchors and candidates")
             masks["same_label"] = _equal(anchor_meta, candidate_meta, "label")
+        if self.exclude_seen:
+            masks["seen_item"] = _in_seen(anchor_meta, candidate_meta)
         if self.max_positive_ratio is not None or self.positive_margin is not None:
             if similarities is None or positive_similarities is None:
                 raise ValueError("positive-aware thresholds need similarities and positive_similarities")
@@ -107,6 +115,25 @@ def _equal(anchor_meta: Meta, candidate_meta: Meta, key: str) -> torch.Tensor:
     a = anchor_meta[key].reshape(-1, 1)
     c = _as_columns(candidate_meta[key].to(a.device))
     return a == c  # (N, M)
+
+
+def _in_seen(anchor_meta: Meta, candidate_meta: Meta) -> torch.Tensor:
+    if "seen_items" not in anchor_meta or "item_id" not in candidate_meta:
+        raise ValueError(f"exclude_seen needs 'seen_items' (N, L) in the anchors' metadata and 'item_id' in the candidates'; "
+                         f"anchors have {sorted(anchor_meta)}, candidates {sorted(candidate_meta)}")
+    seen = anchor_meta["seen_items"].reshape(anchor_meta["seen_items"].shape[0], -1)  # (N, L), -1 padded
+    items = _as_columns(candidate_meta["item_id"].to(seen.device)).expand(seen.shape[0], -1).long()  # (N, M)
+    if seen.shape[1] == 0 or items.numel() == 0:
+        return torch.zeros(items.shape, dtype=torch.bool, device=seen.device)
+    size = int(max(int(seen.max()), int(items.max()))) + 2  # ids are >= 0; the last column takes -1 pads and unknown ids
+    if seen.shape[0] * size <= 50_000_000:  # compact ids: a dense (N, ids) membership table, then a gather
+        table = torch.zeros(seen.shape[0], size, dtype=torch.bool, device=seen.device)
+        table.scatter_(1, torch.where(seen >= 0, seen.long(), size - 1), True)
+        table[:, -1] = False
+        return table.gather(1, torch.where(items >= 0, items, size - 1))
+    seen = seen.long().sort(dim=1).values
+    at = torch.searchsorted(seen, items.contiguous()).clamp(max=seen.shape[1] - 1)
+    return seen.gather(1, at) == items  # (N, M)
 
 
 def _as_columns(candidate: torch.Tensor) -> torch.Tensor:

@@ -392,7 +392,7 @@ def _meta_tensors(meta: dict[str, Any] | None, n: int, what: str) -> dict[str, t
     out = {}
     for key, values in meta.items():
         tensor = torch.as_tensor(np.asarray(values))
-        if tensor.shape != (n,):
+        if tensor.shape[:1] != (n,):  # (n,) or (n, L) per row (a user's seen_items)
             raise ValueError(f"{what}[{key!r}] needs one value per row ({n}), got shape {tuple(tensor.shape)}")
         out[key] = tensor
     if "instance_id" not in out:

@@ -11,13 +11,20 @@ from typing import Any
 
 from torch import nn
 
+from multicl.objectives.angle import AnglE
 from multicl.objectives.barlow_twins import BarlowTwinsLoss
 from multicl.objectives.byol import BYOLLoss
+from multicl.objectives.cca_ssg import CCASSGLoss
 from multicl.objectives.clip import CLIPLoss
+from multicl.objectives.cosent import CoSENT
+from multicl.objectives.cosine_regression import CosineRegression
 from multicl.objectives.dcl import DCL
 from multicl.objectives.debiased import DebiasedContrastive
+from multicl.objectives.grace import GRACELoss
 from multicl.objectives.info_nce import InfoNCE
 from multicl.objectives.logistic_pair import LogisticPairLoss
+from multicl.objectives.logq import LogQCLIPLoss
+from multicl.objectives.matryoshka import Matryoshka
 from multicl.objectives.multi_positive import MultiPositiveInfoNCE
 from multicl.objectives.n_pair import NPairLoss
 from multicl.objectives.nt_xent import NTXent
@@ -36,6 +43,7 @@ OBJECTIVES: dict[str, type[nn.Module]] = {
     "dcl": DCL,
     "debiased": DebiasedContrastive,
     "clip": CLIPLoss,
+    "clip_logq": LogQCLIPLoss,
     "contrastive_pair": ContrastivePairLoss,
     "triplet": TripletLoss,
     "n_pair": NPairLoss,
@@ -44,9 +52,17 @@ OBJECTIVES: dict[str, type[nn.Module]] = {
     "simsiam": SimSiamLoss,
     "barlow_twins": BarlowTwinsLoss,
     "vicreg": VICRegLoss,
+    "grace": GRACELoss,
+    "cca_ssg": CCASSGLoss,
+    "cosent": CoSENT,
+    "angle": AnglE,
+    "cosine_regression": CosineRegression,
+    "matryoshka": Matryoshka,
 }
 
-NON_CONTRASTIVE = frozenset({"byol", "simsiam", "barlow_twins", "vicreg"})
+NON_CONTRASTIVE = frozenset({"byol", "simsiam", "barlow_twins", "vicreg", "cca_ssg"})
+# take ``scores=`` (one per pair of anchors[i], candidates[i]); without it, masks as 1 / 0 scores
+SCORED = frozenset({"cosent", "angle", "cosine_regression"})
 
 
 def build_objective(name: str, **kwargs: Any) -> nn.Module:
@@ -63,4 +79,4 @@ def build_objective(name: str, **kwargs: Any) -> nn.Module:
         raise TypeError(f"cannot build objective {name!r} with {sorted(kwargs)}: {err}") from err
 
 
-__all__ = ["OBJECTIVES", "NON_CONTRASTIVE", "build_objective", "Temperature", "TemperatureSchedule", *[c.__name__ for c in OBJECTIVES.values()]]
+__all__ = ["OBJECTIVES", "NON_CONTRASTIVE", "SCORED", "build_objective", "Temperature", "TemperatureSchedule", *[c.__name__ for c in OBJECTIVES.values()]]

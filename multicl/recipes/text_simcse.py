@@ -1,9 +1,11 @@
-"""SimCSE for sentence embeddings: unsupervised (dropout views) or supervised (NLI triplets).
+"""SimCSE for sentence embeddings: unsupervised (dropout views), supervised (NLI triplets) or scored pairs.
 
     python -m multicl.recipes.text_simcse                       # embedded demo, ~2 min on 2 CPU cores
     python -m multicl.recipes.text_simcse --mode unsup \
         --train-file sentences.txt --dev-file sts-dev.csv --test-file SICK_trial.txt
     python -m multicl.recipes.text_simcse --mode sup --train-file SICK_train.txt --dev-file sts-dev.csv
+    python -m multicl.recipes.text_simcse --mode scored --train-file sts-train.csv --objective cosent \
+        --dev-file sts-dev.csv --test-file SICK_trial.txt        # (sentence1, sentence2, score) files
 
 Writes to ``--out-dir``: config.json, metrics.json (before/after on every dev/test file),
 metrics.jsonl + tensorboard/ (training log), training_curve.png, model/ (a folder that
@@ -29,6 +31,7 @@ from multicl.encoders.pooling import POOLINGS
 from multicl.encoders.text import DEFAULT_TEXT_MODEL
 from multicl.eval.report import format_table, plot_training_curve
 from multicl.eval.sts import STSEvaluator
+from multicl.modalities.scored_text import ScoredPairAdapter, ScoredTextPair, normalise_scores, read_scored_pairs
 from multicl.modalities.text import TextAdapter, TextSample
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
@@ -43,16 +46,18 @@ from multicl.views.text import TEXT_VIEWS, build_text_view
 
 logger = logging.getLogger("multicl.recipes.text_simcse")
 DEMO = "demo"  # --train-file/--dev-file value that selects the embedded, licence-clean demo data
+DEMO_SCORED = "demo_scored_pairs.tsv"  # --mode scored's embedded training pairs (written for the project)
+DEMO_SCORED_DEV = "demo_scored_dev.tsv"  # its held-out pairs (other people and verbs); see benchmarks/text_scored_demo.py
 
 
 @dataclass(frozen=True)
 class Config:
-    mode: str = field(default="unsup", metadata={"help": "unsup: dropout views of one sentence; sup: (anchor, positive[, hard negative])", "choices": ["unsup", "sup"]})
+    mode: str = field(default="unsup", metadata={"help": "unsup: dropout views of one sentence; sup: (anchor, positive[, hard negative]); scored: (sentence1, sentence2, score) pairs (STS-B train, SICK relatedness)", "choices": ["unsup", "sup", "scored"]})
     model: str = field(default=DEFAULT_TEXT_MODEL, metadata={"help": "local folder or hub id of a transformers encoder"})
-    train_file: str = field(default=DEMO, metadata={"help": "sentences (.txt, one per line), pairs/triplets (.csv/.tsv) or a SICK file; 'demo' = embedded"})
+    train_file: str = field(default=DEMO, metadata={"help": "sentences (.txt, one per line), pairs/triplets (.csv/.tsv), a SICK file, or (--mode scored) an STS-B/SICK/sentence1,sentence2,score file; 'demo' = embedded"})
     train_dataset: str | None = field(default=None, metadata={"help": "a datasets id (needs the hub); overrides --train-file"})
     dataset_columns: tuple[str, ...] | None = field(default=None, metadata={"help": "columns of --train-dataset: text, or anchor positive [negative]"})
-    dev_file: tuple[str, ...] = field(default=(DEMO,), metadata={"help": "STS-B tsv or SICK files for model selection (first one decides)"})
+    dev_file: tuple[str, ...] = field(default=(DEMO,), metadata={"help": "STS-B tsv or SICK files for model selection (first one decides); 'demo' = embedded (in --mode scored: the demo's held-out pairs, then the demo STS set)"})
     test_file: tuple[str, ...] = field(default=(), metadata={"help": "STS-B tsv or SICK files scored before and after only"})
     out_dir: str = field(default="runs/text_simcse", metadata={"help": "output folder"})
     overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
@@ -84,6 +89,9 @@ class Config:
     mine_refresh_every: int = field(default=100, metadata={"help": "re-embed the corpus and re-mine every N steps"})
     mine_rank_window: tuple[int, ...] = field(default=(3, 30), metadata={"help": "sample mined negatives among survivors ranked lo..hi (skipping the closest: likely paraphrases)"})
     mine_max_positive_ratio: float | None = field(default=0.95, metadata={"help": "NV-Retriever filter: drop candidates above this share of the positive's similarity"})
+    objective: str = field(default="auto", metadata={"help": "auto (info_nce; cosent in --mode scored) | info_nce | cosent | angle | cosine_regression (the last three: --mode scored)"})
+    score_range: tuple[float, ...] | None = field(default=None, metadata={"help": "--mode scored: LO HI of the file's scores, mapped to [0, 1] (default: the training data's min and max)"})
+    matryoshka_dims: tuple[int, ...] = field(default=(), metadata={"help": "train nested prefixes of the embedding too, e.g. 384 256 128 64 (empty: off)"})
 
 
 def _demo_path(name: str) -> Path:
@@ -105,11 +113,26 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--mine-rank-window {' '.join(map(str, cfg.mine_rank_window))}: give two ranks LO HI with 0 <= LO < HI, e.g. 3 30")
     if not 0 <= cfg.view_prob <= 1:
         raise UserInputError(f"--view-prob {cfg.view_prob}: a share of words, in [0, 1]")
+    scored_objectives = ("cosent", "angle", "cosine_regression")
+    if cfg.objective not in ("auto", "info_nce", *scored_objectives):
+        raise UserInputError(f"--objective {cfg.objective}: choose from auto, info_nce, {', '.join(scored_objectives)}")
+    if cfg.mode == "scored" and cfg.objective == "info_nce":
+        raise UserInputError("--mode scored trains on graded pairs: use --objective cosent, angle or cosine_regression")
+    if cfg.mode != "scored" and cfg.objective in scored_objectives:
+        raise UserInputError(f"--objective {cfg.objective} reads a score per pair: use it with --mode scored and a scored file")
+    if cfg.mode == "scored" and cfg.mine_negatives:
+        raise UserInputError("--mine-negatives works with --mode unsup/sup; scored pairs are ranked by their grades, not negatives")
+    if cfg.score_range is not None and (len(cfg.score_range) != 2 or not cfg.score_range[0] < cfg.score_range[1]):
+        raise UserInputError(f"--score-range {' '.join(map(str, cfg.score_range))}: give LO HI with LO < HI, e.g. 0 5")
+    if any(d <= 0 for d in cfg.matryoshka_dims) or len(set(cfg.matryoshka_dims)) != len(cfg.matryoshka_dims):
+        raise UserInputError(f"--matryoshka-dims {' '.join(map(str, cfg.matryoshka_dims))}: distinct positive sizes, e.g. 384 256 128 64")
 
 
 def load_training_samples(cfg: Config, counts: dict[str, int] | None = None) -> list[TextSample]:
     """Samples for ``cfg.mode`` from a file, a datasets id or the embedded demo (``counts``: rows
     the readers skipped or dropped, by reason)."""
+    if cfg.mode == "scored":
+        return load_scored_samples(cfg)
     if cfg.train_dataset:
         samples = _samples_from_hub(cfg)
     elif cfg.train_file == DEMO:
@@ -135,6 +158,38 @@ def load_training_samples(cfg: Config, counts: dict[str, int] | None = None) -> 
     return samples
 
 
+def load_scored_samples(cfg: Config) -> list[ScoredTextPair]:
+    """(sentence1, sentence2, score) pairs with scores mapped to [0, 1] (``--score-range`` or the data's range)."""
+    if cfg.train_dataset:
+        pairs = [ScoredTextPair(*r) for r in _hub_rows(cfg, 3)]
+    elif cfg.train_file == DEMO:
+        if not _demo_path(DEMO_SCORED).is_file():
+            raise UserInputError("--mode scored has no embedded demo pairs: give --train-file (STS-B train tsv, a SICK file, "
+                                 "or a csv/tsv with sentence1, sentence2, score)")
+        pairs = read_scored_pairs(_demo_path(DEMO_SCORED))
+    else:
+        pairs = read_scored_pairs(cfg.train_file)
+    samples = normalise_scores(pairs, tuple(cfg.score_range) if cfg.score_range else None)
+    if cfg.max_train_samples:
+        samples = samples[: cfg.max_train_samples]
+    return samples
+
+
+def _hub_rows(cfg: Config, width: int) -> list[tuple]:
+    import datasets
+
+    name, _, split = cfg.train_dataset.partition(":")
+    try:
+        data = datasets.load_dataset(name, split=split or "train")
+    except Exception as err:  # the hub raises many kinds; the message matters more
+        raise RuntimeError(f"could not load dataset {cfg.train_dataset!r} (offline?): {err}. Use --train-file with a local file.") from err
+    columns = list(cfg.dataset_columns or data.column_names[:width])
+    missing = [c for c in columns if c not in data.column_names]
+    if missing:
+        raise ValueError(f"dataset {name!r} has no columns {missing}; it has {data.column_names}")
+    return [(str(r[0]), str(r[1]), float(r[2])) for r in zip(*(data[c] for c in columns))]
+
+
 def _samples_from_hub(cfg: Config) -> list[TextSample]:
     import datasets
 
@@ -157,6 +212,17 @@ def _evaluator_name(path: str) -> str:
     if path == DEMO:
         return "demo_sts"
     return re.sub(r"[^a-z0-9]+", "_", Path(path).stem.lower()).strip("_")
+
+
+def scored_demo_dev(cfg: Config) -> list[str]:
+    """``--dev-file demo`` in ``--mode scored`` means the demo's held-out scored pairs first, then
+    the generic demo STS set (does the model keep its general similarity?)."""
+    if cfg.mode != "scored":
+        return list(cfg.dev_file)
+    out: list[str] = []
+    for path in cfg.dev_file:
+        out.extend([str(_demo_path(DEMO_SCORED_DEV)), DEMO] if path == DEMO else [path])
+    return out
 
 
 def build_evaluators(paths: Sequence[str]) -> list[STSEvaluator]:
@@ -203,15 +269,24 @@ def main(cfg: Config) -> dict[str, float]:
     read_counts: dict[str, int] = {}
     samples = load_training_samples(cfg, read_counts)
     check_batch_fits(len(samples), cfg.batch_size, cfg.train_dataset or cfg.train_file)
-    dev = build_evaluators(cfg.dev_file)
+    dev = build_evaluators(scored_demo_dev(cfg))
     test = build_evaluators(cfg.test_file)
-    adapter = TextAdapter.from_pretrained(
+    adapter_cls = ScoredPairAdapter if cfg.mode == "scored" else TextAdapter
+    adapter = adapter_cls.from_pretrained(
         cfg.model, max_length=cfg.max_length, pooling=cfg.pooling, dropout=cfg.dropout,
         views=build_views(cfg, samples, out_dir / "cache") if cfg.mode == "unsup" else None,
     )
     encoder = adapter.build_encoder()
     head = build_head(cfg.head, encoder.embed_dim)
-    objective = build_objective("info_nce", temperature=cfg.temperature, learnable_temperature=cfg.learnable_temperature)
+    objective_name = cfg.objective if cfg.objective != "auto" else ("cosent" if cfg.mode == "scored" else "info_nce")
+    if objective_name == "info_nce":
+        objective = build_objective("info_nce", temperature=cfg.temperature, learnable_temperature=cfg.learnable_temperature)
+    else:
+        objective = build_objective(objective_name)
+    if cfg.matryoshka_dims:
+        if max(cfg.matryoshka_dims) > encoder.embed_dim:
+            raise UserInputError(f"--matryoshka-dims {max(cfg.matryoshka_dims)} exceeds the model's embedding size {encoder.embed_dim}")
+        objective = build_objective("matryoshka", objective=objective, dims=tuple(cfg.matryoshka_dims))
     policy = FalseNegativePolicy()
     miner = None
     if cfg.mine_negatives:
@@ -222,7 +297,12 @@ def main(cfg: Config) -> dict[str, float]:
         miner = HardNegativeMiner(corpus, adapter, corpus_meta=meta, policy=miner_policy, log_dir=out_dir, config=MinerConfig(
             num_negatives=cfg.mine_negatives, rank_window=tuple(cfg.mine_rank_window), refresh_every=cfg.mine_refresh_every,
             embed_batch_size=128, seed=cfg.seed))
-    learner = ContrastiveLearner(encoder, objective, head=head, policy=policy, miner=miner)
+    if cfg.mode == "scored":
+        from multicl.train.scored import ScoredPairLearner
+
+        learner = ScoredPairLearner(encoder, objective, head=head)
+    else:
+        learner = ContrastiveLearner(encoder, objective, head=head, policy=policy, miner=miner)
     device = "cuda" if (cfg.device in ("auto", "cuda") and torch.cuda.is_available()) else "cpu"
 
     def as_model(enc) -> EmbeddingModel:
