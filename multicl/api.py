@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 from multicl.encoders.text import TextEncoder, load_backbone, resolve_text_model
 from multicl.models.card import ModelCard
 from multicl.models.folder import (
-    META_FILE, check_model_folder, fingerprint, load_non_text, read_meta, reader_for_adapter, write_model,
+    META_FILE, NotAModelError, check_model_folder, fingerprint, load_non_text, looks_like_path, missing_model_error, read_meta, reader_for_adapter,
+    write_model,
 )
 from multicl.models.index import EmbeddingIndex, is_embeddings
 from multicl.models.readers import TextReader
@@ -104,6 +105,8 @@ class EmbeddingModel:
         local = Path(path_or_name) if path_or_name is not None else None
         looks_local = local is not None and local.expanduser().exists()
         local = local.expanduser() if looks_local else local
+        if local is not None and not looks_local and (isinstance(path_or_name, Path) or looks_like_path(str(path_or_name))):
+            raise missing_model_error(str(path_or_name))  # a mistyped path: never a hub lookup
         if looks_local:
             check_model_folder(local)
         meta = read_meta(local) if looks_local else None
@@ -123,7 +126,12 @@ class EmbeddingModel:
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
         except OSError as err:
-            raise FileNotFoundError(f"could not load a tokenizer from {path!r}: {err}") from err
+            where = "" if Path(path).is_dir() else f" (no local folder {str(Path(path).absolute())!r}, so it was taken for a hub id)"
+            raise FileNotFoundError(f"could not load a tokenizer from {path!r}{where}: {err}") from err
+        except ValueError as err:  # transformers' "install sentencepiece or tiktoken" when no tokenizer file is usable
+            raise NotAModelError(f"{path}: no usable tokenizer files in it (tokenizer.json, vocab.txt, ...); save the tokenizer "
+                                 f"beside the weights (tokenizer.save_pretrained(path)), or point at a recipe's out_dir/model. "
+                                 f"transformers said: {str(err).splitlines()[0]}") from None
         encoder = TextEncoder(load_backbone(path), pooling=pooling)
         encoder.eval()
         return cls(encoder, tokenizer, max_length=max_length, device=device or _default_device())

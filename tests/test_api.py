@@ -92,3 +92,72 @@ def test_length_buckets_match_the_padded_forward(tiny_text_model):
         padded = TextEncoder(bucketed.backbone, pooling, length_bucket_size=None).eval()
         with torch.no_grad():
             torch.testing.assert_close(bucketed(inputs), padded(inputs), atol=1e-5, rtol=1e-5)
+
+
+# -- model paths and texts a user brings (issue 14) ----------------------------------------------------
+def _table_run(run):
+    """A run folder as a recipe writes it: config.json, metrics.json, model/, pretrain/checkpoints/step-*."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_saved_models import table_setup
+
+    _, adapter = table_setup()
+    EmbeddingModel.from_adapter(adapter, adapter.build_encoder(), device="cpu").save(run / "model")
+    step = run / "pretrain" / "checkpoints" / "step-000002"  # what the trainer writes
+    step.mkdir(parents=True)
+    for name in ("model.safetensors", "optimizer.pt", "trainer_state.json"):
+        (step / name).write_text("{}")
+    (step.parent / "run_identity.json").write_text("{}")
+    (run / "config.json").write_text(json.dumps({"out_dir": str(run), "batch_size": 8}))
+    (run / "metrics.json").write_text("{}")
+
+
+def test_run_folder_checkpoint_and_mistyped_paths_name_the_path_never_a_tokenizer(tmp_path, monkeypatch):
+    import transformers
+
+    from multicl.models.folder import NotAModelError
+
+    _table_run(tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: pytest.fail(f"hub/tokenizer lookup of {a}"))
+    assert EmbeddingModel.load("run/model", device="cpu").modality == "table"  # a relative path that exists
+    with pytest.raises(NotAModelError, match=r"run is not a saved model.*model/ subfolder.*run's configuration") as err:
+        EmbeddingModel.load(tmp_path / "run")
+    assert "sentencepiece" not in str(err.value)
+    step = next((tmp_path / "run" / "pretrain" / "checkpoints").glob("step-*"))
+    for checkpoint in (step, step.parent):
+        with pytest.raises(NotAModelError, match=r"is a training checkpoint.*the run's model is .*run/model"):
+            EmbeddingModel.load(checkpoint)
+    for typo in ("runs/best", "./model", "run/best", "run/model/x", "../nowhere"):
+        with pytest.raises(NotAModelError, match=r"no model at .* does not exist \(not looked up on the hub") as err:
+            EmbeddingModel.load(typo)
+        assert typo in str(err.value) and "multicl.json" in str(err.value)
+    with pytest.raises(NotAModelError, match=r"run exists and holds \['config.json', 'metrics.json', 'model/', 'pretrain/'\]"):
+        EmbeddingModel.load("run/best")
+
+
+def test_transformers_folder_without_tokenizer_says_so_and_the_fix_works(tiny_text_model, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    from multicl.models.folder import NotAModelError
+
+    AutoModel.from_pretrained(tiny_text_model).save_pretrained(tmp_path / "weights_only")
+    with pytest.raises(NotAModelError, match="no tokenizer files") as err:
+        EmbeddingModel.load(tmp_path / "weights_only")
+    assert "sentencepiece" not in str(err.value) and "tokenizer.save_pretrained(path)" in str(err.value)
+    AutoTokenizer.from_pretrained(tiny_text_model).save_pretrained(tmp_path / "weights_only")  # the advice, followed
+    assert EmbeddingModel.load(tmp_path / "weights_only", device="cpu").encode(["fine"]).shape == (1, 32)
+
+
+def test_a_lone_surrogate_in_a_text_names_its_position(tiny_text_model):
+    from multicl.errors import UserInputError
+
+    model = EmbeddingModel.load(tiny_text_model, device="cpu")
+    bad = "caf\udce9 au lait"  # what surrogateescape leaves of a latin-1 byte
+    with pytest.raises(UserInputError, match=r"texts\[1\] has a lone surrogate .* U\+DCE9 at character 3 \(\.\.\.'caf' here\)"):
+        model.encode(["fine", bad])
+    fixed = bad.encode("utf-8", "replace").decode("utf-8")  # the advice, followed
+    assert model.encode(["fine", fixed]).shape == (2, 32)

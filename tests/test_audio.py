@@ -255,3 +255,105 @@ def test_csv_listing_errors_name_file_and_line(tmp_path):
     (tmp_path / "latin.csv").write_bytes("path,label\nx.wav,caf\xe9\n".encode("latin-1"))
     with pytest.raises(UserInputError, match="not valid UTF-8"):
         read_clips(tmp_path / "latin.csv")
+
+
+# -- any folder, class folders, unlabelled pre-training (issue 14) -------------------------------------
+def _class_folders(root, classes=("dog", "cat", "bird"), per_class=5):
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            sf.write(root / name / f"rec{i:02d}.wav", tone(300 + 200 * c + 10 * i, 0.2), 8000)
+    return root
+
+
+def test_class_folders_get_a_seeded_per_class_split(tmp_path):
+    from multicl.recipes.audio_contrastive import Config, load_data
+
+    root = _class_folders(tmp_path / "classes")
+    sf.write(root / "loose_take.wav", tone(1000, 0.2), 8000)  # directly in the folder: unlabelled, pre-training only
+    cfg = Config(data_dir=str(root), batch_size=2)
+    train, test, pretrain = load_data(cfg)
+    assert sorted(set(test.labels)) == sorted(set(train.labels)) == ["bird", "cat", "dog"]
+    assert len(test) == 3 and len(train) == 12 and None not in train.labels + test.labels  # round(5 * 0.2) = 1 per class
+    assert len(pretrain) == 13 and str(root / "loose_take.wav") in pretrain.paths and not set(test.paths) & set(pretrain.paths)
+    again, test_again, _ = load_data(cfg)
+    assert test_again.paths == test.paths  # seeded
+    other = load_data(Config(data_dir=str(root), batch_size=2, seed=1, test_fraction=0.4))[1]
+    assert len(other) == 6 and other.paths != test.paths
+
+
+def test_fsdd_folder_keeps_the_split_by_take(tmp_path):
+    from multicl.recipes.audio_contrastive import Config, load_data
+
+    for take in range(7):
+        for label in ("1", "2"):
+            sf.write(tmp_path / f"{label}_amy_{take}.wav", tone(400, 0.1), 8000)
+    train, test, pretrain = load_data(Config(data_dir=str(tmp_path), batch_size=2))
+    assert sorted(set(test.takes)) == [0, 1, 2, 3, 4] and sorted(set(train.takes)) == [5, 6] and pretrain is train
+
+
+def test_any_folder_of_audio_pretrains_and_saves_a_model(tmp_path, capsys):
+    from multicl import EmbeddingModel
+    from multicl.recipes.audio_contrastive import cli
+
+    data = tmp_path / "my recordings"
+    data.mkdir()
+    for i in range(6):
+        sf.write(data / f"meeting-{i}.flac", tone(200 + 50 * i, 0.15), 8000)
+    out = tmp_path / "run"
+    metrics = cli(["--data-dir", str(data), "--out-dir", str(out), "--device", "cpu", "--max-steps", "1", "--batch-size", "4",
+                   "--channels", "4", "4", "--embed-dim", "8", "--supervised-steps", "0"])
+    assert metrics["train_clips"] == 6 and not any(k.startswith("test_") for k in metrics)
+    assert "pre-training only (6 clips" in capsys.readouterr().out
+    model = EmbeddingModel.load(out / "model", device="cpu")
+    assert model.modality == "audio" and model.encode([str(data / "meeting-0.flac")]).shape == (1, 8)
+
+
+def test_unlabelled_data_dir_with_a_labelled_test_dir_advice_works(tmp_path):
+    import shlex
+
+    from multicl.errors import UserInputError
+    from multicl.recipes.audio_contrastive import Config, check_args, load_data
+    from multicl.recipes._cli import parser_for
+
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    for i in range(4):
+        sf.write(unlabelled / f"u{i}.wav", tone(500 + 10 * i, 0.1), 8000)
+    labelled = _class_folders(tmp_path / "labelled")
+    with pytest.raises(UserInputError, match="no labelled clips for the probes") as err:
+        load_data(Config(data_dir=str(unlabelled), test_dir=str(labelled), batch_size=2))
+    fix = shlex.split(str(err.value).split("instead: ")[1])  # --pretrain-dir X --data-dir Y, followed
+    ns = parser_for(Config, "").parse_args([*fix, "--batch-size", "2"])
+    cfg = Config(pretrain_dir=ns.pretrain_dir, data_dir=ns.data_dir, batch_size=2)
+    check_args(cfg)
+    train, test, pretrain = load_data(cfg)
+    assert len(test) == 3 and len(pretrain) == len(train) + 4
+
+
+def test_split_advice_works_when_followed(tmp_path):
+    from multicl.errors import UserInputError
+    from multicl.recipes.audio_contrastive import Config, load_data
+
+    root = _class_folders(tmp_path / "classes")
+    with pytest.raises(UserInputError, match=r"not named \{label\}_\{speaker\}_\{take\} \(no take\); use --split random"):
+        load_data(Config(data_dir=str(root), split="take", batch_size=2))
+    assert len(load_data(Config(data_dir=str(root), split="random", batch_size=2))[1]) == 3
+    for take in range(3):
+        sf.write(tmp_path / f"1_amy_{take}.wav", tone(400, 0.1), 8000)
+        sf.write(tmp_path / f"2_amy_{take}.wav", tone(600, 0.1), 8000)
+    fsdd = tmp_path
+    for p in root.rglob("*.wav"):
+        p.unlink()
+    with pytest.raises(UserInputError, match=r"leaves 0 training and 6 test clips; use --split random"):
+        load_data(Config(data_dir=str(fsdd), batch_size=2))
+    train, test, _ = load_data(Config(data_dir=str(fsdd), split="random", test_fraction=0.34, batch_size=2))
+    assert len(test) == 2 and set(test.labels) == {"1", "2"}
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for i in range(3):
+        sf.write(loose / f"clip{i}.wav", tone(400, 0.1), 8000)
+    with pytest.raises(UserInputError, match="no labelled clips.*pre-train only with --split none"):
+        load_data(Config(data_dir=str(loose), split="random", batch_size=2))
+    train, test, pretrain = load_data(Config(data_dir=str(loose), split="none", batch_size=2))
+    assert test is None and len(pretrain) == 3

@@ -188,3 +188,62 @@ def test_python_m_recipe_exits_2_with_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "multicl.recipes.security_threat", "--batch-size", "1", "--out-dir", str(tmp_path / "r")],
                          capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 2 and run.stderr.startswith("error: --batch-size 1") and "Traceback" not in run.stderr
+
+
+def test_audio_test_fraction_is_refused_before_any_clip_is_read(tmp_path, capsys, monkeypatch):
+    from multicl.recipes import audio_contrastive
+
+    monkeypatch.setattr(audio_contrastive, "read_clips", lambda *a, **k: pytest.fail("clips read before the check"))
+    code, err = _exit(capsys, audio_contrastive.cli, ["--data-dir", str(tmp_path), "--test-fraction", "1.5", "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and "--test-fraction 1.5" in err and "(0, 1)" in err and not (tmp_path / "r").exists()
+
+
+def test_audio_class_folders_no_longer_end_in_zero_training_clips(tmp_path, capsys):
+    import soundfile as sf
+
+    from multicl.recipes import audio_contrastive
+
+    for name in ("yes", "no"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            sf.write(tmp_path / "data" / name / f"{name}{i}.wav", (0.3 * np.sin(np.arange(800) / (3 + i))).astype(np.float32), 8000)
+    code, err = _exit(capsys, audio_contrastive.cli, ["--data-dir", str(tmp_path / "data"), "--split", "take", "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and "use --split random" in err and not (tmp_path / "r" / "config.json").exists()
+    train, test, _ = audio_contrastive.load_data(audio_contrastive.Config(data_dir=str(tmp_path / "data"), split="random", batch_size=2))
+    assert (len(train), len(test)) == (4, 2)  # the advice, followed
+
+
+def test_lone_surrogate_in_a_training_file_names_line_and_the_fix_works(tmp_path, capsys, monkeypatch):
+    import shlex
+    import subprocess
+    import sys
+
+    from multicl.data.text_files import read_sentences
+    from multicl.recipes import text_simcse
+
+    monkeypatch.setattr(text_simcse.TextAdapter, "from_pretrained", lambda *a, **k: pytest.fail("model loaded"))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"first sentence\nsecond sentence\ncaf\xed\xb3\xa9 au lait\n")  # WTF-8: an encoded lone surrogate U+DCE9
+    code, err = _exit(capsys, text_simcse.cli, ["--train-file", str(corpus), "--batch-size", "2", "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and "corpus.txt line 3: not valid UTF-8 (byte 4 of the line" in err and "lone surrogate" in err
+    command = err.split("`")[1]  # the printed fix, run as printed from the file's folder
+    subprocess.run(shlex.split(command.replace("python", shlex.quote(sys.executable), 1)), cwd=tmp_path, check=True)
+    assert read_sentences(tmp_path / "corpus.txt.fixed")[2].startswith("caf")
+
+
+def test_every_flag_a_recipe_message_advises_is_one_of_its_options():
+    """Advice that works when followed starts with a flag that exists: every ``--flag`` named in a
+    recipe's code (past its module doc) is an option of that recipe (pip's ``--no-deps`` aside)."""
+    import importlib
+    import pathlib
+    import re
+
+    from multicl.recipes._cli import parser_for
+
+    for path in sorted(pathlib.Path(importlib.import_module("multicl.recipes").__file__).parent.glob("[!_]*.py")):
+        module = importlib.import_module(f"multicl.recipes.{path.stem}")
+        if not hasattr(module, "Config"):
+            continue
+        options = set(parser_for(module.Config, "")._option_string_actions) | {"--debug", "--no-deps"}
+        code = path.read_text().split('"""', 2)[2]
+        assert not sorted(set(re.findall(r"--[a-z][a-z0-9-]+", code)) - options), path.stem

@@ -1,4 +1,10 @@
-"""Audio clips from a folder of ``{label}_{speaker}_{take}.wav`` files or a CSV of ``path,label[,group]``.
+"""Audio clips from any folder of audio files or a CSV of ``path,label[,group]``.
+
+Labels in a folder: a file named ``{label}_{speaker}_{take}`` (Free Spoken Digit Dataset naming)
+has its label, speaker and take; any other file in a subfolder (``root/<class>/*.wav``, at any
+depth) has the label of its parent folder (speaker = that folder, no take: ``-1``); any other file
+directly in the folder is unlabelled (label ``None``: pre-training only). A CSV row gives path and
+label (group: the third column, else the file's stem; no take).
 
 Loading goes through soundfile (torchaudio's own loader now needs torchcodec). Every clip is
 mixed down to mono, resampled to ``sample_rate`` with ``torchaudio.functional.resample`` and
@@ -35,9 +41,9 @@ class AudioClips:
     """Waveforms (float32, mono, ``sample_rate``) with their label, speaker/group and take."""
 
     waveforms: list[np.ndarray]
-    labels: list[str]
+    labels: list[str | None]  # None: an unlabelled clip (pre-training only)
     groups: list[str]
-    takes: list[int]
+    takes: list[int]  # -1: no take (not FSDD-named)
     paths: list[str]
     sample_rate: int
     skipped: dict[str, list[str]] = field(default_factory=dict)
@@ -52,6 +58,48 @@ class AudioClips:
 
     def __len__(self) -> int:
         return len(self.waveforms)
+
+    @property
+    def labelled(self) -> "AudioClips":
+        return self.subset(lambda i: self.labels[i] is not None)
+
+    @property
+    def unlabelled(self) -> "AudioClips":
+        return self.subset(lambda i: self.labels[i] is None)
+
+    @property
+    def has_takes(self) -> bool:
+        """Every clip FSDD-named (so a split by take is defined)."""
+        return bool(self.takes) and min(self.takes) >= 0
+
+    def __add__(self, other: "AudioClips") -> "AudioClips":
+        if other.sample_rate != self.sample_rate:
+            raise ValueError(f"clips at {self.sample_rate} Hz and {other.sample_rate} Hz cannot be combined")
+        skipped = {k: list(v) for k, v in self.skipped.items()}
+        for reason, names in other.skipped.items():
+            have = skipped.setdefault(reason, [])
+            have.extend(n for n in names if n not in have)
+        return AudioClips(self.waveforms + other.waveforms, self.labels + other.labels, self.groups + other.groups,
+                          self.takes + other.takes, self.paths + other.paths, self.sample_rate, skipped,
+                          self.padded + [p for p in other.padded if p not in self.padded])
+
+    def split_per_class(self, test_fraction: float, seed: int) -> tuple["AudioClips", "AudioClips"]:
+        """A seeded train/test split within each label: ``round(n * test_fraction)`` clips of a
+        class of ``n`` go to test, at least one and never all (a one-clip class stays in training,
+        with a WARNING); unlabelled clips stay in training."""
+        rng = np.random.default_rng(seed)
+        test_rows: set[int] = set()
+        alone = []
+        for label in sorted({x for x in self.labels if x is not None}):
+            rows = [i for i, x in enumerate(self.labels) if x == label]
+            if len(rows) < 2:
+                alone.append(label)
+                continue
+            count = min(max(int(round(len(rows) * test_fraction)), 1), len(rows) - 1)
+            test_rows.update(int(r) for r in rng.permutation(rows)[:count])
+        if alone:
+            logger.warning("classes with one clip stay in training only (no test clip): %s", ", ".join(alone))
+        return self.subset(lambda i: i not in test_rows), self.subset(lambda i: i in test_rows)
 
     def subset(self, keep) -> "AudioClips":
         keep = [i for i in range(len(self)) if keep(i)]
@@ -85,18 +133,21 @@ def load_waveform(path: str | Path, sample_rate: int) -> np.ndarray:
 
 
 def read_clips(source: str | Path, sample_rate: int = 8000) -> AudioClips:
-    """A folder (FSDD naming ``{label}_{speaker}_{take}``; other names get label = parent folder)
-    or a CSV with columns ``path,label[,group]`` (relative paths resolve against the CSV)."""
+    """Any folder of audio files (FSDD naming ``{label}_{speaker}_{take}``; other files get label =
+    parent folder, or none directly in ``source``: see the module doc) or a CSV with columns
+    ``path,label[,group]`` (relative paths resolve against the CSV)."""
     source = Path(source)
-    entries: list[tuple[Path, str, str, int]] = []
+    entries: list[tuple[Path, str | None, str, int]] = []
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
         for p in files:
             match = FSDD_NAME.match(p.stem)
             if match:
                 entries.append((p, match["label"], match["speaker"], int(match["take"])))
+            elif p.parent != source:
+                entries.append((p, p.parent.name, p.parent.name, -1))  # root/<class>/*.wav
             else:
-                entries.append((p, p.parent.name, p.parent.name, 0))
+                entries.append((p, None, p.stem, -1))  # unlabelled
     elif source.suffix.lower() == ".csv":
         try:
             text = source.read_text(encoding="utf-8-sig")
@@ -112,7 +163,7 @@ def read_clips(source: str | Path, sample_rate: int = 8000) -> AudioClips:
                 raise UserInputError(f"{source} line {line}: expected path,label[,group] with a path and a label, got {row}; "
                                      "fill in the cell or delete the row")
             path = Path(row[0]) if Path(row[0]).is_absolute() else source.parent / row[0]
-            entries.append((path, row[1], row[2] if len(row) > 2 else path.stem, 0))
+            entries.append((path, row[1], row[2] if len(row) > 2 else path.stem, -1))
     elif not source.exists():
         raise FileNotFoundError(f"{source} does not exist")
     else:

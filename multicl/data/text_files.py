@@ -42,8 +42,18 @@ def read_text(path: str | Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        bad = data[err.start:err.start + 3]
+        if len(bad) == 3 and bad[0] == 0xED and 0xA0 <= bad[1] <= 0xBF:  # CESU-8 / WTF-8: an encoded UTF-16 surrogate
+            raise UserInputError(
+                f"{path} line {line}: not valid UTF-8 (byte {column} of the line, {err.start} of the file): {bad!r} is an encoded lone "
+                f"surrogate (half of a UTF-16 pair, written by a tool that encodes UTF-16 halves separately), not UTF-8; "
+                f"fix the writer, or replace it: `python -c \"import sys; b=open(sys.argv[1],'rb').read(); "
+                f"open(sys.argv[1]+'.fixed','wb').write(b.decode('utf-8','replace').encode())\" {path.name}`"
+            ) from None
         raise UserInputError(
-            f"{path} is not valid UTF-8 (byte {err.start}: {data[err.start:err.start + 8]!r}); "
+            f"{path} line {line}: not valid UTF-8 (byte {err.start}: {data[err.start:err.start + 8]!r}); "
             f"convert it, e.g. `iconv -f latin1 -t utf-8 {path.name}`"
         ) from err
 

@@ -20,13 +20,28 @@ def text_group_id(text: str) -> int:
 
 
 def check_texts(texts: Any, what: str = "texts") -> list[str]:
-    """A list of strings, or an error that names the first bad entry."""
+    """A list of strings, or an error that names the first bad entry: a non-string (``TypeError``),
+    or a string UTF-8 cannot encode, such as a lone surrogate ``"\\ud800"`` left by a bad decode or a
+    JSON escape (:class:`~multicl.errors.UserInputError` naming the entry, the character position and
+    the character; tokenizers would fail on it with no position)."""
+    from multicl.errors import UserInputError
+
     if isinstance(texts, str):
         raise TypeError(f"{what} must be a list of strings, got a single string; wrap it in a list")
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"{what}[{i}] is {type(text).__name__} ({text!r}); every entry must be a str")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:
+                char = text[err.start]
+                kind = "a lone surrogate (half of a UTF-16 pair)" if 0xD800 <= ord(char) <= 0xDFFF else "a character UTF-8 cannot encode"
+                raise UserInputError(
+                    f"{what}[{i}] has {kind} U+{ord(char):04X} at character {err.start} "
+                    f"(...{text[max(0, err.start - 20):err.start]!r} here); the text was decoded wrongly upstream: decode its "
+                    f"bytes as UTF-8, or drop the character, e.g. text.encode('utf-8', 'replace').decode('utf-8')") from None
     return texts
 
 

@@ -92,20 +92,93 @@ def read_meta(path: Path) -> dict[str, Any] | None:
     return meta
 
 
+MODEL_FOLDER_HELP = ("a model folder holds multicl.json + model.safetensors (written by EmbeddingModel.save; a recipe "
+                     "writes one to out_dir/model), or is a sentence-transformers / transformers folder (modules.json or a "
+                     "config.json with model_type, tokenizer files, weights)")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")
+
+
+RUN_WORDS = frozenset({"runs", "run", "out", "outputs", "output", "model", "best", "checkpoints", "pretrain", "tmp"})
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` is meant as a local path rather than a hub id: it starts with ``.``, ``/``
+    or ``~``, has a backslash, a trailing separator or more than one ``/`` (hub ids are ``name`` or
+    ``owner/name``), its first part is a folder here (``runs/best`` beside an existing ``runs/``), or
+    a part is a word of run folders (``runs``, ``out``, ``model``, ``best``, ...), which no hub id uses."""
+    text = str(name)
+    if text.startswith((".", "/", "~")) or "\\" in text or text.endswith("/") or text.count("/") > 1:
+        return True
+    if "/" in text:
+        owner, name = text.split("/", 1)
+        return Path(owner).is_dir() or owner.lower() in RUN_WORDS or name.lower() in RUN_WORDS
+    return False
+
+
+def _nearest_existing(path: Path) -> Path | None:
+    for parent in path.absolute().parents:
+        if parent.is_dir():
+            return parent
+    return None
+
+
+def missing_model_error(name: str) -> "NotAModelError":
+    """The error for a path that does not exist: the path, where it was looked for, the nearest
+    folder that does exist and what is in it, and what a model folder contains."""
+    path = Path(name).expanduser()
+    where = path if path.is_absolute() else path.absolute()
+    near = _nearest_existing(path)
+    listing = ""
+    if near is not None:
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in near.iterdir())
+        listing = f"; {near} exists and holds {entries[:10]}{' ...' if len(entries) > 10 else ''}"
+    return NotAModelError(f"no model at {name!r}: {where} does not exist (not looked up on the hub: it is a path){listing}; "
+                          f"{MODEL_FOLDER_HELP}")
+
+
+def _run_folder_hint(path: Path) -> str:
+    """Where the model of a run or checkpoint folder is, when one is near."""
+    for folder in (path, *path.parents[:3]):
+        if (folder / "model" / META_FILE).exists() or (folder / "model" / "modules.json").exists():
+            return f"; the run's model is {folder / 'model'}"
+        if (folder / "best" / META_FILE).exists():
+            return f"; the run's best model is {folder / 'best'}"
+    return ""
+
+
+def _is_transformers_config(path: Path) -> bool:
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and ("model_type" in config or "architectures" in config)
+
+
 def check_model_folder(path: Path) -> None:
-    """Raise :class:`NotAModelError` naming what is missing when ``path`` is not a model folder."""
+    """Raise :class:`NotAModelError` naming what is missing when ``path`` is not a model folder:
+    a run folder, a training checkpoint, a recipe's config.json folder, a transformers folder
+    without tokenizer files each get their own message (never a tokenizer library's)."""
     if not path.exists():
-        raise NotAModelError(f"no model at {path}: give a folder written by EmbeddingModel.save (a recipe's out_dir/model), "
-                             f"a sentence-transformers folder, or a hub id")
+        raise missing_model_error(str(path))
     if not path.is_dir():
         raise NotAModelError(f"{path} is a file, not a model folder; give the folder that holds multicl.json "
                              f"(a recipe writes it to out_dir/model)")
-    markers = [META_FILE, "modules.json", "config.json"]
-    if not any((path / m).exists() for m in markers):
-        found = sorted(p.name for p in path.iterdir())[:8]
-        hint = " (it looks like a run folder: the model is in its model/ subfolder)" if (path / "model").is_dir() else ""
-        raise NotAModelError(f"{path} is not a saved model: none of {markers} in it (found {found}){hint}; "
-                             f"save one with EmbeddingModel.save(path) or point at a recipe's out_dir/model")
+    if (path / META_FILE).exists() or (path / "modules.json").exists():
+        return
+    found = sorted(p.name for p in path.iterdir())[:8]
+    if (path / "trainer_state.json").exists() or path.name == "checkpoints":
+        raise NotAModelError(f"{path} is a training checkpoint (found {found}), not a saved model: a recipe resumes from it when "
+                             f"run again with the same --out-dir{_run_folder_hint(path)}; {MODEL_FOLDER_HELP}")
+    if (path / "config.json").exists() and _is_transformers_config(path):
+        if not any((path / name).exists() for name in TOKENIZER_FILES):
+            raise NotAModelError(f"{path} has a transformers config.json but no tokenizer files (none of {list(TOKENIZER_FILES[:4])}; "
+                                 f"found {found}): save the tokenizer beside it (tokenizer.save_pretrained(path)){_run_folder_hint(path)}")
+        return
+    hint = " (it looks like a run folder: the model is in its model/ subfolder)" if (path / "model").is_dir() else ""
+    what = "its config.json is a run's configuration, not a transformers one; " if (path / "config.json").exists() else ""
+    raise NotAModelError(f"{path} is not a saved model: none of [{META_FILE!r}, 'modules.json', a transformers 'config.json'] in it "
+                         f"(found {found}){hint}; {what}{MODEL_FOLDER_HELP}{_run_folder_hint(path) if not hint else ''}")
 
 
 def load_non_text(path: Path, meta: dict[str, Any]) -> tuple[torch.nn.Module, Any]:

@@ -3,10 +3,19 @@
     python -m multicl.recipes.audio_contrastive --data-dir fsdd/recordings            # takes 5-49 train, 0-4 test
     python -m multicl.recipes.audio_contrastive --data-dir fsdd/recordings --test-speaker george   # leave one speaker out
     python -m multicl.recipes.audio_contrastive --data-dir train_wavs/ --test-dir test_wavs/
+    python -m multicl.recipes.audio_contrastive --data-dir classes/        # classes/<class>/*.wav: seeded 80/20 split per class
+    python -m multicl.recipes.audio_contrastive --data-dir any_wavs/        # no labels: pre-training only, saves model/
+    python -m multicl.recipes.audio_contrastive --data-dir classes/ --pretrain-dir unlabelled_wavs/
 
-``--data-dir``: a folder of ``{label}_{speaker}_{take}.wav`` files (Free Spoken Digit Dataset
-naming) or a CSV of ``path,label[,group]``. Pipeline: 1. contrastive pre-training (InfoNCE)
-on the training clips with waveform views (speed perturbation, random crop, shift, gain, noise
+``--data-dir``: any folder of audio files or a CSV of ``path,label[,group]``. Labels: files
+named ``{label}_{speaker}_{take}.wav`` (Free Spoken Digit Dataset naming) carry theirs; other
+files take their parent folder's name (``root/<class>/*.wav``); files directly in the folder
+are unlabelled (pre-training only). Test split (``--split auto``): ``--test-dir``, else
+``--test-speaker``, else by take for FSDD names, else a seeded per-class split
+(``--test-fraction``), else (no labels at all) pre-training only: the model is saved, the
+probes are skipped. ``--pretrain-dir`` adds unlabelled clips to pre-training only.
+
+Pipeline: 1. contrastive pre-training (InfoNCE) on the training clips with waveform views (speed perturbation, random crop, shift, gain, noise
 at an SNR) and, in the encoder's log-mel frontend, per-utterance CMVN, a mel-axis warp and
 SpecAugment, labels unused; 2. kNN (cosine) and linear-probe
 label accuracy on the test clips; baselines: log-mel statistics (per-band mean and std) +
@@ -56,6 +65,12 @@ class Config:
     test_dir: str | None = field(default=None, metadata={"help": "separate test clips; else split --data-dir by take or speaker"})
     test_takes: int = field(default=5, metadata={"help": "without --test-dir/--test-speaker: takes 0..N-1 are the test split"})
     test_speaker: str | None = field(default=None, metadata={"help": "leave this speaker out for testing (unseen speaker)"})
+    split: str = field(default="auto", metadata={
+        "help": "without --test-dir/--test-speaker: auto (FSDD names: by take; class folders or a csv: random per class; "
+                "no labels: none), take, random (seeded per-class --test-fraction), none (pre-training only, no probes)",
+        "choices": ("auto", "take", "random", "none")})
+    test_fraction: float = field(default=0.2, metadata={"help": "--split random: share of each class's clips held out for testing"})
+    pretrain_dir: str | None = field(default=None, metadata={"help": "more clips for pre-training only (any folder of audio files or a csv; labels unused)"})
     out_dir: str = field(default="runs/audio_contrastive", metadata={"help": "output folder"})
     overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
@@ -83,29 +98,88 @@ class Config:
     knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
 
 
-def split(cfg: Config) -> tuple[AudioClips, AudioClips]:
-    train, test = _split(cfg)
+def check_args(cfg: Config) -> None:
+    """The audio recipe's own argument rules, before any clip is read."""
+    if not 0 < cfg.test_fraction < 1:
+        raise UserInputError(f"--test-fraction {cfg.test_fraction}: the share of each class held out for testing, in (0, 1) "
+                             f"(e.g. --test-fraction 0.2)")
+    if cfg.pretrain_dir and not Path(cfg.pretrain_dir).expanduser().exists():
+        raise UserInputError(f"--pretrain-dir {cfg.pretrain_dir}: no such file or folder (from {Path.cwd()}); check the path")
+    if cfg.split == "take" and (cfg.test_dir or cfg.test_speaker):
+        raise UserInputError("--split take splits --data-dir by take; drop it with --test-dir / --test-speaker")
+
+
+def load_data(cfg: Config) -> tuple[AudioClips, AudioClips | None, AudioClips]:
+    """``(probe training clips, test clips, pre-training clips)``; test is None when there is
+    nothing to probe (``--split none``, or no labels: pre-training only). Pre-training sees the
+    training clips, the unlabelled clips of ``--data-dir`` and ``--pretrain-dir`` (never the test clips)."""
+    clips = read_clips(cfg.data_dir, cfg.sample_rate)
+    extra = read_clips(cfg.pretrain_dir, cfg.sample_rate) if cfg.pretrain_dir else None
+    unlabelled = clips.unlabelled
+    if extra is not None:
+        unlabelled = unlabelled + extra
+    labelled = clips.labelled
+    no_labels = len(labelled) == 0 and not cfg.test_dir
+    if cfg.split == "none" or (cfg.split == "auto" and no_labels and not cfg.test_speaker):
+        if cfg.split == "auto":
+            logger.warning("[audio_contrastive] %s: no labelled clips (files directly in the folder, not FSDD-named): "
+                           "pre-training only, probes skipped; for probes give class folders (%s/<class>/*.wav), "
+                           "FSDD names or a csv of path,label", cfg.data_dir, cfg.data_dir)
+        pretrain = clips + extra if extra is not None else clips
+        check_batch_fits(len(pretrain), cfg.batch_size, str(cfg.data_dir))
+        return pretrain, None, pretrain
+    train, test = split(cfg, labelled)
+    pretrain = train + unlabelled if len(unlabelled) else train
+    check_batch_fits(len(pretrain), cfg.batch_size, str(cfg.data_dir))
+    return train, test, pretrain
+
+
+def split(cfg: Config, clips: AudioClips | None = None) -> tuple[AudioClips, AudioClips]:
+    """Labelled ``(train, test)`` clips; ``clips``: the labelled clips of ``--data-dir`` (read when None)."""
+    train, test = _split(cfg, read_clips(cfg.data_dir, cfg.sample_rate).labelled if clips is None else clips)
     shared = set(train.labels) & set(test.labels)
     if not shared:
         raise UserInputError(
             f"the test clips ({cfg.test_dir or cfg.data_dir}) share no label with the training clips ({cfg.data_dir}): "
             f"training labels {sorted(set(train.labels))[:10]}, test labels {sorted(set(test.labels))[:10]}; every accuracy "
-            f"would be 0. Name the clips with the same labels (FSDD: {{label}}_{{speaker}}_{{take}}.wav, or a csv path,label)")
-    check_batch_fits(len(train), cfg.batch_size, str(cfg.data_dir))
+            f"would be 0. Name the clips with the same labels (FSDD: {{label}}_{{speaker}}_{{take}}.wav, class folders "
+            f"<class>/*.wav, or a csv path,label)")
     return train, test
 
 
-def _split(cfg: Config) -> tuple[AudioClips, AudioClips]:
-    clips = read_clips(cfg.data_dir, cfg.sample_rate)
+def _split(cfg: Config, clips: AudioClips) -> tuple[AudioClips, AudioClips]:
     if cfg.test_dir:
-        return clips, read_clips(cfg.test_dir, cfg.sample_rate)
+        test = read_clips(cfg.test_dir, cfg.sample_rate)
+        if len(test.labelled) == 0:
+            raise UserInputError(f"--test-dir {cfg.test_dir}: no labelled clips (files directly in the folder, not FSDD-named); "
+                                 f"put them in class folders ({cfg.test_dir}/<class>/*.wav) or list them in a csv of path,label")
+        if len(clips) == 0:
+            raise UserInputError(f"--data-dir {cfg.data_dir} has no labelled clips for the probes to train on; pre-train on it and "
+                                 f"split the labelled clips instead: --pretrain-dir {cfg.data_dir} --data-dir {cfg.test_dir}")
+        return clips, test.labelled
+    if len(clips) == 0:
+        raise UserInputError(f"--data-dir {cfg.data_dir} has no labelled clips; give class folders ({cfg.data_dir}/<class>/*.wav), "
+                             f"FSDD names or a csv of path,label, or pre-train only with --split none")
     if cfg.test_speaker:
         if cfg.test_speaker not in set(clips.groups):
             raise UserInputError(f"--test-speaker {cfg.test_speaker!r} not found; speakers are {sorted(set(clips.groups))}")
         return clips.subset(lambda i: clips.groups[i] != cfg.test_speaker), clips.subset(lambda i: clips.groups[i] == cfg.test_speaker)
-    train, test = clips.subset(lambda i: clips.takes[i] >= cfg.test_takes), clips.subset(lambda i: clips.takes[i] < cfg.test_takes)
-    if len(test) == 0 or len(train) == 0:
-        raise UserInputError(f"splitting by take < {cfg.test_takes} leaves {len(train)} training and {len(test)} test clips; use --test-dir")
+    by_take = cfg.split == "take" or (cfg.split == "auto" and clips.has_takes)
+    if by_take:
+        if not clips.has_takes:
+            raise UserInputError(f"--split take: {sum(t < 0 for t in clips.takes)} clips of {cfg.data_dir} are not named "
+                                 f"{{label}}_{{speaker}}_{{take}} (no take); use --split random or --test-dir")
+        train, test = clips.subset(lambda i: clips.takes[i] >= cfg.test_takes), clips.subset(lambda i: clips.takes[i] < cfg.test_takes)
+        if len(test) == 0 or len(train) == 0:
+            raise UserInputError(f"splitting by take < {cfg.test_takes} leaves {len(train)} training and {len(test)} test clips; "
+                                 f"use --split random (a seeded per-class split) or --test-dir")
+        return train, test
+    train, test = clips.split_per_class(cfg.test_fraction, cfg.seed)
+    if len(test) == 0:
+        raise UserInputError(f"--split random: every class of {cfg.data_dir} has a single clip, so none can be held out; "
+                             f"add clips or give --test-dir")
+    logger.info("[audio_contrastive] seeded per-class split (--test-fraction %g, --seed %d): %d training, %d test clips",
+                cfg.test_fraction, cfg.seed, len(train), len(test))
     return train, test
 
 
@@ -149,9 +223,11 @@ def contrastive(adapter: AudioAdapter, objective, out_dir: Path, steps: int, cfg
 
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    train, test, pretrain = load_data(cfg)  # data errors before the run folder is claimed
     out, device = start_run(cfg)
-
-    train, test = split(cfg)
+    if test is None:
+        return pretrain_only(cfg, pretrain, out, start)
     names = sorted(set(train.labels) | set(test.labels))
     y_train = np.array([names.index(label) for label in train.labels])
     y_test = np.array([names.index(label) for label in test.labels])
@@ -160,7 +236,10 @@ def main(cfg: Config) -> dict[str, float]:
     snr = tuple(cfg.noise_snr_db) if cfg.noise_snr_db else None
     views = WaveViews(speed=(min(cfg.speed), max(cfg.speed)) if cfg.speed else None, crop_seconds=cfg.crop_seconds or None, snr_db=snr)
     adapter = make_adapter(train, None, cfg, views, cfg.specaugment)
+    pretrain_adapter = adapter if pretrain is train else make_adapter(pretrain, None, cfg, views, cfg.specaugment)
     metrics: dict[str, float] = {"train_clips": float(len(train)), "test_clips": float(len(test))}
+    if pretrain is not train:
+        metrics["pretrain_clips"] = float(len(pretrain))
     metrics.update(train.counts("data_dir"))  # files skipped (by reason) and clips padded, also named in the log
     if cfg.test_dir:
         metrics.update(test.counts("test_dir"))
@@ -172,7 +251,7 @@ def main(cfg: Config) -> dict[str, float]:
 
     # 1-2. self-supervised pre-training, probes
     t = time.perf_counter()
-    encoder, summary = contrastive(adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
+    encoder, summary = contrastive(pretrain_adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
     metrics["pretrain_seconds"] = time.perf_counter() - t
     import dataclasses
 
@@ -227,7 +306,7 @@ def main(cfg: Config) -> dict[str, float]:
             variants["no_speed_warp"] = (dataclasses.replace(views, speed=None), cfg.specaugment, dataclasses.replace(cfg, mel_warp=0.0))
         for name, (variant_views, spec, variant_cfg) in variants.items():
             t = time.perf_counter()
-            variant = make_adapter(train, None, variant_cfg, variant_views, spec)
+            variant = make_adapter(pretrain, None, variant_cfg, variant_views, spec)
             encoder_v, _ = contrastive(variant, build_objective("info_nce", temperature=cfg.temperature), out / f"ablation_{name}", cfg.max_steps, cfg)
             metrics.update(evaluate(encoder_v, f"test_{name}"))
             metrics[f"{name}_seconds"] = time.perf_counter() - t
@@ -236,6 +315,33 @@ def main(cfg: Config) -> dict[str, float]:
     metrics["pretrain_clips_per_second"] = float(summary.get("samples_per_second", float("nan")))
     atomic_write_json(out / "metrics.json", metrics)
     print(report(metrics, cfg))
+    return metrics
+
+
+def pretrain_only(cfg: Config, clips: AudioClips, out: Path, start: float) -> dict[str, float]:
+    """No labels to probe: contrastive pre-training on every clip, the model saved, no probes."""
+    import dataclasses
+
+    from multicl.api import EmbeddingModel
+    from multicl.models.card import ModelCard
+    from multicl.train.run_identity import config_fingerprint
+
+    logger.info("[audio_contrastive] pre-training only on %d clips (labels unused, no probes)", len(clips))
+    snr = tuple(cfg.noise_snr_db) if cfg.noise_snr_db else None
+    views = WaveViews(speed=(min(cfg.speed), max(cfg.speed)) if cfg.speed else None, crop_seconds=cfg.crop_seconds or None, snr_db=snr)
+    adapter = make_adapter(clips, None, cfg, views, cfg.specaugment)
+    metrics: dict[str, float] = {"train_clips": float(len(clips)), "pretrain_clips": float(len(clips))}
+    metrics.update(clips.counts("data_dir"))
+    t = time.perf_counter()
+    encoder, summary = contrastive(adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
+    metrics["pretrain_seconds"] = time.perf_counter() - t
+    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
+        "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": metrics["pretrain_seconds"]}))
+    metrics["wall_seconds"] = time.perf_counter() - start
+    metrics["pretrain_clips_per_second"] = float(summary.get("samples_per_second", float("nan")))
+    atomic_write_json(out / "metrics.json", metrics)
+    print(f"pre-training only ({len(clips)} clips, no labels to probe): wall {metrics['wall_seconds']:.0f}s; "
+          f"model in {out / 'model'} (multicl.EmbeddingModel.load)")
     return metrics
 
 
@@ -257,7 +363,7 @@ def report(m: dict[str, float], cfg: Config) -> str:
 
 
 def cli(argv: list[str] | None = None) -> dict[str, float]:
-    return run_cli(main, Config, argv, __doc__.split("\n\n")[0])
+    return run_cli(main, Config, argv, __doc__.split("\n\n")[0], check=check_args)
 
 
 if __name__ == "__main__":
