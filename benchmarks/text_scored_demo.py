@@ -85,7 +85,7 @@ def run_seeds(seeds, out: Path, extra: list[str]) -> None:
 
     results = []
     for seed in seeds:
-        cfg = text_simcse.Config(mode="scored", out_dir=str(out / f"seed{seed}"), seed=seed, overwrite=True, device="cpu")
+        cfg = text_simcse.Config(mode="scored", out_dir=str(out / f"multicl_seed{seed}"), seed=seed, overwrite=True, device="cpu")
         results.append(text_simcse.main(cfg))
     keys = [k[len("before_"):] for k in results[0] if k.startswith("before_") and k.endswith("spearman_cosine")]
 

@@ -205,3 +205,16 @@ def test_scored_objectives_learn_a_ranking():
         opt.step()
     end = spearmanr(F.cosine_similarity(layer(x), layer(y)).detach(), scores).statistic
     assert end > start + 0.2 and end > 0.8
+
+
+def test_angle_similarity_equals_sentence_transformers_pairwise_angle_sim():
+    util = pytest.importorskip("sentence_transformers.util")
+    x, y = rand(6, 10, seed=30), rand(6, 10, seed=31)
+    assert torch.allclose(rowwise_angle_similarity(x, y), util.pairwise_angle_sim(x, y), rtol=1e-5, atol=1e-6)
+    assert torch.allclose(rowwise_cosine_for_test(x, y), util.pairwise_cos_sim(x, y), atol=1e-6)
+
+
+def rowwise_cosine_for_test(x, y):
+    from multicl.objectives.cosent import rowwise_cosine
+
+    return rowwise_cosine(x, y)

@@ -44,8 +44,8 @@ class AnglE(nn.Module):
     """``cosine_weight * CoSENT(scale=cosine_scale) + ibn_weight * in-batch InfoNCE(scale=ibn_scale)
     + angle_weight * CoSENT over angle similarities(scale=angle_scale)``.
 
-    Defaults are the AnglE paper's and its first released code: weights 1, 1, 1, scales 20
-    (tau 0.05), 20 and 1. The angle term divides the two embeddings of a pair element-wise as
+    Defaults follow the AnglE paper's first released code: weights 1, 1, 1, scales 20 (tau
+    0.05), 20 and 1 (later ``angle_emb`` releases reweight the terms). The angle term divides the two embeddings of a pair element-wise as
     complex vectors (first half real, second half imaginary) and ranks the pairs by the summed
     normalised quotient, which keeps a gradient where cosine saturates.
     Scored pairs: ``forward(anchors, candidates, scores=(N,))``; the in-batch term uses the
