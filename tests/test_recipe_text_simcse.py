@@ -18,6 +18,7 @@ def write_files(tmp_path):
 
 
 def run(tmp_path, model, **kw):
+    kw.setdefault("mode", "unsup")
     cfg = text_simcse.Config(model=model, out_dir=str(tmp_path / "out"), device="cpu", max_steps=4, batch_size=4, eval_every=2, max_length=16, **kw)
     return text_simcse.main(cfg)
 

@@ -166,7 +166,8 @@ def write_text_files(tmp_path):
 
 def simcse_argv(model, out, sentences, dev, *extra):
     return ["--model", model, "--out-dir", str(out), "--train-file", str(sentences), "--dev-file", str(dev), "--device", "cpu",
-            "--max-steps", "2", "--batch-size", "4", "--eval-every", "2", "--max-length", "16", "--no-keep-initial-if-better", *extra]
+            "--max-steps", "2", "--batch-size", "4", "--eval-every", "2", "--max-length", "16", "--no-keep-initial-if-better",
+            "--mode", "unsup", *extra]
 
 
 def test_recipe_rerun_with_other_settings_refuses_and_overwrite_retrains(tiny_text_model, tmp_path):

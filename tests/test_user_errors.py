@@ -79,10 +79,10 @@ def test_too_few_samples_advice_names_a_working_batch_size(tmp_path, capsys, mon
     monkeypatch.setattr(text_simcse.TextAdapter, "from_pretrained", lambda *a, **k: pytest.fail("model loaded"))
     corpus = tmp_path / "s.txt"
     corpus.write_text("one sentence\n")
-    code, err = _exit(capsys, text_simcse.cli, ["--train-file", str(corpus), "--out-dir", str(tmp_path / "r")])
+    code, err = _exit(capsys, text_simcse.cli, ["--mode", "unsup", "--train-file", str(corpus), "--out-dir", str(tmp_path / "r")])
     assert code == 2 and "needs at least 2 (add data)" in err and "batch-size 1" not in err
     corpus.write_text("a\nb\nc\n")
-    code, err = _exit(capsys, text_simcse.cli, ["--train-file", str(corpus), "--out-dir", str(tmp_path / "r2")])
+    code, err = _exit(capsys, text_simcse.cli, ["--mode", "unsup", "--train-file", str(corpus), "--out-dir", str(tmp_path / "r2")])
     assert code == 2 and "--batch-size between 2 and 3" in err
 
 
@@ -224,7 +224,7 @@ def test_lone_surrogate_in_a_training_file_names_line_and_the_fix_works(tmp_path
     monkeypatch.setattr(text_simcse.TextAdapter, "from_pretrained", lambda *a, **k: pytest.fail("model loaded"))
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes(b"first sentence\nsecond sentence\ncaf\xed\xb3\xa9 au lait\n")  # WTF-8: an encoded lone surrogate U+DCE9
-    code, err = _exit(capsys, text_simcse.cli, ["--train-file", str(corpus), "--batch-size", "2", "--out-dir", str(tmp_path / "r")])
+    code, err = _exit(capsys, text_simcse.cli, ["--mode", "unsup", "--train-file", str(corpus), "--batch-size", "2", "--out-dir", str(tmp_path / "r")])
     assert code == 2 and "corpus.txt line 3: not valid UTF-8 (byte 4 of the line" in err and "lone surrogate" in err
     command = err.split("`")[1]  # the printed fix, run as printed from the file's folder
     subprocess.run(shlex.split(command.replace("python", shlex.quote(sys.executable), 1)), cwd=tmp_path, check=True)
