@@ -83,6 +83,7 @@ class ContrastiveLearner(nn.Module):
         self.policy = policy if policy is not None else FalseNegativePolicy()
         self.two_view = bool(getattr(objective, "two_view", False))
         self.uses_labels = bool(getattr(objective, "uses_labels", False))
+        self.uses_logit_offsets = bool(getattr(objective, "uses_logit_offsets", False))  # logQ-corrected objectives
         self.in_batch = InBatchNegatives(use_as_negatives=in_batch_negatives)
         extra = list(sources) if sources is not None else [ExplicitHardNegatives()]
         if queue_size:
@@ -221,7 +222,7 @@ class ContrastiveLearner(nn.Module):
                 return self.objective(anchors, pool.candidates[:n], neg_mask=pool.neg_mask[:, :n],
                                       labels=None if labels is None else labels.to(anchors.device))
             return self.objective(anchors, pool.candidates[:n], pos_mask=pool.pos_mask[:, :n], neg_mask=pool.neg_mask[:, :n])
-        if getattr(self.objective, "uses_logit_offsets", False):  # logQ correction: offsets carried in the metadata
+        if self.uses_logit_offsets:  # logQ correction: per-candidate offsets carried in the metadata
             return self.objective(anchors, pool.candidates, pos_mask=pool.pos_mask, neg_mask=pool.neg_mask,
                                   logit_offset=pool_logit_offsets(blocks, anchors.device),
                                   anchor_logit_offset=batch.anchors.meta.get("logit_offset"))
