@@ -292,3 +292,17 @@ def test_recipe_refuses_missing_files_and_bad_flags_before_claiming_out_dir(tmp_
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="k-hop-negatives"):
         cli(["--data-dir", str(tmp_path / "empty"), "--method", "cca_ssg", "--k-hop-negatives", "1", "--out-dir", str(tmp_path / "o2")])
+
+
+def test_a_queue_stores_what_the_k_hop_rule_reads():
+    import torch
+
+    from multicl.negatives.graph_neighbours import KHopNeighbourPolicy
+    from multicl.objectives import build_objective
+    from multicl.train.learner import ContrastiveLearner
+
+    policy = KHopNeighbourPolicy.from_graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=3, k=1)
+    assert "node_id" in policy.meta_keys()
+    learner = ContrastiveLearner(torch.nn.Linear(2, 2), build_objective("info_nce"), policy=policy, queue_size=4, embed_dim=2)
+    queue = next(s for s in learner.sources if s.name == "queue")
+    assert "node_id" in queue.queue.meta_keys

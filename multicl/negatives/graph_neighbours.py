@@ -48,6 +48,9 @@ class KHopNeighbourPolicy(FalseNegativePolicy):
     def from_graph(cls, edge_index: torch.Tensor, num_nodes: int, k: int = 1, **policy: bool) -> "KHopNeighbourPolicy":
         return cls(pair_keys=k_hop_pairs(edge_index, num_nodes, k), num_nodes=num_nodes, **policy)
 
+    def meta_keys(self) -> list[str]:
+        return [*super().meta_keys(), self.node_key]
+
     def false_negative_masks(self, anchor_meta: Meta, candidate_meta: Meta, similarities=None, positive_similarities=None):
         masks = super().false_negative_masks(anchor_meta, candidate_meta, similarities, positive_similarities)
         if self.node_key not in anchor_meta or self.node_key not in candidate_meta:

@@ -51,6 +51,19 @@ class FalseNegativePolicy:
     positive_margin: float | None = None
     exclude_seen: bool = False
 
+    def meta_keys(self) -> list[str]:
+        """The candidate metadata this policy's rules read (what a queue must store with its keys)."""
+        keys = ["instance_id"]
+        if self.same_group:
+            keys.append("group_id")
+        if self.same_label:
+            keys.append("label")
+        if self.temporal_window is not None:
+            keys.append("timestamp")
+        if self.exclude_seen:
+            keys.append("item_id")
+        return keys
+
     def false_negative_masks(
         self,
         anchor_meta: Meta,

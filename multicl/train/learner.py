@@ -140,14 +140,8 @@ class ContrastiveLearner(nn.Module):
         return hooks
 
     def policy_meta_keys(self) -> list[str]:
-        keys = ["instance_id"]
-        if self.policy.same_group:
-            keys.append("group_id")
-        if self.policy.same_label:
-            keys.append("label")
-        if self.policy.temporal_window is not None:
-            keys.append("timestamp")
-        return keys
+        """What candidates must carry for the policy (the policy says: extra rules add their keys)."""
+        return self.policy.meta_keys()
 
     def embed(self, inputs) -> torch.Tensor:
         """Anchor tower (encoder + head)."""
