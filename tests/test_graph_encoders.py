@@ -51,6 +51,7 @@ def test_weighted_edges_reach_gcn():
         assert not torch.allclose(encoder(plain), encoder(weighted))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["grace", "cca_ssg", "bgrl"])
 def test_recipe_smoke_on_a_fake_planetoid(tmp_path, method):
     from multicl.recipes.graph_contrastive import Config, main
