@@ -247,3 +247,16 @@ def test_every_flag_a_recipe_message_advises_is_one_of_its_options():
         options = set(parser_for(module.Config, "")._option_string_actions) | {"--debug", "--no-deps"}
         code = path.read_text().split('"""', 2)[2]
         assert not sorted(set(re.findall(r"--[a-z][a-z0-9-]+", code)) - options), path.stem
+
+
+def test_security_recipe_with_a_bad_cell_leaves_no_run_behind_so_the_fixed_rerun_starts(tmp_path):
+    """The user fixes the file in place and runs the same command again: it must not be refused."""
+    from multicl.recipes import security_threat
+
+    row = "0,tcp,http,SF,{b},0,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,1,1,0.00,0.00,0.00,0.00,1.00,0.00,0.00,9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00,normal,21"
+    train = tmp_path / "train.txt"
+    train.write_text(row.format(b=1) + "\n" + row.format(b="abc") + "\n")
+    out = tmp_path / "run"
+    with pytest.raises(UserInputError, match="line 2, numeric column 'src_bytes'"):
+        security_threat.cli(["--train-file", str(train), "--test-file", str(train), "--out-dir", str(out)])
+    assert not (out / "config.json").exists() and not (out / "run_identity.json").exists()

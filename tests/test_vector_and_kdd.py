@@ -50,9 +50,11 @@ def test_connection_records_reader_and_featurizer(tmp_path):
     bad.write_text("1,2,3\n")
     with pytest.raises(ValueError, match="line 1: expected 41 features"):
         read_connection_records(bad)
-    bad.write_text(ROW.format(b="lots", label="normal") + "\n")
-    with pytest.raises(ValueError, match="non-numeric"):
+    bad.write_text(ROW.format(b=1, label="normal") + "\n" + ROW.format(b="lots", label="normal") + "\n")
+    with pytest.raises(ValueError, match="line 2, numeric column 'src_bytes': 'lots' is not a number.*--non-numeric nan"):
         read_connection_records(bad)
+    imputed = read_connection_records(bad, non_numeric="nan")  # what the advice says: the cell becomes missing
+    assert np.isnan(imputed.numeric[1]).sum() == 1 and np.isfinite(imputed.numeric[0]).all()
     unknown = tmp_path / "unknown.txt"
     unknown.write_text(ROW.format(b=1, label="zeroday") + "\n")
     with pytest.raises(ValueError, match="zeroday"):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from multicl.errors import UserInputError
+
 from multicl.data.text_files import read_text
 
 FEATURES = (
@@ -68,8 +70,11 @@ class ConnectionRecords:
         return np.array([a != "normal" for a in self.attack], dtype=np.int64)
 
 
-def read_connection_records(path: str | Path) -> ConnectionRecords:
-    """Read an NSL-KDD or KDD99 file; a wrong column count or a non-numeric value names the line."""
+def read_connection_records(path: str | Path, non_numeric: str = "error") -> ConnectionRecords:
+    """Read an NSL-KDD or KDD99 file; a wrong column count or a non-numeric value names the line
+    and the column. ``non_numeric="nan"`` reads such a cell as missing (imputed downstream) instead."""
+    if non_numeric not in ("error", "nan"):
+        raise ValueError(f"non_numeric must be 'error' or 'nan', got {non_numeric!r}")
     rows = list(csv.reader(read_text(path).splitlines()))
     rows = [r for r in rows if r]
     if not rows:
@@ -83,14 +88,27 @@ def read_connection_records(path: str | Path) -> ConnectionRecords:
             raise ValueError(f"{path} line {line}: expected 41 features + label (+ difficulty), found {len(row)} fields")
         try:
             numeric[line - 1] = [float(row[i]) for i in numeric_index]
-        except ValueError as err:
-            raise ValueError(f"{path} line {line}: non-numeric value in a numeric column ({err})") from None
+        except ValueError:
+            numeric[line - 1] = [_number(path, line, FEATURES[i], row[i], non_numeric) for i in numeric_index]
         symbolic.append(tuple(row[i] for i in symbolic_index))
         attack.append(row[41].strip().rstrip("."))
-    if not np.isfinite(numeric).all():
-        bad = int(np.argwhere(~np.isfinite(numeric))[0][0]) + 1
+    bad_cells = np.isinf(numeric) if non_numeric == "nan" else ~np.isfinite(numeric)
+    if bad_cells.any():
+        bad = int(np.argwhere(bad_cells)[0][0]) + 1
         raise ValueError(f"{path} line {bad}: NaN or inf in a numeric column")
     return ConnectionRecords(numeric, symbolic, attack)
+
+
+def _number(path: str | Path, line: int, column: str, value: str, non_numeric: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        if non_numeric == "nan":
+            return float("nan")
+        raise UserInputError(
+            f"{path} line {line}, numeric column {column!r}: {value!r} is not a number; fix the cell, or pass "
+            f"--non-numeric nan (read_connection_records(non_numeric='nan')) to impute such cells"
+        ) from None
 
 
 class ConnectionFeaturizer:

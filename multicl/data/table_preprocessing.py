@@ -284,7 +284,7 @@ def _numeric_column(series, column: str, source: str | None = None, index=None, 
             f"{_where(source, index, row)}, numeric column {column!r}: {series.iloc[row]!r} is not a number "
             f"({count} such cell{'s' if count > 1 else ''} in the column); fix the cell, leave it empty to impute it, "
             f"or list the column as categorical if it is one"
-            + ("" if source is None else " (TablePreprocessor(non_numeric='nan') imputes such cells and counts them)")
+            + ("" if source is None else " (TablePreprocessor(non_numeric='nan'), or --non-numeric nan in the security recipe, imputes such cells and counts them)")
         )
     return _check_finite(converted.to_numpy(dtype=np.float64), column, source, index), count
 

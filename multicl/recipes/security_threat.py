@@ -75,6 +75,7 @@ class Config:
     encoder: str = field(default="mlp", metadata={"help": "mlp | ft_transformer", "choices": ["mlp", "ft_transformer"]})
     embed_dim: int = field(default=64, metadata={"help": "embedding size"})
     scaling: str = field(default="quantile", metadata={"help": "numeric scaling", "choices": ["quantile", "robust", "standard"]})
+    non_numeric: str = field(default="error", metadata={"help": "a non-number in a numeric column: error (names file, line, column, value) or nan (imputed, counted in metrics.json)", "choices": ["error", "nan"]})
     label_fractions: tuple[float, ...] = field(default=(0.01, 0.1), metadata={"help": "few-label regimes (share of training labels)"})
     label_draws: int = field(default=3, metadata={"help": "few-label subsets drawn per fraction; scores are averaged (std kept)"})
     supervised_steps: int = field(default=500, metadata={"help": "steps of the supervised-MLP baseline"})
@@ -109,7 +110,7 @@ def load_split(path: str, cfg: Config) -> tuple[Any, np.ndarray]:
                                  f"({int(empty.sum())} rows without a label); fill them in or delete the rows")
         labels = raw.astype(str).str.strip().str.rstrip(".").to_numpy()
         return frame.drop(columns=[cfg.label_column]), labels
-    records = read_connection_records(path)
+    records = read_connection_records(path, non_numeric=cfg.non_numeric)
     frame = records.to_frame()
     return frame.drop(columns=["attack"]), np.asarray(records.attack)
 
@@ -170,7 +171,6 @@ def pretrain(adapter: TabularAdapter, encoder: torch.nn.Module, objective: torch
 
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
-    out, device = start_run(cfg)
     torch.manual_seed(cfg.seed)
 
     # -- data ------------------------------------------------------------------------------------
@@ -179,13 +179,15 @@ def main(cfg: Config) -> dict[str, float]:
     test_frame, test_labels = load_split(cfg.test_file, cfg)
     names, to_index = class_names_for(train_labels, test_labels, cfg.normal_label)
     y_train, y_test = to_index(train_labels), to_index(test_labels)
-    pre = TablePreprocessor(scaling=cfg.scaling).fit(train_frame)
+    pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(train_frame)
     train_table = pre.transform(train_frame)
     read_counts = report_counts(pre.last_report, "train")
     test_table = pre.transform(test_frame)  # imputed cells and unseen categories: logged at WARNING by the preprocessor
     read_counts.update(report_counts(pre.last_report, "test"))
     check_batch_fits(len(train_table), cfg.batch_size, cfg.train_file)
     timings = {"load_and_preprocess_seconds": time.perf_counter() - t}
+    # the out dir is claimed only once the data has been read and checked: a bad file leaves no run behind
+    out, device = start_run(cfg)
     logger.info("[security_threat] %d training rows, %d test rows, %d numeric + %d categorical features, classes %s",
                 len(train_table), len(test_table), pre.numeric_width, len(pre.categorical), names)
     metrics: dict[str, float] = dict(read_counts)  # cells imputed, non-numbers, unseen categories
