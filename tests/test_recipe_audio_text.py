@@ -40,7 +40,8 @@ def tiny_args(folder, out, model, *extra):
 
 def test_two_towers_learn_and_the_recipe_writes_its_outputs(tone_folder, tmp_path, tiny_text_model):
     out = tmp_path / "run"
-    metrics = att.cli(tiny_args(tone_folder, out, tiny_text_model, "--seeds", "0", "--rows", "random_init", "two_towers", "--max-steps", "40"))
+    metrics = att.cli(tiny_args(tone_folder, out, tiny_text_model, "--seeds", "0", "--rows", "random_init", "two_towers", "--max-steps", "40",
+                                "--save-text-tower"))
     assert metrics["two_towers/loss_last_mean"] < metrics["two_towers/loss_first_mean"]
     assert metrics["two_towers/a2t_recall@1_mean"] > 100 / 3 + 10  # 3-way: chance 33
     assert metrics["two_towers/a2t_recall@1_mean"] > metrics["random_init/a2t_recall@1_mean"]
@@ -48,7 +49,16 @@ def test_two_towers_learn_and_the_recipe_writes_its_outputs(tone_folder, tmp_pat
     assert stored["two_towers/a2t_recall@1_per_seed"] == [metrics["two_towers/a2t_recall@1_mean"]]
     seed_dir = out / "two_towers" / "seed0"
     assert json.loads((seed_dir / "config.json").read_text())["row"] == "two_towers"
-    assert (seed_dir / "model" / "audio_encoder.safetensors").exists() and not (seed_dir / "checkpoints").exists()
+    assert not (seed_dir / "checkpoints").exists()
+    # both towers come back through the one saved-model format and embed into one space
+    from multicl import EmbeddingModel
+
+    audio_model, text_model = EmbeddingModel.load(seed_dir / "model" / "audio"), EmbeddingModel.load(seed_dir / "model" / "text")
+    assert (audio_model.modality, text_model.modality) == ("audio", "text") and audio_model.embed_dim == text_model.embed_dim
+    clips = sorted(tone_folder.glob("*_b_*.wav"))  # the held-out speaker's clips, from their files
+    scores = audio_model.encode(clips) @ text_model.encode(["zero", "one", "two"]).T  # unit vectors: cosine
+    labels = np.array([int(p.name.split("_")[0]) for p in clips])
+    assert np.mean(scores.argmax(1) == labels) > 1 / 3 + 0.1
     assert "(c) two towers" in (out / "summary.md").read_text()
     with pytest.raises(FileExistsError, match="fresh --out-dir"):  # a finished run is never reused
         att.cli(tiny_args(tone_folder, out, tiny_text_model, "--seeds", "0", "--rows", "random_init"))

@@ -55,7 +55,7 @@ from multicl.recipes.audio_contrastive import SHARED
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.trainer import Trainer
-from multicl.utils.io import atomic_write_json
+from multicl.utils.io import atomic_write_json, replace_directory
 
 logger = logging.getLogger("multicl.recipes.audio_text_matching")
 ROWS = ("random_init", "one_tower", "two_towers")
@@ -176,19 +176,24 @@ def run_one(row: str, seed: int, cfg: Config, data: dict[str, Any], device: str,
     audio_encoder, text_tower = audio_encoder.to(device), text_tower.to(device)
     audio_z = encode_waveforms(audio_encoder, audio, data["eval"].waveforms, device=device)
     metrics.update(matching_metrics(audio_z, embed_words(text_tower, text, cfg.words, device), data["eval_targets"]))
-    _save(folder, audio_encoder, text_tower, row, cfg)
+    _save(folder, audio, audio_encoder, text, text_tower, row, cfg)
     atomic_write_json(folder / "config.json", {**dataclasses.asdict(cfg), "row": row, "seed": seed})
     atomic_write_json(folder / "metrics.json", metrics)
     return metrics
 
 
-def _save(folder: Path, audio_encoder: nn.Module, text_tower: WordTower, row: str, cfg: Config) -> None:
-    from safetensors.torch import save_file
+def _save(folder: Path, audio: Any, audio_encoder: nn.Module, text: TextAdapter, text_tower: WordTower, row: str, cfg: Config) -> None:
+    """``model/audio`` (and with ``save_text_tower``, ``model/text``): each tower in the one saved-model
+    format, so ``EmbeddingModel.load(out/"model"/"audio").encode(["clip.wav"])`` and the text side embed
+    into the same space; written atomically together."""
+    from multicl.api import EmbeddingModel
 
-    (folder / "model").mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in audio_encoder.state_dict().items()}, str(folder / "model" / "audio_encoder.safetensors"))
-    if cfg.save_text_tower and row == "two_towers":
-        save_file({k: v.detach().contiguous().cpu() for k, v in text_tower.encoder.state_dict().items()}, str(folder / "model" / "text_encoder.safetensors"))
+    def write(model_dir: Path) -> None:
+        EmbeddingModel.from_adapter(audio, audio_encoder).save(model_dir / "audio")
+        if cfg.save_text_tower and row == "two_towers":
+            EmbeddingModel.from_adapter(text, text_tower.encoder).save(model_dir / "text")
+
+    replace_directory(write, folder / "model")
 
 
 # -- the recipe ------------------------------------------------------------------------------------
