@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 import torch
@@ -67,7 +68,7 @@ class RandomState:
 
 
 def _devices(inputs: Any) -> tuple[torch.device, ...]:
-    values = inputs.values() if hasattr(inputs, "values") else ()
+    values = inputs.values() if isinstance(inputs, Mapping) else ()  # TensorInputs; other Inputs: CPU RNG only
     return tuple({v.device for v in values if isinstance(v, torch.Tensor)})
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from accelerate.optimizer import AcceleratedOptimizer
 from tqdm.auto import tqdm
 
 from multicl.data.sampler import ResumableBatchSampler
@@ -24,12 +25,12 @@ from multicl.train.config import TrainerConfig
 from multicl.train.engine_setup import build_accelerator, build_optimizer, resolve_precision  # noqa: F401 (re-exported)
 from multicl.train.hook_runner import HookRunner
 from multicl.train.metrics_log import MetricsLog
-from multicl.types.batch import ContrastiveBatch
 from multicl.train.interrupt import InterruptFlag
 from multicl.train.run_identity import RESUME_FREE_FIELDS, check_identity, clear_outputs, load_identity, write_identity
 from multicl.train.schedule import build_scheduler
 from multicl.utils.distributed import average_gradients
 from multicl.utils.io import atomic_write_json, replace_directory
+from multicl.types.batch import ContrastiveBatch
 from multicl.utils.seed import capture_rng_state, restore_rng_state, seed_everything
 
 if TYPE_CHECKING:  # only for the annotation: the monitor imports the trainer's neighbours
@@ -379,7 +380,7 @@ class Trainer:
                 self.checkpoint_dir,
                 step,
                 acc.unwrap_model(model),
-                optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer,
+                optimizer.optimizer if isinstance(optimizer, AcceleratedOptimizer) else optimizer,
                 scheduler,
                 rng_states,
                 {"best_metric": best, "best_step": best_step, "stopped_early": stopped_early, "config": asdict(self.config),
