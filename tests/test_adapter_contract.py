@@ -70,7 +70,6 @@ def build_vector(_):
 
 
 def build_graph(_):
-    pytest.importorskip("torch_geometric")
     from multicl.data.planetoid import GraphData
     from multicl.modalities.graph import GraphAdapter
     from multicl.views.graph import Compose, DropEdges, MaskFeatures

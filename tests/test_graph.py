@@ -272,12 +272,9 @@ def test_planetoid_reader_on_fake_files_and_missing_files(tmp_path):
         planetoid_raw_dir(tmp_path, "Cora")
 
 
-def test_real_cora_when_present():
-    from multicl.utils.paths import shared_data_dir
-
-    root = shared_data_dir() / "graph" / "planetoid"
-    if not (root / "raw" / "ind.cora.x").exists():
-        pytest.skip("shared Cora files not present")
+@pytest.mark.realdata
+def test_real_cora(shared_data):
+    root = shared_data / "graph" / "planetoid"
     g = load_planetoid(root, "Cora")
     assert (g.num_nodes, g.num_edges, g.x.shape[1]) == (2708, 10556, 1433)
     assert g.y[g.train_mask].bincount().tolist() == [20] * 7 and int(g.val_mask.sum()) == 500 and int(g.test_mask.sum()) == 1000

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-pytest.importorskip("torch_geometric")
+import torch_geometric  # noqa: F401  (the graph extra, installed by scripts/setup_env.sh: a missing one must fail)
 
-from multicl.encoders.gnn import GNN_CONVS, build_gnn_encoder  # noqa: E402
+from multicl.encoders.gnn import GNN_CONVS, build_gnn_encoder
 from multicl.modalities.graph import GraphAdapter, GraphInputs, encode_nodes  # noqa: E402
 from tests.test_graph import ring, write_fake_planetoid  # noqa: E402
 

@@ -208,7 +208,7 @@ def test_scored_objectives_learn_a_ranking():
 
 
 def test_angle_similarity_equals_sentence_transformers_pairwise_angle_sim():
-    util = pytest.importorskip("sentence_transformers.util")
+    from sentence_transformers import util  # a pinned dependency: CI has it
     x, y = rand(6, 10, seed=30), rand(6, 10, seed=31)
     assert torch.allclose(rowwise_angle_similarity(x, y), util.pairwise_angle_sim(x, y), rtol=1e-5, atol=1e-6)
     assert torch.allclose(rowwise_cosine_for_test(x, y), util.pairwise_cos_sim(x, y), atol=1e-6)

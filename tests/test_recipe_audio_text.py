@@ -106,10 +106,8 @@ def test_clear_errors_for_bad_speakers_and_rows(tone_folder, tmp_path, tiny_text
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_fsdd_two_towers_beat_random_init_after_a_short_run(tmp_path):
-    recordings = att.SHARED
-    if not recordings.is_dir():
-        pytest.skip(f"FSDD not found at {recordings} (../shared/data/audio/fsdd/recordings or $MULTICL_DATA)")
+def test_fsdd_two_towers_beat_random_init_after_a_short_run(tmp_path, shared_data):
+    recordings = shared_data / "audio" / "fsdd" / "recordings"
     metrics = att.cli(["--data-dir", str(recordings), "--out-dir", str(tmp_path / "fsdd"), "--device", "cpu", "--seeds", "0",
                        "--rows", "random_init", "two_towers", "--max-steps", "80"])
     assert metrics["two_towers/a2t_recall@1_mean"] > metrics["random_init/a2t_recall@1_mean"] + 10
