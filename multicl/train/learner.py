@@ -28,7 +28,7 @@ from multicl.negatives.sources import (
     StepContext,
 )
 from multicl.train.momentum import MomentumSchedule
-from multicl.train.towers import Tower, Towers
+from multicl.train.towers import Tower, TowerLearner, Towers
 from multicl.types.batch import ContrastiveBatch, RoleBatch
 from multicl.types.hooks import StepHook
 from multicl.types.inputs import cat_inputs
@@ -37,7 +37,7 @@ from multicl.types.inputs import cat_inputs
 EmbedRoles = Callable[[ContrastiveBatch, list[RoleBatch]], tuple[torch.Tensor, torch.Tensor]]
 
 
-class ContrastiveLearner(nn.Module):
+class ContrastiveLearner(TowerLearner):
     """Args:
         encoder: the anchor tower's encoder (every role's, without ``candidate_encoder``).
         objective: a contrastive objective (``info_nce``, ``triplet``, ...); ``two_view`` ones
@@ -116,15 +116,6 @@ class ContrastiveLearner(nn.Module):
 
     # -- the pieces the trainer and exporters read ---------------------------------------------------
     @property
-    def encoder(self) -> nn.Module:
-        """The anchor tower's encoder: what is evaluated and exported."""
-        return self.towers.anchor.encoder
-
-    @property
-    def head(self) -> nn.Module:
-        return self.towers.anchor.head
-
-    @property
     def candidate_encoder(self) -> nn.Module:
         """The candidate tower's encoder (the anchor's when shared)."""
         return self.towers.online_candidate.encoder
@@ -142,10 +133,6 @@ class ContrastiveLearner(nn.Module):
     def policy_meta_keys(self) -> list[str]:
         """What candidates must carry for the policy (the policy says: extra rules add their keys)."""
         return self.policy.meta_keys()
-
-    def embed(self, inputs) -> torch.Tensor:
-        """Anchor tower (encoder + head)."""
-        return self.towers.embed_anchors(inputs)
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device

@@ -12,13 +12,13 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from multicl.train.towers import Tower, Towers
+from multicl.train.towers import Tower, TowerLearner, Towers
 from multicl.types.batch import ContrastiveBatch
 from multicl.types.hooks import StepHook
 from multicl.types.inputs import cat_inputs
 
 
-class ScoredPairLearner(nn.Module):
+class ScoredPairLearner(TowerLearner):
     """Args:
         encoder: the network kept after training.
         objective: ``cosent``, ``angle``, ``cosine_regression`` or a
@@ -34,17 +34,6 @@ class ScoredPairLearner(nn.Module):
         self.towers = Towers(Tower(encoder, head), None, None)
         self.objective = objective
         self.last_stats: dict[str, float] = {}
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.towers.anchor.encoder
-
-    @property
-    def head(self) -> nn.Module:
-        return self.towers.anchor.head
-
-    def embed(self, inputs) -> torch.Tensor:
-        return self.towers.embed_anchors(inputs)
 
     def training_hooks(self) -> Sequence[StepHook]:
         return [m for m in self.objective.modules() if isinstance(m, StepHook)]

@@ -13,13 +13,13 @@ import torch
 from torch import nn
 
 from multicl.train.momentum import MomentumSchedule
-from multicl.train.towers import Tower, Towers
+from multicl.train.towers import Tower, TowerLearner, Towers
 from multicl.types.batch import ContrastiveBatch
 from multicl.types.hooks import StepHook
 from multicl.types.inputs import cat_inputs
 
 
-class SiameseLearner(nn.Module):
+class SiameseLearner(TowerLearner):
     """Args:
         encoder: the network kept after training.
         objective: a non-contrastive loss ``objective(view_a, view_b)``.
@@ -49,20 +49,9 @@ class SiameseLearner(nn.Module):
         self.symmetric = symmetric
         self.last_stats: dict[str, float] = {}
 
-    @property
-    def encoder(self) -> nn.Module:
-        return self.towers.anchor.encoder
-
-    @property
-    def head(self) -> nn.Module:
-        return self.towers.anchor.head
-
     def training_hooks(self) -> list[StepHook]:
         hook = self.towers.momentum_hook()
         return [hook] if hook is not None else []
-
-    def embed(self, inputs) -> torch.Tensor:
-        return self.towers.embed_anchors(inputs)
 
     def forward(self, batch: ContrastiveBatch) -> torch.Tensor:
         n = batch.num_anchors

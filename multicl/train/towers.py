@@ -90,3 +90,22 @@ class MomentumHook(NoOpHook):
 
     def after_step(self, step: int) -> None:
         self.towers.momentum.update(self.towers.online_candidate, step)
+
+
+class TowerLearner(nn.Module):
+    """What every learner shares: ``self.towers`` (set by the subclass), the anchor tower's
+    ``encoder`` (what is evaluated and exported) and ``head``, and ``embed`` (encoder + head)."""
+
+    towers: Towers
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.towers.anchor.encoder
+
+    @property
+    def head(self) -> nn.Module:
+        return self.towers.anchor.head
+
+    def embed(self, inputs: Any) -> torch.Tensor:
+        """Anchor tower (encoder + head)."""
+        return self.towers.embed_anchors(inputs)
