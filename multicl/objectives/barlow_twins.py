@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from multicl.objectives.base import check_paired_views, refuse_masks
+from multicl.objectives.base import check_paired_views, refuse_masks, standardize_columns
 
 
 class BarlowTwinsLoss(nn.Module):
@@ -30,8 +30,7 @@ class BarlowTwinsLoss(nn.Module):
         with torch.autocast(view_a.device.type, enabled=False):
             a, b = view_a.float(), view_b.float()
             n = a.shape[0]
-            a = (a - a.mean(0)) / a.std(0, unbiased=False).clamp(min=1e-6)
-            b = (b - b.mean(0)) / b.std(0, unbiased=False).clamp(min=1e-6)
+            a, b = standardize_columns(a, unbiased=False), standardize_columns(b, unbiased=False)
             c = a.T @ b / n  # (D, D)
             diagonal = torch.diagonal(c)
             on = (1 - diagonal).pow(2).sum()

@@ -124,3 +124,9 @@ def mean_over_rows_with_negatives(per_row: torch.Tensor, has_negatives: torch.Te
     """
     kept = torch.where(has_negatives, per_row, torch.zeros_like(per_row))  # (R,)
     return kept.sum() / has_negatives.sum().clamp(min=1).to(per_row.dtype)
+
+
+def standardize_columns(x: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    """Each embedding dimension to zero mean, unit std over the batch (Barlow Twins: population std;
+    CCA-SSG: sample std, as in their papers' code)."""
+    return (x - x.mean(0)) / x.std(0, unbiased=unbiased).clamp(min=1e-6)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from multicl.objectives.base import check_paired_views, refuse_masks
+from multicl.objectives.base import check_paired_views, refuse_masks, standardize_columns
 
 
 class CCASSGLoss(nn.Module):
@@ -30,8 +30,7 @@ class CCASSGLoss(nn.Module):
         with torch.autocast(view_a.device.type, enabled=False):
             a, b = view_a.float(), view_b.float()
             n, d = a.shape
-            a = (a - a.mean(0)) / a.std(0).clamp(min=1e-6)
-            b = (b - b.mean(0)) / b.std(0).clamp(min=1e-6)
+            a, b = standardize_columns(a, unbiased=True), standardize_columns(b, unbiased=True)
             invariance = -torch.trace(a.T @ b) / n
             eye = torch.eye(d, device=a.device)
             decorrelation = (a.T @ a / n - eye).pow(2).sum() + (b.T @ b / n - eye).pow(2).sum()
