@@ -63,8 +63,12 @@ def worker(rank: int, world: int, port: int, args, out: str) -> None:
             g.div_(world)
         if rank == 0:
             torch.save({"loss": float(total) / world, "grads": grads}, out)
+        dist.barrier()  # no rank tears gloo down while the other is still communicating
     finally:
         dist.destroy_process_group()
+    # gloo's background threads can abort the interpreter's own teardown ("terminate called without an
+    # active exception", seen on a loaded 2-core machine); the work is done and saved: leave at once
+    os._exit(0)
 
 
 def free_port() -> int:
