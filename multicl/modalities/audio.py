@@ -88,13 +88,17 @@ class AudioAdapter(Adapter):
         self._rows_of_label = {} if self.labels is None else {v: np.flatnonzero(self.labels == v) for v in np.unique(self.labels)}
 
     # -- views -----------------------------------------------------------------------------------
-    def _view(self, index: int, rng: np.random.Generator) -> np.ndarray:
+    def _view(self, index: int, rng: np.random.Generator, share: float = 1.0) -> np.ndarray:
         v = self.wave_views
         wave = self.waveforms[index]
         if v.speed:
             wave = change_speed(wave, rng.uniform(*v.speed))
+        if share < 1.0 and not v.crop_seconds:  # a share of the clip itself
+            length = max(1, int(round(share * len(wave))))
+            start = int(rng.integers(0, len(wave) - length + 1))
+            wave = wave[start : start + length]
         if v.crop_seconds:
-            length = int(v.crop_seconds * self.sample_rate)
+            length = max(1, int(share * v.crop_seconds * self.sample_rate))
             if len(wave) >= length:
                 start = int(rng.integers(0, len(wave) - length + 1))
                 wave = wave[start : start + length].copy()
@@ -122,6 +126,13 @@ class AudioAdapter(Adapter):
         index = int(sample)
         partner = int(rng.choice(self._rows_of_label[self.labels[index]])) if self.positive == "same_label" else index
         return self._view(index, rng), self._view(partner, rng)
+
+    def crop_view(self, sample: int, share: float, rng: np.random.Generator) -> np.ndarray:
+        """A view whose crop window is ``share`` of ``crop_seconds`` (of the clip without a
+        crop window): multi-crop's global (large share) and local (small share) crops."""
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {share}")
+        return self._view(int(sample), rng, share)
 
     def meta(self, sample: int, index: int) -> dict[str, int]:
         i = int(sample)

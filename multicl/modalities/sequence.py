@@ -152,6 +152,19 @@ class SequenceAdapter(Adapter):
         return (View(self._augment(s[start : start + length], rng), {"timestamp": start}),
                 View(self._augment(s[positive : positive + length], rng), {"timestamp": positive}))
 
+    def crop_view(self, sample: tuple[int, int], share: float, rng: np.random.Generator) -> View:
+        """An augmented crop covering ``share`` of the sample's span (the whole series in
+        instance mode, its clip in stream mode) at a random offset inside it: multi-crop's
+        global and local crops. The view carries its own start as ``timestamp``."""
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {share}")
+        stream, start = sample
+        span = len(self.series[stream]) if self.clip_length is None else self.clip_length
+        base = 0 if self.clip_length is None else start
+        length = max(2, min(span, int(round(share * span))))
+        offset = base + int(rng.integers(0, span - length + 1))
+        return View(self._augment(self.series[stream][offset : offset + length], rng), {"timestamp": offset})
+
     def _augment(self, clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.frames:
             clip = to_unit_frames(clip)

@@ -7,17 +7,24 @@ from __future__ import annotations
 
 from torch import nn
 
+from multicl.encoders.dino_head import DINOHead
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import NON_CONTRASTIVE, build_objective
+from multicl.objectives.dino import DINOLoss
+from multicl.objectives.swav import SwAVLoss
+from multicl.train.dino import DINOLearner
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.momentum import MomentumSchedule
 from multicl.train.siamese import SiameseLearner
+from multicl.train.swav import SwAVLearner
 
 METHODS = (
     "info_nce", "multi_positive_info_nce", "nt_xent", "supcon", "dcl", "debiased", "contrastive_pair", "triplet",
     "n_pair", "logistic_pair", "moco", "byol", "simsiam", "barlow_twins", "vicreg",
-    "byol_no_predictor", "simsiam_no_stop_gradient",
+    "byol_no_predictor", "simsiam_no_stop_gradient", "swav", "dino",
 )
+# clustering / self-distillation: take two-view batches or multi-crop ones (multicl.modalities.multi_crop)
+MULTI_CROP_METHODS = frozenset({"swav", "dino"})
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool = True) -> nn.Module:
@@ -38,15 +45,25 @@ def build_learner(
     policy: FalseNegativePolicy | None = None,
     dataset_size: int | None = None,
     queue_size: int = 4096,
+    num_prototypes: int | None = None,
 ) -> nn.Module:
     """A learner for ``method`` on top of ``encoder`` (output ``embed_dim``).
 
     ``total_steps`` is no longer needed: the trainer gives momentum schedules the run length
     (``set_total_steps``). Pass it only to use a rising EMA schedule (BYOL) outside a trainer.
+    ``num_prototypes``: K for SwAV (default 256) and DINO's output size (default 1024). SwAV's
+    queue holds ``min(queue_size, dataset_size)`` past projections (none without ``dataset_size``).
     """
     if method not in METHODS:
         raise KeyError(f"unknown method {method!r}; available: {list(METHODS)}")
+    if method == "dino":
+        out_dim = num_prototypes or 1024
+        head = DINOHead(embed_dim, out_dim, hidden_dim=2 * hidden_dim, bottleneck_dim=projection_dim)
+        return DINOLearner(encoder, head, DINOLoss(out_dim), momentum=MomentumSchedule(0.996, 1.0, total_steps))
     projector = mlp(embed_dim, hidden_dim, projection_dim)
+    if method == "swav":
+        queue = min(queue_size, dataset_size) if dataset_size else 0
+        return SwAVLearner(encoder, projector, projection_dim, num_prototypes or 256, SwAVLoss(), queue_length=queue)
     if method == "moco":
         return ContrastiveLearner(
             encoder, build_objective("info_nce", temperature=0.2), head=projector, policy=policy,

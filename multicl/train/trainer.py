@@ -31,6 +31,7 @@ from multicl.train.schedule import build_scheduler
 from multicl.utils.distributed import average_gradients
 from multicl.utils.io import atomic_write_json, replace_directory
 from multicl.types.batch import ContrastiveBatch
+from multicl.types.multi_crop import MultiCropBatch
 from multicl.utils.seed import capture_rng_state, restore_rng_state, seed_everything
 
 if TYPE_CHECKING:  # only for the annotation: the monitor imports the trainer's neighbours
@@ -399,7 +400,7 @@ def _saved_world_size(path: Path, state: dict[str, Any]) -> int:
 
 def _num_anchors(batch: Any, default: int) -> int:
     """Samples in a batch: a typed batch's anchors, else ``default`` (a custom learner's batch)."""
-    return batch.num_anchors if isinstance(batch, ContrastiveBatch) else default
+    return batch.num_anchors if isinstance(batch, (ContrastiveBatch, MultiCropBatch)) else default
 
 
 def _save_weights(learner: nn.Module, folder: Path) -> None:

@@ -66,6 +66,16 @@ def max_over_ranks(value: int, device: torch.device) -> int:
     return int(t)
 
 
+def all_reduce_(tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """Sum (``op="sum"``) or maximum (``"max"``) of ``tensor`` over ranks, in place, no
+    gradient; returns it. One process: unchanged."""
+    if op not in ("sum", "max"):
+        raise ValueError(f"op must be 'sum' or 'max', got {op!r}")
+    if is_distributed():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+    return tensor
+
+
 def shard_bounds(total: int) -> tuple[int, int, int]:
     """``(lo, hi, shard)``: this rank's contiguous share of ``total`` rows."""
     shard = -(-total // world_size())
