@@ -61,7 +61,7 @@ def test_recipe_smoke_on_a_fake_planetoid(tmp_path, method):
     stored = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert {"test_accuracy", "val_accuracy", "supervised_gcn_test_accuracy", "raw_features_lr_test_accuracy",
             "random_init_gcn_test_accuracy", "protocol"} <= set(stored)
-    assert 0 <= metrics["test_accuracy"] <= 100 and (tmp_path / "out" / "model" / "encoder.safetensors").exists()
+    assert 0 <= metrics["test_accuracy"] <= 100 and (tmp_path / "out" / "model" / "multicl.json").exists()
 
 
 def test_full_batch_grace_step_lowers_the_loss():

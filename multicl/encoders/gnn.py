@@ -72,6 +72,10 @@ class GNNEncoder(nn.Module):
                  last_activation: bool = True, batch_norm: bool = False, dropout: float = 0.0, pooling: str | None = None,
                  heads: int = 4) -> None:
         super().__init__()
+        # what rebuilds this module (the saved-model format reads it back; a strict reload checks it)
+        self.arguments = {"conv": conv, "in_dim": int(in_dim), "hidden_dims": [int(h) for h in hidden_dims], "activation": activation,
+                          "last_activation": bool(last_activation), "batch_norm": bool(batch_norm), "dropout": float(dropout),
+                          "pooling": pooling, "heads": int(heads)}
         if conv not in GNN_CONVS:
             raise KeyError(f"unknown GNN convolution {conv!r}; available: {list(GNN_CONVS)}")
         if pooling is not None and pooling not in POOLINGS:

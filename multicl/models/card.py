@@ -32,7 +32,8 @@ def write_card(folder: Path, meta: dict[str, Any], card: ModelCard | None) -> No
     load = {"text": 'model.encode(["a sentence", "another"])',
             "table": 'model.encode(pd.read_csv("rows.csv"))   # or model.encode("rows.parquet")',
             "audio": 'model.encode(["clip.wav", (waveform, 16000)])',
-            "series": "model.encode([array_T_by_C, ...])"}.get(modality, "model.encode(inputs)")
+            "series": "model.encode([array_T_by_C, ...])",
+            "graph": "model.encode(graph)   # node level: one graph (x, edge_index) -> an embedding per node"}.get(modality, "model.encode(inputs)")
     lines = [f"# multicl {modality} embedding model", "",
              f"- modality: `{modality}`", f"- encoder: `{meta['encoder']['class']}` -> {meta['embed_dim']}-d embeddings",
              f"- recipe: `{card.recipe}`" if card.recipe else "- recipe: (saved from Python)", "",

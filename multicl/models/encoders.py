@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from multicl.encoders.audio import AudioCNNEncoder
+from multicl.encoders.gnn import GNNEncoder
 from multicl.encoders.sequence import SequenceTransformerEncoder, TCNEncoder
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
 
@@ -57,6 +58,10 @@ def _describe_series_transformer(e: SequenceTransformerEncoder) -> dict[str, Any
             "dropout": float(layer.dropout.p)}
 
 
+def _describe_gnn(e: GNNEncoder) -> dict[str, Any]:
+    return dict(e.arguments)
+
+
 # class name -> (class, describe). A new encoder class becomes savable by one entry here.
 ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]]]] = {
     "TabularMLPEncoder": (TabularMLPEncoder, _describe_tabular_mlp),
@@ -64,6 +69,7 @@ ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]
     "AudioCNNEncoder": (AudioCNNEncoder, _describe_audio_cnn),
     "TCNEncoder": (TCNEncoder, _describe_tcn),
     "SequenceTransformerEncoder": (SequenceTransformerEncoder, _describe_series_transformer),
+    "GNNEncoder": (GNNEncoder, _describe_gnn),
 }
 
 

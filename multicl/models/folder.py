@@ -25,12 +25,12 @@ import torch
 
 from multicl.models.card import ModelCard, write_card
 from multicl.models.encoders import build_encoder, describe_encoder, weights_of
-from multicl.models.readers import AudioReader, SeriesReader, TableReader, TextReader
+from multicl.models.readers import AudioReader, GraphReader, SeriesReader, TableReader, TextReader
 
 FORMAT = 2
 META_FILE = "multicl.json"
 WEIGHTS_FILE = "model.safetensors"
-MODALITIES = ("text", "table", "audio", "series")
+MODALITIES = ("text", "table", "audio", "series", "graph")
 
 
 class NotAModelError(FileNotFoundError):
@@ -214,12 +214,15 @@ def make_reader(path: Path, meta: dict[str, Any]) -> Any:
     if modality == "series":
         norm = config["normalisation"]
         return SeriesReader(config["channels"], norm["center"], norm["scale"])
+    if modality == "graph":
+        return GraphReader(config["level"], config["in_dim"])
     raise ValueError(f"no reader for modality {modality!r}")
 
 
 def reader_for_adapter(adapter: Any, encoder: torch.nn.Module) -> Any:
     """The reader matching a training adapter (what a recipe saves with its encoder)."""
     from multicl.modalities.audio import AudioAdapter
+    from multicl.modalities.graph import GraphAdapter
     from multicl.modalities.sequence import SequenceAdapter
     from multicl.modalities.tabular import TabularAdapter
     from multicl.modalities.text import TextAdapter
@@ -239,4 +242,7 @@ def reader_for_adapter(adapter: Any, encoder: torch.nn.Module) -> Any:
         if adapter.frames:
             raise TypeError("video frame models (T, C, H, W) have no saved-model format yet; save the encoder's state dict")
         return SeriesReader(adapter.channels, np.asarray(adapter.center).tolist(), np.asarray(adapter.scale).tolist())
-    raise TypeError(f"no saved-model format for {type(adapter).__name__}; known: TextAdapter, TabularAdapter, AudioAdapter, SequenceAdapter")
+    if isinstance(adapter, GraphAdapter):
+        return GraphReader(adapter.mode, adapter.in_dim)
+    raise TypeError(f"no saved-model format for {type(adapter).__name__}; known: TextAdapter, TabularAdapter, AudioAdapter, SequenceAdapter, "
+                    f"GraphAdapter")

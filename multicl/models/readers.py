@@ -216,3 +216,73 @@ class SeriesReader:
     def batch(self, prepared: Prepared, rows: np.ndarray) -> TensorInputs:
         values, lengths = _pad([prepared.data[i] for i in rows], (self.channels,))
         return TensorInputs({"values": values, "lengths": lengths})
+
+
+class GraphReader:
+    """Graphs: node level (one graph in, an embedding per node out) or graph level (a list of
+    graphs in, one embedding per graph out). A graph is a :class:`~multicl.data.planetoid.GraphData`,
+    a ``torch_geometric.data.Data`` or an ``(x (N, F), edge_index (2, E))`` pair; ``x`` must have
+    the training features (``in_dim`` columns, in their order).
+
+    Node level: every batch of rows runs message passing over the whole graph and keeps those
+    nodes' rows (``encode(graph, batch_size=graph.num_nodes)`` does it in one pass).
+    """
+
+    modality = "graph"
+
+    def __init__(self, level: str, in_dim: int) -> None:
+        if level not in ("node", "graph"):
+            raise ValueError(f"level must be 'node' or 'graph', got {level!r}")
+        self.level, self.in_dim = level, int(in_dim)
+        self.input_hint = ("one graph (GraphData, torch_geometric Data or an (x, edge_index) pair)" if level == "node"
+                           else "a list of graphs (GraphData, torch_geometric Data or (x, edge_index) pairs)")
+
+    def config(self) -> dict[str, Any]:
+        return {"level": self.level, "in_dim": self.in_dim}
+
+    def _graph(self, item: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+        from multicl.data.planetoid import GraphData
+
+        if isinstance(item, GraphData):
+            x, edge_index = item.x, item.edge_index
+        elif isinstance(item, tuple) and len(item) == 2:
+            x, edge_index = item
+        else:
+            try:
+                from torch_geometric.data import Data
+            except ImportError:  # torch_geometric is optional
+                Data = None
+            if Data is None or not isinstance(item, Data):
+                raise TypeError(f"this is a {self.level}-level graph model: it encodes {self.input_hint}; {what} is {_kind(item)}")
+            x, edge_index = item.x, item.edge_index
+        x = torch.as_tensor(x, dtype=torch.float32)
+        edge_index = torch.as_tensor(edge_index, dtype=torch.long)
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"{what}: node features of shape {tuple(x.shape)}; this model was trained on {self.in_dim} features per "
+                             f"node: give x as (nodes, {self.in_dim}) with the training columns in their order")
+        if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+            raise ValueError(f"{what}: edge_index must be (2, E), got {tuple(edge_index.shape)}")
+        if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= x.shape[0]):
+            raise ValueError(f"{what}: edge_index names nodes outside 0..{x.shape[0] - 1}")
+        return x, edge_index
+
+    def prepare(self, items: Any) -> Prepared:
+        if self.level == "node":
+            if isinstance(items, list):
+                raise TypeError(f"this is a node-level graph model: it encodes {self.input_hint} (one embedding per node), "
+                                f"not a list; pass the graph itself")
+            x, edge_index = self._graph(items, "the graph")
+            return Prepared((x, edge_index), int(x.shape[0]))
+        if not isinstance(items, (list, tuple)) or (isinstance(items, tuple) and len(items) == 2 and isinstance(items[0], torch.Tensor)):
+            raise TypeError(f"this is a graph-level model: it encodes {self.input_hint}; wrap a single graph in a list")
+        graphs = [self._graph(g, f"graph {i}") for i, g in enumerate(items)]
+        return Prepared(graphs, len(graphs), np.array([g[0].shape[0] for g in graphs]))
+
+    def batch(self, prepared: Prepared, rows: np.ndarray) -> Any:
+        from multicl.modalities.graph import GraphInputs
+
+        if self.level == "node":
+            x, edge_index = prepared.data
+            return GraphInputs(x, edge_index, torch.zeros(x.shape[0], dtype=torch.long), 1, torch.as_tensor(rows, dtype=torch.long))
+        parts = [GraphInputs(x, e, torch.zeros(x.shape[0], dtype=torch.long), 1) for x, e in (prepared.data[i] for i in rows)]
+        return GraphInputs.cat(parts)

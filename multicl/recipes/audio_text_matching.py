@@ -25,7 +25,7 @@ text->audio, each word ranks every held-back clip, relevant = clips of that digi
 ``t2a_map`` (mean average precision, percent; chance ~10) and ``t2a_precision@10``.
 Outputs: ``out_dir/{config,metrics}.json`` (per row: mean, std (ddof=1), per-seed values),
 ``out_dir/summary.md`` (the table), and per row and seed ``out_dir/{row}/seed{s}/`` with its
-own ``config.json``, ``metrics.json``, the trainer's log and ``model/audio_encoder.safetensors``.
+own ``config.json``, ``metrics.json``, the trainer's log and ``model/audio/`` (and ``model/text/`` when the text tower was trained), each ``multicl.EmbeddingModel.load``-able.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Methods, all through the shared engine (adapter -> learner -> trainer; no graph-
 Baselines in the same run (same probe): raw features, the randomly initialised encoder, and a
 supervised 2-layer GCN trained on the 140 labels (early-stopped on validation accuracy).
 Writes ``metrics.json`` (``test_accuracy``, ``val_accuracy`` and every row), ``config.json``,
-``model/encoder.safetensors``.
+``model/`` (``multicl.EmbeddingModel.load``: ``encode(graph)`` gives every node's embedding).
 """
 from __future__ import annotations
 
@@ -177,10 +177,6 @@ def supervised_gcn(graph: GraphData, seed: int, device: str, epochs: int = 200) 
 
 
 def main(cfg: Config) -> dict[str, float]:
-    from safetensors.torch import save_file
-
-    from multicl.train.checkpoint import safetensors_state
-
     started = time.time()
     graph = load_planetoid(cfg.data_dir, cfg.name)  # before claiming out_dir: missing files leave nothing behind
     out, device = start_run(cfg)
@@ -204,12 +200,22 @@ def main(cfg: Config) -> dict[str, float]:
             metrics[f"{key}_test_accuracy"], metrics[f"{key}_val_accuracy"] = r["test_accuracy"], r["val_accuracy"]
             rows.append((key, r["val_accuracy"], r["test_accuracy"]))
     metrics["wall_seconds"] = time.time() - started
-    save_file(safetensors_state(encoder), str(out / "model" / "encoder.safetensors"))
+    save_model(encoder, adapter, out, cfg)
     atomic_write_json(out / "metrics.json", {**metrics, "protocol": protocol, "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings(cfg).items()}})
     print(f"{cfg.name}, seed {cfg.seed}, {cfg.method} ({protocol}):")
     print(format_table(rows, ["row", "val_accuracy", "test_accuracy"]))
     print(f"wall time {metrics['wall_seconds']:.1f} s (pre-training {train_seconds:.1f} s)")
     return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+
+def save_model(encoder: torch.nn.Module, adapter: GraphAdapter, out: Path, cfg: Config) -> None:
+    """The model folder (GNN + feature width + card): ``EmbeddingModel.load(out / "model").encode(graph)``."""
+    from multicl.api import EmbeddingModel
+    from multicl.models.card import ModelCard
+    from multicl.train.run_identity import config_fingerprint
+
+    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
+        "graph_contrastive", asdict(cfg), config_fingerprint(cfg)))
 
 
 def check(cfg: Config) -> None:
