@@ -120,6 +120,7 @@ class EmbeddingIndex:
         self.hnsw_args = {"M": M, "ef_construction": ef_construction, "ef": ef, "num_threads": num_threads, "seed": seed}
         self._engine: ExactIndex | HnswIndex = HnswIndex(self.dim, space, **self.hnsw_args) if backend == "hnsw" else ExactIndex(self.dim, space)
         self._ids: list[Any] = []  # row -> the caller's id
+        self._int_ids = True  # every id is an int (search returns an int64 array)
         self._row_of: dict[Any, int] = {}  # id -> row
         self._unique_of: list[int] = []  # row -> distinct vector (the backend's id)
         self._keys: list[bytes] = []  # distinct vector -> digest of its bytes
@@ -166,28 +167,37 @@ class EmbeddingIndex:
         """Add raw inputs or embeddings. ``ids`` (ints or strings; default: the next row numbers);
         an id already present has its vector replaced."""
         vectors = self._vectors(items, "corpus items", batch_size)
-        if ids is None:
-            ids = list(range(len(self), len(self) + len(vectors)))
-        ids = [i.item() if isinstance(i, np.generic) else i for i in ids]
-        if len(ids) != len(vectors):
-            raise ValueError(f"got {len(ids)} ids for {len(vectors)} corpus items: give one id per item")
-        if len(set(ids)) != len(ids):
-            raise ValueError("ids repeat within one add() call: every item needs its own id")
+        generated = ids is None
+        if generated:
+            ids = range(len(self), len(self) + len(vectors))
+        else:
+            ids = [i.item() if isinstance(i, np.generic) else i for i in ids]
+            if len(ids) != len(vectors):
+                raise ValueError(f"got {len(ids)} ids for {len(vectors)} corpus items: give one id per item")
+            if len(set(ids)) != len(ids):
+                raise ValueError("ids repeat within one add() call: every item needs its own id")
         if not len(vectors):
             return
         first, inverse = group_rows(vectors)
         keys = _digests(vectors[first])
         # 1. rows: new ids get a row; a known id leaves its old vector (which may become unused)
-        rows = []
-        for i in ids:
-            row = self._row_of.get(i)
-            if row is None:
-                row = self._row_of[i] = len(self._ids)
-                self._ids.append(i)
-                self._unique_of.append(-1)
-            else:
-                self._release(self._unique_of[row])
-            rows.append(row)
+        if not self._ids:  # a first corpus (the common case): every id is new, no per-id lookups
+            rows = list(range(len(ids)))
+            self._ids = list(ids)
+            self._row_of = dict(zip(self._ids, rows))
+            self._unique_of = [-1] * len(ids)
+        else:
+            rows = []
+            for i in ids:
+                row = self._row_of.get(i)
+                if row is None:
+                    row = self._row_of[i] = len(self._ids)
+                    self._ids.append(i)
+                    self._unique_of.append(-1)
+                else:
+                    self._release(self._unique_of[row])
+                rows.append(row)
+        self._int_ids = self._int_ids and (generated or all(isinstance(i, int) and not isinstance(i, bool) for i in ids))
         # 2. distinct vectors: a known one is reused (an unused one comes back), a new one takes an unused slot or a new one
         target = [self._unique_of_key.get(key, -1) for key in keys]
         self._unused.difference_update(u for u in target if u >= 0)
@@ -208,8 +218,11 @@ class EmbeddingIndex:
             target[g] = u
             slots.append(u)
         target = np.asarray(target, dtype=np.int64)
-        for row, u in zip(rows, target[inverse].tolist()):
-            self._unique_of[row] = u
+        if rows == list(range(len(self._unique_of))) and len(rows) == len(inverse):
+            self._unique_of = target[inverse].tolist()
+        else:
+            for row, u in zip(rows, target[inverse].tolist()):
+                self._unique_of[row] = u
         for u, n in zip(target.tolist(), np.bincount(inverse, minlength=len(target)).tolist()):
             self._counts[u] += n
         self._tables = None
@@ -236,7 +249,7 @@ class EmbeddingIndex:
         ``counts`` (U,), and the ids as an array."""
         if self._tables is None:
             unique_of = np.asarray(self._unique_of, dtype=np.int64)
-            if all(isinstance(i, int) and not isinstance(i, bool) for i in self._ids):
+            if self._int_ids:
                 ids = np.asarray(self._ids, dtype=np.int64)
                 id_rank = ids
             else:
@@ -357,6 +370,7 @@ class EmbeddingIndex:
                 np.asarray(index._engine._index.get_items(list(range(len(ids)))), dtype=np.float32).reshape(len(ids), -1)
             index._keys = _digests(_canonical(stored))
         index._ids = ids
+        index._int_ids = all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
         index._row_of = {i: r for r, i in enumerate(ids)}
         index._unique_of = unique_of.tolist()
         index._unique_of_key = {key: u for u, key in enumerate(index._keys)}

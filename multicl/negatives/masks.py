@@ -103,14 +103,15 @@ class FalseNegativePolicy:
         pos_mask: torch.Tensor,
         similarities: torch.Tensor | None = None,
         positive_similarities: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, int]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(neg_mask, dropped)``: bool (N, M) usable negatives and, per rule, how many
-        (anchor, candidate) pairs it removed (a pair removed by two rules counts for both)."""
+        (anchor, candidate) pairs it removed (a pair removed by two rules counts for both), as 0-d
+        tensors on the masks' device (no host synchronisation in a training step)."""
         neg_mask = ~pos_mask
         dropped: dict[str, int] = {}
         for rule, mask in self.false_negative_masks(anchor_meta, candidate_meta, similarities, positive_similarities).items():
             hit = mask & ~pos_mask
-            dropped[rule] = int(hit.sum())
+            dropped[rule] = hit.sum()
             neg_mask = neg_mask & ~hit
         return neg_mask, dropped
 

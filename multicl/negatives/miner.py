@@ -288,7 +288,7 @@ class HardNegativeMiner:
                 neg = neg & ~copy
             neg = neg & present
             for rule, count in drop.items():
-                dropped[rule] = dropped.get(rule, 0) + count
+                dropped[rule] = dropped.get(rule, 0) + int(count)  # refresh time: reading the device is fine here
             rank = neg.long().cumsum(1) - 1  # rank among survivors
             window = neg & (rank >= lo) & (rank < hi)
             slot = (rank - lo).clamp(min=0, max=hi - lo - 1)

@@ -4,6 +4,9 @@ The first block is the in-batch one (column i is anchor i's positive); the other
 source order. Every block goes through the same :class:`FalseNegativePolicy` (positive-aware
 thresholds included: similarities are measured on the pool), and the result says, per source,
 how many candidates it gave and how many (per anchor) each rule removed.
+
+Statistics stay device tensors (0-d): reading one is a host synchronisation, which the trainer
+does only at logging intervals. The empty-pool warning is decided then too.
 """
 from __future__ import annotations
 
@@ -23,13 +26,13 @@ class CandidatePool:
     candidates: torch.Tensor  # (M, D)
     pos_mask: torch.Tensor  # (N, M) bool
     neg_mask: torch.Tensor  # (N, M) bool
-    stats: dict[str, float] = field(default_factory=dict)
-    offered: int = 0  # (anchor, candidate) pairs that could have been negatives before the policy
+    stats: dict[str, float | torch.Tensor] = field(default_factory=dict)
+    offered: torch.Tensor | int = 0  # (anchor, candidate) pairs that could have been negatives before the policy
 
     @property
-    def empty(self) -> bool:
-        """Every negative was removed although some were offered."""
-        return self.offered > 0 and not bool(self.neg_mask.any())
+    def empty(self) -> torch.Tensor:
+        """0-d bool tensor: every negative was removed although some were offered."""
+        return (torch.as_tensor(self.offered, device=self.neg_mask.device) > 0) & ~self.neg_mask.any()
 
 
 def fold_candidates(anchors: torch.Tensor, anchor_meta: Meta, blocks: list[tuple[str, CandidateBlock]], policy: FalseNegativePolicy,
@@ -43,7 +46,7 @@ def fold_candidates(anchors: torch.Tensor, anchor_meta: Meta, blocks: list[tuple
         with torch.no_grad():
             similarities = F.normalize(anchors.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).T  # (N, M)
             positive_similarities = similarities[:, :n].diagonal()
-    stats: dict[str, float] = {}
+    stats: dict[str, float | torch.Tensor] = {}
     pos_parts, neg_parts, start = [], [], 0
     for name, block in blocks:
         m = len(block)
@@ -57,17 +60,15 @@ def fold_candidates(anchors: torch.Tensor, anchor_meta: Meta, blocks: list[tuple
             neg = torch.zeros_like(neg)
         stats[f"candidates/{name}"] = float(m)
         for rule, count in dropped.items():
-            if start == 0 and rule == "same_instance" and not count:
-                continue  # in-batch: other anchors are never the same instance; nothing to report
-            stats[f"masked/{name}/{rule}"] = float(count) / n
+            stats[f"masked/{name}/{rule}"] = count / n
         pos_parts.append(pos)
         neg_parts.append(neg)
         start += m
     pos_mask, neg_mask = torch.cat(pos_parts, 1), torch.cat(neg_parts, 1)
     per_row = neg_mask.sum(1)
-    stats["negatives_per_anchor"] = float(per_row.sum()) / n
-    stats["rows_without_negatives"] = float((per_row == 0).sum())
-    offered = int((~pos_mask).sum()) if in_batch_negatives else int((~pos_mask[:, n:]).sum())
+    stats["negatives_per_anchor"] = per_row.sum() / n
+    stats["rows_without_negatives"] = (per_row == 0).sum().float()
+    offered = (~pos_mask).sum() if in_batch_negatives else (~pos_mask[:, n:]).sum()
     return CandidatePool(candidates, pos_mask, neg_mask, stats, offered)
 
 
@@ -76,17 +77,27 @@ class EmptyPoolWarning:
     removed the most; counts every such batch."""
 
     def __init__(self) -> None:
-        self.empty_batches = 0
+        self._empty_batches: torch.Tensor | int = 0  # a device counter: no host synchronisation per batch
+        self._last: tuple[torch.Tensor, dict] | None = None  # (empty?, stats) of the last pool: no embeddings kept
         self._warned = False
 
     def check(self, pool: CandidatePool) -> None:
-        if not pool.empty:
-            return
-        self.empty_batches += 1
-        if self._warned:
+        """Count this batch if its pool is empty (on the device); the warning waits for :meth:`flush`."""
+        self._empty_batches = self._empty_batches + pool.empty.long()
+        self._last = (pool.empty, pool.stats)
+
+    @property
+    def empty_batches(self) -> int:
+        self.flush()
+        return int(self._empty_batches)
+
+    def flush(self) -> None:
+        """Warn (once) if the last pool checked was empty: called when statistics are read."""
+        last, self._last = self._last, None
+        if last is None or self._warned or not bool(last[0]):
             return
         self._warned = True
-        removed = {k.split("/", 1)[1]: v for k, v in pool.stats.items() if k.startswith("masked/") and v}
+        removed = {k.split("/", 1)[1]: round(float(v), 3) for k, v in last[1].items() if k.startswith("masked/") and float(v)}
         worst = max(removed, key=removed.get) if removed else "none"
         hint = ""
         if worst.endswith("same_group"):

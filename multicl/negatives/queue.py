@@ -25,13 +25,19 @@ class KeyQueue(nn.Module):
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
         for key in meta_keys:
             self.register_buffer(f"meta_{key}", torch.full((size,), -(2**62), dtype=torch.long))
+        # the fill level on the host too: reading ``count`` every step would wait for the GPU
+        self._host_count: int | None = 0
+        self.register_load_state_dict_post_hook(_forget_host_count)
 
     def __len__(self) -> int:
-        return int(self.count)
+        if self._host_count is None:  # a checkpoint brought its own buffers: read them once
+            self._host_count = int(self.count)
+        return self._host_count
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor, meta: dict[str, torch.Tensor]) -> None:
         keys = keys.detach()
+        filled = len(self)
         n = keys.shape[0]
         if n > self.size:
             keys, meta = keys[-self.size :], {k: v[-self.size :] for k, v in meta.items()}
@@ -45,8 +51,13 @@ class KeyQueue(nn.Module):
             getattr(self, f"meta_{key}")[positions] = meta[key].to(self.keys.device)
         self.pointer.copy_((self.pointer + n) % self.size)
         self.count.copy_(torch.clamp(self.count + n, max=self.size))
+        self._host_count = min(self.size, filled + n)
 
     def contents(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The filled part of the queue: keys (K, D) and metadata (K,) each."""
-        k = int(self.count)
+        k = len(self)
         return self.keys[:k], {key: getattr(self, f"meta_{key}")[:k] for key in self.meta_keys}
+
+
+def _forget_host_count(module: KeyQueue, incompatible_keys) -> None:
+    module._host_count = None

@@ -46,7 +46,7 @@ class DINOLearner(TowerLearner):
         self.teacher_temperature_range = teacher_temperature
         self.teacher_warmup_fraction, self.freeze_last_layer_fraction = teacher_warmup_fraction, freeze_last_layer_fraction
         self.teacher_temperature = teacher_temperature[0]
-        self.last_stats: dict[str, float] = {}
+        self.last_stats: dict[str, float | torch.Tensor] = {}
 
     @property
     def teacher_encoder(self) -> nn.Module:
@@ -64,7 +64,7 @@ class DINOLearner(TowerLearner):
         with torch.no_grad():
             probs = torch.softmax((torch.cat(teacher).float() - self.objective.center) / self.teacher_temperature, dim=1)
             entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1).mean()
-            self.last_stats = {"teacher_entropy": float(entropy), "teacher_temperature": self.teacher_temperature,
+            self.last_stats = {"teacher_entropy": entropy, "teacher_temperature": self.teacher_temperature,  # tensors: read at log steps
                                "momentum": float(self.towers.momentum.last_momentum)}
         return loss
 

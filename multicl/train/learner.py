@@ -29,6 +29,7 @@ from multicl.negatives.sources import (
 )
 from multicl.train.momentum import MomentumSchedule
 from multicl.train.towers import Tower, TowerLearner, Towers
+from multicl.objectives.base import trusted_masks
 from multicl.types.batch import ContrastiveBatch, RoleBatch
 from multicl.types.hooks import StepHook
 from multicl.types.inputs import cat_inputs
@@ -111,7 +112,7 @@ class ContrastiveLearner(TowerLearner):
         self.source_modules = nn.ModuleList([s for s in extra if isinstance(s, nn.Module)])
         for source in self.sources:
             source.bind(self._embed_queries_eval, self._embed_corpus_eval, self._device)
-        self.last_stats: dict[str, float] = {}
+        self._stats: dict[str, float | torch.Tensor] = {}
         self.empty_pool = EmptyPoolWarning()
 
     # -- the pieces the trainer and exporters read ---------------------------------------------------
@@ -191,12 +192,16 @@ class ContrastiveLearner(TowerLearner):
         return anchors, self.towers.embed_candidates(cat_inputs([r.inputs for r in candidate_roles]))
 
     def _loss(self, batch: ContrastiveBatch, anchors: torch.Tensor, blocks: list[tuple[str, CandidateBlock]]) -> torch.Tensor:
-        n = anchors.shape[0]
         pool = fold_candidates(anchors, batch.anchors.meta, blocks, self.policy, self.in_batch.use_as_negatives)
         self.empty_pool.check(pool)
         for source in self.sources:
             pool.stats.update(source.stats())
-        self.last_stats = pool.stats
+        self._stats = pool.stats
+        with trusted_masks():  # the pool's masks hold by construction: no value checks (host synchronisations)
+            return self._objective(batch, anchors, blocks, pool)
+
+    def _objective(self, batch: ContrastiveBatch, anchors: torch.Tensor, blocks: list[tuple[str, CandidateBlock]], pool) -> torch.Tensor:
+        n = anchors.shape[0]
         if self.two_view:
             if self.uses_labels:  # SupCon: labels from the metadata; without them it raises (never NT-Xent by accident)
                 labels = batch.anchors.meta.get("label")
@@ -208,6 +213,18 @@ class ContrastiveLearner(TowerLearner):
                                   logit_offset=pool_logit_offsets(blocks, anchors.device),
                                   anchor_logit_offset=batch.anchors.meta.get("logit_offset"))
         return self.objective(anchors, pool.candidates, pos_mask=pool.pos_mask, neg_mask=pool.neg_mask)
+
+    @property
+    def last_stats(self) -> dict[str, float | torch.Tensor]:
+        """Figures of the last forward (0-d device tensors; ``float()`` them to read): candidates
+        per source, what each rule masked per anchor, negatives per anchor. Reading them is when
+        the empty-pool warning is decided (the trainer reads them at logging intervals)."""
+        self.empty_pool.flush()
+        return self._stats
+
+    @last_stats.setter
+    def last_stats(self, value: dict[str, float | torch.Tensor]) -> None:
+        self._stats = value
 
     @property
     def empty_batches(self) -> int:

@@ -48,5 +48,5 @@ class ScoredPairLearner(TowerLearner):
         scores = scores.to(a.device)
         loss = self.objective(a, b, scores=scores)
         with torch.no_grad():
-            self.last_stats = {"train_pair_cosine": float(torch.nn.functional.cosine_similarity(a.float(), b.float()).mean())}
+            self.last_stats = {"train_pair_cosine": torch.nn.functional.cosine_similarity(a.float(), b.float()).mean()}  # read at log steps
         return loss

@@ -47,7 +47,7 @@ class SiameseLearner(TowerLearner):
         self.objective = objective
         self.stop_gradient = stop_gradient
         self.symmetric = symmetric
-        self.last_stats: dict[str, float] = {}
+        self.last_stats: dict[str, float | torch.Tensor] = {}
 
     def training_hooks(self) -> list[StepHook]:
         hook = self.towers.momentum_hook()
@@ -68,7 +68,7 @@ class SiameseLearner(TowerLearner):
         else:
             loss = self.objective(p1, t2)
         with torch.no_grad():
-            self.last_stats = {"projection_std": float(torch.nn.functional.normalize(z.float(), dim=-1).std(0).mean())}
+            self.last_stats = {"projection_std": torch.nn.functional.normalize(z.float(), dim=-1).std(0).mean()}  # read at log steps
             if self.towers.momentum is not None:
                 self.last_stats["momentum"] = float(self.towers.momentum.last_momentum)
         return loss

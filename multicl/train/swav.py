@@ -46,8 +46,10 @@ class SwAVLearner(TowerLearner):
         self.register_buffer("queue", torch.zeros(num_global_crops, queue_length, projection_dim))
         self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
         self.queue_active = False
+        self._filled: int | None = 0  # == queue_filled, kept on the host; None: read the buffer once (after a load)
+        self.register_load_state_dict_post_hook(_forget_host_fill)
         self.prototypes_trainable = True
-        self.last_stats: dict[str, float] = {}
+        self.last_stats: dict[str, float | torch.Tensor] = {}
 
     def training_hooks(self) -> list[StepHook]:
         return [_SwAVSchedule(self)]
@@ -64,14 +66,17 @@ class SwAVLearner(TowerLearner):
         z_local = [F.normalize(z, dim=1) for z in embed_crops(self.embed, local_crops)]
         scores = [self._scores(z) for z in z_global + z_local]
         length = self.queue.shape[1]
-        use_queue = length > 0 and self.queue_active and int(self.queue_filled) >= length
+        if self._filled is None:
+            self._filled = int(self.queue_filled)
+        use_queue = length > 0 and self.queue_active and self._filled >= length
         queue_scores = [self._scores(q).detach() for q in self.queue] if use_queue else None
         loss = self.objective(scores, num_global=len(z_global), queue_scores=queue_scores)
         if self.training and length > 0 and self.queue_active:
             self._enqueue([z.detach() for z in z_global])
         with torch.no_grad():
             assigned = torch.cat(scores[: len(z_global)]).argmax(1)
-            self.last_stats = {"prototypes_used": float(assigned.unique().numel()), "queue_in_use": float(use_queue)}
+            used = torch.zeros(scores[0].shape[1], dtype=torch.bool, device=assigned.device).index_fill_(0, assigned, True).sum()
+            self.last_stats = {"prototypes_used": used, "queue_in_use": float(use_queue)}  # a tensor: read at log steps
         return loss
 
     @torch.no_grad()
@@ -84,6 +89,11 @@ class SwAVLearner(TowerLearner):
             self.queue[:, n:] = self.queue[:, :-n].clone()  # newest first, the oldest drop off the end
             self.queue[:, :n] = torch.stack(z_global)
         self.queue_filled.add_(n).clamp_(max=length)
+        self._filled = min(length, self._filled + n)  # the host's copy: no device read per step
+
+
+def _forget_host_fill(module: SwAVLearner, incompatible_keys) -> None:
+    module._filled = None  # a checkpoint brought its own queue
 
 
 class _SwAVSchedule(NoOpHook):
@@ -102,3 +112,4 @@ class _SwAVSchedule(NoOpHook):
             weight.copy_(F.normalize(weight, dim=1))
         learner.prototypes_trainable = step >= learner.freeze_prototypes_fraction * self.total_steps
         learner.queue_active = step >= learner.queue_start_fraction * self.total_steps
+

@@ -238,6 +238,8 @@ class Trainer:
                 replace_directory(lambda folder: self.save_best(self.learner, folder), self.out_dir / "best")
             last_eval = {}
         batches = iter(loader)
+        finite = torch.ones((), dtype=torch.bool, device=acc.device)  # every loss since the last check was finite
+        checked_step = step
         learner = self.learner  # what acc.unwrap_model(model) returns: the module we were given
         temperature = getattr(getattr(learner, "objective", None), "temperature", None)
         model.train()
@@ -246,7 +248,8 @@ class Trainer:
             while step < cfg.max_steps:
                 with acc.autocast():
                     hooks.before_step(step)
-                loss_sum = 0.0
+                # on the device: reading a loss (float, isfinite -> bool) would wait for the GPU every micro-step
+                loss_sum = torch.zeros((), device=acc.device)
                 for _ in range(cfg.grad_accum_steps):
                     batch = next(batches)
                     with acc.accumulate(model):
@@ -254,11 +257,7 @@ class Trainer:
                             loss = model(batch)
                         else:  # embeds without gradient, backward of the loss, replays (grad_cache.py)
                             loss = cache.step(batch, backward=acc.backward, autocast=acc.autocast)
-                        if not torch.isfinite(loss.detach()):
-                            raise FloatingPointError(
-                                f"loss is {loss.item()} at step {step + 1}; lower the learning rate, raise the "
-                                f"temperature or use precision='no'. The last checkpoint in {self.checkpoint_dir} is intact."
-                            )
+                        finite = finite & torch.isfinite(loss.detach())
                         if cache is None:
                             acc.backward(loss)
                         elif acc.sync_gradients and acc.num_processes > 1:
@@ -268,12 +267,26 @@ class Trainer:
                             grad_norm = acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                         optimizer.step()
                         optimizer.zero_grad(set_to_none=True)
-                    loss_sum += float(loss.detach())
+                    loss_sum = loss_sum + loss.detach().float()
                     samples_seen += _num_anchors(batch, cfg.batch_size)
                 scheduler.step()
                 step += 1
                 hooks.after_step(step)
-                step_loss = loss_sum / cfg.grad_accum_steps
+                bar.update(1)
+                monitor_due = self.monitor is not None and (step % self.monitor.every == 0 or step == cfg.max_steps)
+                eval_due = self.evaluate_fn is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps)
+                save_due = bool(save_every and step % save_every == 0) or step == cfg.max_steps
+                log_due = step % cfg.log_every == 0 or step == cfg.max_steps
+                stop_requested = acc.num_processes == 1 and interrupt.requested  # a host flag: free to read every step
+                if not (log_due or monitor_due or eval_due or save_due or self.callbacks or stop_requested):
+                    continue  # the only host synchronisation of a step is below, at these intervals (ranks agree on Ctrl-C here too)
+                if not bool(finite):  # checked before anything is logged, evaluated or saved
+                    raise FloatingPointError(
+                        f"the loss became NaN or inf between step {checked_step + 1} and step {step}; lower the learning rate, raise "
+                        f"the temperature or use precision='no'. The last checkpoint in {self.checkpoint_dir} is intact."
+                    )
+                checked_step = step
+                step_loss = float(loss_sum) / cfg.grad_accum_steps
                 if acc.num_processes > 1:
                     # one value on every rank: the collapse rule must decide the same everywhere
                     step_loss = float(acc.reduce(torch.tensor(step_loss, device=acc.device), reduction="mean"))
@@ -282,13 +295,12 @@ class Trainer:
                     logs["grad_norm"] = float(grad_norm)
                 if isinstance(temperature, nn.Module):
                     logs["temperature"] = float(temperature().detach())
-                logs.update(getattr(learner, "last_stats", {}))
-                if step % cfg.log_every == 0 or step == cfg.max_steps:
+                logs.update(host_stats(getattr(learner, "last_stats", {})))
+                if log_due:
                     log.log(step, {f"train/{k}": v for k, v in logs.items()})
-                bar.update(1)
-                bar.set_postfix(loss=f"{logs['loss']:.4g}", lr=f"{logs['lr']:.2e}")
+                    bar.set_postfix(loss=f"{logs['loss']:.4g}", lr=f"{logs['lr']:.2e}")
 
-                if self.monitor is not None and (step % self.monitor.every == 0 or step == cfg.max_steps):
+                if monitor_due:
                     health = self.monitor.measure(learner, acc.device)
                     log.log(step, {f"monitor/{k}": v for k, v in health.items()})
                     reason = self.monitor.check(step, health, logs["loss"])
@@ -296,7 +308,7 @@ class Trainer:
                         stopped_early = reason
                         self._checkpoint(model, optimizer, scheduler, step, best, best_step, hooks, stopped_early)
                         break
-                if self.evaluate_fn is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps):
+                if eval_due:
                     eval_start = time.perf_counter()
                     last_eval = self._evaluate(model)
                     log.log(step, {f"eval/{k}": v for k, v in last_eval.items()})
@@ -306,7 +318,7 @@ class Trainer:
                         if acc.is_main_process:
                             replace_directory(lambda folder: self.save_best(learner, folder), self.out_dir / "best")
                     side_seconds += time.perf_counter() - eval_start
-                saved = (save_every and step % save_every == 0) or step == cfg.max_steps
+                saved = save_due
                 if saved:
                     save_start = time.perf_counter()
                     self._checkpoint(model, optimizer, scheduler, step, best, best_step, hooks)
@@ -396,6 +408,12 @@ def _saved_world_size(path: Path, state: dict[str, Any]) -> int:
     if "world_size" in state:
         return int(state["world_size"])
     return max(1, len(list(Path(path).glob("rng-rank*.pt"))))
+
+
+def host_stats(stats: dict[str, Any]) -> dict[str, float]:
+    """A learner's ``last_stats`` as floats: learners keep device tensors there (reading one is a
+    host synchronisation), and the trainer reads them only at logging intervals."""
+    return {k: float(v) for k, v in stats.items()}
 
 
 def _num_anchors(batch: Any, default: int) -> int:
