@@ -14,7 +14,7 @@ import numpy as np
 
 from multicl.eval.recommendation import PROTOCOL
 
-ANCHORS = {"popularity": (0.121, 0.140), "itemknn": (0.234, 0.277), "bpr": (0.2368, 0.2768)}
+ANCHORS = {"popularity": (0.121, 0.140), "itemknn": (0.234, 0.277), "bpr": (0.2368, 0.2768), "lightgcn": ("", "")}
 
 
 def cell(values: list[float]) -> str:
@@ -29,7 +29,9 @@ def main() -> None:
     args = p.parse_args()
     runs = [json.loads((Path(r) / "metrics.json").read_text()) for r in args.runs]
     n = len(runs)
-    print(f"protocol: {PROTOCOL}; ML-100K; split seeds = run seeds; n = {n} runs (mean ± std)\n")
+    splits = {json.loads((Path(r) / "config.json").read_text()).get("split", "ratio") for r in args.runs}
+    protocol = PROTOCOL if splits == {"ratio"} else PROTOCOL.replace("per-user random 8:1:1", "leave-one-out by time (last: test, previous: valid)")
+    print(f"protocol: {protocol}; ML-100K; split seeds = run seeds; n = {n} runs (mean ± std)\n")
     print("| row | R@10 | NDCG@10 | MRR@10 | Hit@10 | anchor R@10 / NDCG@10 |")
     print("|---|---|---|---|---|---|")
     def row(name, prefix, sources, anchor=""):
@@ -38,9 +40,9 @@ def main() -> None:
             return
         print(f"| {name} (n={len(have)}) | " + " | ".join(cell([m[f"{prefix}_{k}@10"] for m in have]) for k in ("recall", "ndcg", "mrr", "hit")) + f" | {anchor} |")
     row("two towers (id + MiniLM text), test", "test", runs)
-    for b in ("popularity", "itemknn", "bpr"):
+    for b in ("popularity", "itemknn", "bpr", "lightgcn"):
         a = ANCHORS[b]
-        row(f"baseline {b}, test", f"baseline_{b}", runs, f"{a[0]} / {a[1]}")
+        row(f"baseline {b}, test", f"baseline_{b}", runs, f"{a[0]} / {a[1]}" if a[0] else "")
     for spec in args.ablations:
         name, folder = spec.split("=", 1)
         m = json.loads((Path(folder) / "metrics.json").read_text())

@@ -202,3 +202,32 @@ def test_mined_items_are_never_the_users_own():
     for u in range(5):
         chosen = mined[u][mined[u] >= 0]
         assert len(chosen) == 3 and not set(chosen.tolist()) & set(hist[u].tolist())
+
+
+def test_leave_one_out_by_time_takes_each_users_last_two():
+    from multicl.data.interactions import InteractionLog, split_leave_one_out
+
+    users = np.array([0, 0, 0, 0, 1, 1, 1])
+    times = np.array([5.0, 1.0, 9.0, 3.0, 2.0, 2.0, 1.0])  # user 1 ties at t=2: file order decides
+    log = InteractionLog(users, np.arange(7), times, ["a", "b"], [str(i) for i in range(7)], [""] * 7)
+    s = split_leave_one_out(log)
+    assert s.test.tolist() == [2, 5] and s.valid.tolist() == [0, 4] and s.train.tolist() == [1, 3, 6]
+    short = InteractionLog(np.array([0, 0]), np.arange(2), np.arange(2.0), ["a"], ["0", "1"], [""] * 2)
+    with pytest.raises(UserInputError, match="3\\+ interactions"):
+        split_leave_one_out(short)
+
+
+def test_lightgcn_propagation_is_the_normalised_mean_over_layers():
+    from scipy.sparse import csr_matrix
+
+    from multicl.eval.recommendation_lightgcn import fit_lightgcn, normalised_adjacency
+
+    users, items = torch.tensor([0, 0, 1, 2]), torch.tensor([3, 4, 4, 5])  # item nodes after 3 users
+    a = normalised_adjacency(users, items, 6).to_dense()
+    dense = torch.zeros(6, 6)
+    dense[users, items] = dense[items, users] = 1.0
+    d = dense.sum(1)
+    torch.testing.assert_close(a, dense / torch.sqrt(d[:, None] * d[None, :]))
+    train = csr_matrix((np.ones(4), ([0, 0, 1, 2], [0, 1, 1, 2])), shape=(3, 3))
+    score = fit_lightgcn(train, valid_fn=None, embed_dim=4, max_epochs=2, seed=0)
+    assert score(np.array([0, 2])).shape == (2, 3)

@@ -239,6 +239,21 @@ def split_per_user(log: InteractionLog, seed: int, ratios: Sequence[float] = (0.
     return Split(*(np.array(sorted(p), dtype=np.int64) for p in parts))
 
 
+def split_leave_one_out(log: InteractionLog) -> Split:
+    """RecBole's ``LS`` split with ``order TO`` (the sequential view): per user in time order,
+    the last interaction is test, the one before valid, the rest train. Ties in time keep file
+    order. Users need at least 3 interactions (the loaders' default minimum)."""
+    order = np.lexsort((np.arange(len(log)), log.timestamps, log.users))  # by user, then time, then file order
+    users = log.users[order]
+    last = np.r_[users[1:] != users[:-1], True]  # the last row of each user's block
+    second = np.r_[last[1:], False] & ~last
+    short = np.flatnonzero(np.bincount(log.users, minlength=log.num_users)[np.unique(log.users)] < 3)
+    if len(short):
+        raise UserInputError(f"leave-one-out needs 3+ interactions per user; {len(short)} users have fewer "
+                             f"(raise --min-user-interactions to 3)")
+    return Split(np.sort(order[~last & ~second]), np.sort(order[second]), np.sort(order[last]))
+
+
 def user_item_matrix(log: InteractionLog, rows: np.ndarray):
     """Binary CSR matrix (users x items) of the given log rows."""
     from scipy.sparse import csr_matrix
