@@ -39,3 +39,43 @@ def test_recipe_writes_metrics_and_serves(tmp_path):
     assert sum(int(t[1:]) < 15 for t, _ in top) >= 4  # the first taste's items
     with pytest.raises(UserInputError, match="not in the catalogue"):
         rec.recommend(["nope"], k=3)
+
+
+def test_user_features_read_embedded_and_served(tmp_path):
+    import torch
+
+    from multicl.data.interactions import read_user_features
+    from multicl.encoders.recommendation import ItemEncoder, UserEncoder
+    from multicl.modalities.recommendation import history_inputs
+
+    (tmp_path / "users.csv").write_text("user,age,gender,zip\nu0,24,M,85711\nu1,53,F,94043\nu2,33,F,10001\n")
+    features = read_user_features(tmp_path / "users.csv", ["u0", "u1", "u2", "u9"], buckets=2)
+    assert features.names == ["age", "gender", "zip"]
+    assert features.codes[3].tolist() == [0, 0, 0]  # not in the table: missing everywhere
+    assert features.codes[:3, 1].tolist() == [2, 1, 1] and features.cardinalities[1] == 2  # F=1, M=2
+    assert len(set(features.codes[:3, 2])) == 3  # zip region = first digit: 8, 9, 1
+    torch.manual_seed(0)
+    tower = UserEncoder(ItemEncoder(5, 8), feature_cardinalities=features.cardinalities)
+    same_history = [np.array([0, 1])] * 4
+    with torch.no_grad():
+        z = tower(history_inputs(same_history, 10, features.codes))
+        plain = tower(history_inputs(same_history, 10))
+    assert not torch.allclose(z[0], z[1])  # same history, different users
+    torch.testing.assert_close(z[3], plain[3])  # missing features: the history alone
+    with pytest.raises(UserInputError, match="no user-feature column"):
+        read_user_features(tmp_path / "users.csv", ["u0"], columns=["income"])
+
+
+@pytest.mark.slow
+def test_recipe_with_user_features_serves_known_users(tmp_path):
+    from multicl.models.recommender import Recommender
+    from multicl.recipes.recommendation import cli
+
+    inter, items = _synthetic(tmp_path)
+    (tmp_path / "users.csv").write_text("user,taste\n" + "".join(f"u{u},{'ab'[u % 2]}\n" for u in range(40)))
+    out = tmp_path / "run"
+    cli(["--inter-file", str(inter), "--item-file", str(items), "--user-file", str(tmp_path / "users.csv"), "--out-dir", str(out),
+         "--max-steps", "30", "--batch-size", "32", "--no-use-text", "--baselines", "popularity", "--cold-start-fraction", "0"])
+    rec = Recommender.load(out / "model")
+    assert len(rec.user_codes) == 40 and rec.user_codes["u1"].tolist() == [2]
+    assert len(rec.recommend(["i0", "i1"], k=3, user="u0")) == 3 and len(rec.recommend(["i0", "i1"], k=3, user="stranger")) == 3

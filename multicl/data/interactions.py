@@ -80,6 +80,65 @@ def movielens_100k_files() -> tuple[Path, Path] | None:
     return (inter, item) if inter.exists() and item.exists() else None
 
 
+def movielens_100k_user_file() -> Path | None:
+    """ML-100K's user table (age, gender, occupation, zip code) from the recbole wheel, or None."""
+    files = movielens_100k_files()
+    return None if files is None else files[0].with_name("ml-100k.user")
+
+
+@dataclass
+class UserFeatures:
+    """Categorical user features: ``codes`` (U, F) int64, 0 = missing / unseen, ``names`` (F,) and
+    ``cardinalities`` (F,) (codes run 0..cardinality)."""
+
+    codes: np.ndarray
+    names: list[str]
+    cardinalities: list[int]
+
+
+def read_user_features(path: str | Path, user_ids: Sequence[str], columns: Sequence[str] | None = None, buckets: int = 10,
+                       zip_digits: int = 1) -> UserFeatures:
+    """A user table (CSV / TSV / RecBole atomic / parquet; a user column and feature columns) ->
+    :class:`UserFeatures` aligned with ``user_ids``. Numeric columns are cut into ``buckets``
+    quantile buckets; text columns are categories (a column named like ``zip`` keeps its first
+    ``zip_digits`` characters: a region); users missing from the table get code 0 everywhere."""
+    header, rows = _read_table(path)
+    user_col = _column(header, USER_NAMES, path, "user")
+    names = [h for j, h in enumerate(header) if j != user_col] if columns is None else list(columns)
+    plain = [h.split(":")[0].lower() for h in header]
+    index = []
+    for name in names:
+        key = name.split(":")[0].lower()
+        if key not in plain:
+            raise UserInputError(f"{path}: no user-feature column {name!r}; columns: {header}")
+        index.append(plain.index(key))
+    position = {u: r for r, u in enumerate(user_ids)}
+    codes = np.zeros((len(user_ids), len(index)), dtype=np.int64)
+    cardinalities = []
+    for f, j in enumerate(index):
+        values = {}
+        for row in rows:
+            if row[user_col] in position and j < len(row) and row[j].strip():
+                values[position[row[user_col]]] = row[j].strip()
+        raw = list(values.values())
+        try:
+            numbers = np.array([float(v) for v in raw])
+        except ValueError:
+            numbers = None
+        key = plain[j]
+        if numbers is not None and len(numbers) and "zip" not in key:
+            edges = np.unique(np.quantile(numbers, np.linspace(0, 1, buckets + 1)[1:-1]))
+            cats = np.searchsorted(edges, numbers, side="right") + 1
+            cardinalities.append(len(edges) + 1)
+        else:
+            tokens = [v[:zip_digits] if "zip" in key else v for v in raw]
+            vocab = {t: c + 1 for c, t in enumerate(sorted(set(tokens)))}
+            cats = np.array([vocab[t] for t in tokens], dtype=np.int64)
+            cardinalities.append(len(vocab))
+        codes[np.array(list(values.keys()), dtype=np.int64), f] = cats
+    return UserFeatures(codes, [header[j].split(":")[0] for j in index], cardinalities)
+
+
 def _read_table(path: str | Path) -> tuple[list[str], list[list[str]]]:
     path = Path(path)
     if not path.exists():

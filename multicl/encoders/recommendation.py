@@ -7,6 +7,8 @@ most recent last). Outputs are (N, embed_dim); objectives compare them by cosine
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -69,11 +71,19 @@ class UserEncoder(nn.Module):
     scores each item plus a recency position embedding; softmax over the valid items), then a
     linear layer. ``items`` may be the item tower itself (shared embeddings) or its own copy."""
 
-    def __init__(self, items: ItemEncoder, pooling: str = "mean", max_history: int = 100) -> None:
+    def __init__(self, items: ItemEncoder, pooling: str = "mean", max_history: int = 100,
+                 feature_cardinalities: Sequence[int] = ()) -> None:
         super().__init__()
         if pooling not in ("mean", "attention"):
             raise ValueError(f"pooling must be 'mean' or 'attention', got {pooling!r}")
         self.items, self.pooling, self.embed_dim = items, pooling, items.embed_dim
+        # user features (age bucket, gender, occupation...): one embedding per feature, added to the
+        # pooled history; code 0 = missing, its row stays 0 (a user without features is their history)
+        self.features = nn.ModuleList(nn.Embedding(c + 1, self.embed_dim, padding_idx=0) for c in feature_cardinalities)
+        for table in self.features:
+            nn.init.normal_(table.weight, std=0.01)
+            with torch.no_grad():
+                table.weight[0].zero_()
         self.out = nn.Linear(self.embed_dim, self.embed_dim)
         if pooling == "attention":
             self.positions = nn.Embedding(max_history, self.embed_dim)
@@ -98,4 +108,8 @@ class UserEncoder(nn.Module):
             scores = self.score(torch.tanh(h)).squeeze(-1).masked_fill(~valid, torch.finfo(h.dtype).min)  # (N, L)
             weights = torch.softmax(scores, dim=1) * valid.float()
             pooled = (weights.unsqueeze(-1) * z).sum(1)
+        if len(self.features):
+            codes = inputs["features"] if "features" in inputs else torch.zeros(history.shape[0], len(self.features), dtype=torch.long,
+                                                                                device=history.device)
+            pooled = pooled + sum(table(codes[:, f]) for f, table in enumerate(self.features))
         return pooled + self.out(pooled)

