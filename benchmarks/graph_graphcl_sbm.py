@@ -26,6 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from multicl.data.graph_features import with_degree_features
 from multicl.data.graph_synthetic import graph_statistics, sbm_graph_classification
 from multicl.modalities.graph import GraphAdapter
 from multicl.modalities.views_dataset import ViewsDataset
@@ -35,6 +36,8 @@ from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
 from multicl.views.graph import DropNodes, Subgraph
+
+MAX_DEGREE = 40  # graphs have at most 40 nodes
 
 
 def scores(z: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
@@ -51,33 +54,40 @@ def embed(encoder, adapter, graphs) -> np.ndarray:
     return torch.cat([encoder(adapter.prepare_inputs(graphs[i:i + 128])) for i in range(0, len(graphs), 128)]).numpy()
 
 
-def run(seed: int, steps: int) -> dict:
+def run(seed: int, steps: int, node_features: str = "given", temperature: float = 0.2) -> dict:
     graphs, labels = sbm_graph_classification(seed=seed)
+    stats = graph_statistics(graphs)  # on the graphs as generated (the given features' means included)
+    if node_features != "given":
+        graphs = [with_degree_features(g, MAX_DEGREE, keep_given=node_features == "given+degree") for g in graphs]
     adapter = GraphAdapter("graph", graphs=graphs, view_a=DropNodes(0.2), view_b=Subgraph(0.8), conv="gin", hidden_dims=(32, 32, 32),
                            activation="relu", batch_norm=True, pooling="sum")
     torch.manual_seed(seed)
     encoder = adapter.build_encoder()
     random_z = embed(encoder, adapter, graphs)
-    learner = ContrastiveLearner(encoder.train(), build_objective("nt_xent", temperature=0.2), head=mlp(encoder.embed_dim, 128, 64))
+    learner = ContrastiveLearner(encoder.train(), build_objective("nt_xent", temperature=temperature), head=mlp(encoder.embed_dim, 128, 64))
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainerConfig(out_dir=tmp, max_steps=steps, batch_size=128, learning_rate=1e-3, warmup_ratio=0.0, lr_schedule="constant",
                             precision="no", device="cpu", seed=seed, save_every=0, progress_bar=False, tensorboard=False, log_every=50)
         Trainer(learner, ViewsDataset(list(range(len(graphs))), adapter, seed=seed), adapter.collate, cfg).train()
     train_s = time.time() - started
-    return {"seed": seed, "train_seconds": train_s, "graphcl": scores(embed(encoder, adapter, graphs), labels, seed),
-            "random_init_gin": scores(random_z, labels, seed), "graph_statistics": scores(graph_statistics(graphs), labels, seed)}
+    return {"seed": seed, "train_seconds": train_s, "node_features": node_features, "temperature": temperature,
+            "graphcl": scores(embed(encoder, adapter, graphs), labels, seed),
+            "random_init_gin": scores(random_z, labels, seed), "graph_statistics": scores(stats, labels, seed)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--node-features", default="given", choices=("given", "degree", "given+degree"),
+                        help="GIN inputs: the generated (noise) features, a one-hot of the degree, or both")
+    parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--out", default="benchmarks/results/graph/graphcl_sbm.json")
     args = parser.parse_args()
     runs = []
     for seed in args.seeds:
-        runs.append(run(seed, args.steps))
+        runs.append(run(seed, args.steps, args.node_features, args.temperature))
         print(runs[-1])
     table = {}
     for row in ("graphcl", "random_init_gin", "graph_statistics"):

