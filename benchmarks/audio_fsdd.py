@@ -5,7 +5,9 @@ Runs ``multicl.recipes.audio_contrastive`` (same settings everywhere) on
 2. leave-one-speaker-out for each speaker given (train on the other four, test on the unseen one),
 and prints one table: accuracy per row, the unseen-speaker column averaged over the folds (mean ±
 std over folds), then the SSL-vs-log-mel kNN accuracy of each fold. Flags the benchmark does not
-know are passed on to the recipe (e.g. ``--cmvn none`` to run without the normalisation).
+know are passed on to the recipe (e.g. ``--cmvn none`` to run without the normalisation,
+``--method infonce`` for the old SimCLR-style default). The DINO-vs-InfoNCE comparison with dev
+selection is ``benchmarks/audio_fsdd_dino.py``.
 
     .venv/bin/python benchmarks/audio_fsdd.py --data-dir ../shared/data --max-steps 500 --supervised-steps 500 \
         --precision bf16 --speakers george theo
@@ -27,7 +29,9 @@ from multicl.recipes import audio_contrastive
 ROWS = [
     ("log-mel mean/std + probe", "test_logmel_stats_knn_accuracy", "test_logmel_stats_linear_accuracy"),
     ("CNN, random init", "test_random_init_knn_accuracy", "test_random_init_linear_accuracy"),
-    ("CNN, contrastive, no labels (ours)", "test_knn_accuracy", "test_linear_accuracy"),
+    ("CNN, self-supervised (--method), no labels (ours)", "test_knn_accuracy", "test_linear_accuracy"),
+    ("  DINO student encoder", "test_student_knn_accuracy", "test_student_linear_accuracy"),
+    ("  DINO teacher encoder", "test_teacher_knn_accuracy", "test_teacher_linear_accuracy"),
     ("log-mel CMVN'd std + probe (the encoder's normalisation)", "test_logmel_cmvn_stats_knn_accuracy", "test_logmel_cmvn_stats_linear_accuracy"),
     ("CNN, supervised cross-entropy (kNN column: kNN on its features; linear column: its own softmax head)",
      "test_supervised_cnn_features_knn_accuracy", "test_supervised_cnn_accuracy"),
@@ -45,7 +49,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--speakers", nargs="*", default=["george", "jackson", "lucas", "nicolas", "theo"])
     parser.add_argument("--max-steps", type=int, default=600)
-    parser.add_argument("--supervised-steps", type=int, default=600)
+    parser.add_argument("--supervised-steps", type=int, default=0, help="supervised CE / SupCon rows (0: off, the recipe's default)")
     parser.add_argument("--precision", default="auto", help="bf16 halves the CNN's time on CPUs with AMX")
     parser.add_argument("--takes-ablations", action=argparse.BooleanOptionalAction, default=True, help="run the view ablations on the take split")
     parser.add_argument("--loso-ablations", action="store_true", help="also run the view ablations in every unseen-speaker fold")

@@ -357,3 +357,59 @@ def test_split_advice_works_when_followed(tmp_path):
         load_data(Config(data_dir=str(loose), split="random", batch_size=2))
     train, test, pretrain = load_data(Config(data_dir=str(loose), split="none", batch_size=2))
     assert test is None and len(pretrain) == 3
+
+
+# -- DINO / SwAV on multi-crop (issue 18) ------------------------------------------------------------
+def _tiny_fsdd(root, rng):
+    root.mkdir()
+    for label, freq in ((0, 300.0), (1, 900.0)):
+        for speaker, scale in (("a", 1.0), ("b", 1.2), ("c", 0.9)):
+            for take in range(4):
+                n = int((0.3 + 0.02 * take) * 8000)
+                wave = 0.3 * np.sin(2 * np.pi * freq * scale * np.arange(n) / 8000) + 0.01 * rng.standard_normal(n)
+                sf.write(root / f"{label}_{speaker}_{take}.wav", wave.astype(np.float32), 8000)
+    return root
+
+
+def test_batch_norm_dino_head_normalises_input_and_hidden_layers():
+    from multicl.encoders.dino_head import DINOHead
+
+    head = DINOHead(8, 16, hidden_dim=12, bottleneck_dim=4, batch_norm=True)
+    norms = [m for m in head.mlp if isinstance(m, torch.nn.BatchNorm1d)]
+    assert [n.num_features for n in norms] == [8, 12, 12] and head.out_dim == 16
+    out = head(torch.randn(5, 8) + 100.0)  # a large shared component is removed by the input norm
+    assert out.shape == (5, 16) and out.abs().max() <= 1.0 + 1e-5  # cosine logits
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["dino", "swav"])
+def test_recipe_multi_crop_methods_end_to_end_and_model_loads(tmp_path, method):
+    from multicl import EmbeddingModel
+    from multicl.recipes.audio_contrastive import cli
+
+    data = _tiny_fsdd(tmp_path / "wavs", np.random.default_rng(0))
+    metrics = cli(["--data-dir", str(data), "--test-speaker", "b", "--drop-speakers", "c", "--out-dir", str(tmp_path / "out"),
+                   "--device", "cpu", "--max-steps", "2", "--batch-size", "4", "--channels", "4", "4", "--embed-dim", "8",
+                   "--knn-k", "1", "--method", method, "--local-crops", "2", "--global-share", "0.7", "1.0", "--local-share", "0.3", "0.5",
+                   "--dino-out-dim", "16", "--dino-momentum", "0.99", "--teacher-temperature", "0.04", "0.05", "--keep", "student"])
+    assert metrics["train_clips"] == 8 and metrics["test_clips"] == 8  # speaker c dropped from everything
+    for key in ("test_knn_accuracy", "test_linear_accuracy", "test_logmel_stats_linear_accuracy", "test_random_init_knn_accuracy"):
+        assert 0.0 <= metrics[key] <= 100.0
+    assert "test_supcon_knn_accuracy" not in metrics  # the slow rows are off by default
+    if method == "dino":
+        assert metrics["test_knn_accuracy"] == metrics["test_student_knn_accuracy"]  # --keep student
+        assert "test_teacher_knn_accuracy" in metrics
+    model = EmbeddingModel.load(tmp_path / "out" / "model")
+    assert model.modality == "audio"
+
+
+def test_recipe_rejects_bad_multi_crop_flags(tmp_path):
+    from multicl.errors import UserInputError
+    from multicl.recipes.audio_contrastive import Config, check_args
+
+    with pytest.raises(UserInputError, match="global-share"):
+        check_args(Config(global_share=(0.5,)))
+    with pytest.raises(UserInputError, match="local_share"):
+        check_args(Config(local_share=(0.0, 0.5)))
+    with pytest.raises(UserInputError, match="drop-speakers"):
+        check_args(Config(test_speaker="a", drop_speakers=("a",)))

@@ -18,6 +18,9 @@ class DINOHead(nn.Module):
         hidden_dim / bottleneck_dim / layers: the MLP (GELU between layers), 2048 / 256 / 3 in the paper.
         norm_last_layer: fix the weight norm's magnitude to 1 (cosine logits; the paper's
             stabler setting).
+        batch_norm: the paper's ``use_bn``: BatchNorm1d on the input and after each hidden layer
+            (an encoder whose embedding has a large component shared by every sample, such as
+            pooled ReLU features, otherwise gives a flat teacher output and a uniform collapse).
     ``forward(x (B, in_dim)) -> (B, out_dim)``. ``last_layer_trainable`` (set by the learner's
     schedule) freezes the last layer's direction for the first steps (zero gradient, DDP-safe).
     Weight normalisation is ``torch.nn.utils.parametrizations.weight_norm`` (the old
@@ -25,15 +28,17 @@ class DINOHead(nn.Module):
     """
 
     def __init__(self, in_dim: int, out_dim: int = 4096, hidden_dim: int = 512, bottleneck_dim: int = 128, layers: int = 3,
-                 norm_last_layer: bool = True) -> None:
+                 norm_last_layer: bool = True, batch_norm: bool = False) -> None:
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
         dims = [in_dim] + [hidden_dim] * (layers - 1) + [bottleneck_dim]
-        blocks: list[nn.Module] = []
+        blocks: list[nn.Module] = [nn.BatchNorm1d(in_dim)] if batch_norm else []
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
             blocks.append(nn.Linear(a, b))
             if i < len(dims) - 2:
+                if batch_norm:
+                    blocks.append(nn.BatchNorm1d(b))
                 blocks.append(nn.GELU())
         self.mlp = nn.Sequential(*blocks)
         self.last_layer = weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False))

@@ -15,14 +15,25 @@ are unlabelled (pre-training only). Test split (``--split auto``): ``--test-dir`
 (``--test-fraction``), else (no labels at all) pre-training only: the model is saved, the
 probes are skipped. ``--pretrain-dir`` adds unlabelled clips to pre-training only.
 
-Pipeline: 1. contrastive pre-training (InfoNCE) on the training clips with waveform views (speed perturbation, random crop, shift, gain, noise
+Pipeline: 1. self-supervised pre-training (``--method``: ``infonce``, SimCLR-style on two views;
+``dino``, self-distillation on multi-crop, the teacher seeing only the global crops; ``swav``)
+on the training clips with waveform views (speed perturbation, random crop, shift, gain, noise
 at an SNR) and, in the encoder's log-mel frontend, per-utterance CMVN, a mel-axis warp and
-SpecAugment, labels unused; 2. kNN (cosine) and linear-probe
-label accuracy on the test clips; baselines: log-mel statistics (per-band mean and std) +
-logistic regression / kNN, the same CNN randomly initialised, the same CNN trained supervised
-(cross-entropy, same views); 3. a supervised-contrastive variant (SupCon, labels as classes);
-4. with ``--ablations``: pre-training again without SpecAugment, without crop, without noise
-(and, when on, without CMVN, without the speed / mel-warp views).
+SpecAugment, labels unused; 2. kNN (cosine) and linear-probe label accuracy on the test clips
+(DINO: the student and the teacher encoder both, ``--keep`` names the saved one); baselines
+(cheap, always on): log-mel statistics (per-band mean and std, and the same after the encoder's
+CMVN) + logistic regression / kNN, the same CNN randomly initialised; 3. with
+``--baselines-full`` (or ``--supervised-steps N``): the same CNN trained supervised
+(cross-entropy, same views) and a supervised-contrastive variant (SupCon); 4. with
+``--ablations`` / ``--baselines-full``: pre-training again without SpecAugment, without crop,
+without noise (and, when on, without CMVN, without the speed / mel-warp views).
+Defaults (issue 18), chosen on dev splits only: FSDD inner leave-one-speaker-out inside two outer
+folds (outer test speaker george dropped, dev speaker jackson; theo dropped, dev nicolas), 150 steps,
+seed 0. InfoNCE beat DINO and SwAV there (kNN 42.7 vs 29.1 / 31.6, linear 49.7 vs 42.8 / 38.9), so
+``--method infonce`` stays the default; the DINO settings (K 256, momentum 0.99, 2 local crops,
+``--keep teacher``: student and teacher tied on dev) are the dev-run ones.
+``--max-steps 400`` and the slow rows being off are the 10-minute budget, not a dev choice.
+Details: docs/audio.md, benchmarks/results/audio_fsdd_dino/.
 Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy`` and every row),
 ``config.json`` and ``model/`` (``multicl.EmbeddingModel.load``).
 """
@@ -39,19 +50,14 @@ import numpy as np
 import torch
 
 from multicl.data.audio_files import AudioClips, read_clips
-from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.probe import probe_accuracies
 from multicl.eval.report import format_table
 from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
-from multicl.negatives.masks import FalseNegativePolicy
-from multicl.objectives import build_objective
 from multicl.errors import UserInputError
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, check_batch_fits, run_cli, start_run
 from multicl.train.classifier import predict, train_classifier
-from multicl.train.config import TrainerConfig
-from multicl.train.learner import ContrastiveLearner
-from multicl.train.methods import mlp
-from multicl.train.trainer import Trainer
+from multicl.modalities.multi_crop import MultiCropSpec
+from multicl.recipes.audio_pretrain import AUDIO_METHODS, KEEP, Pretrained, PretrainSpec, pretrain, trainer_config
 from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 
@@ -77,7 +83,11 @@ class Config:
     seed: int = field(default=0, metadata={"help": "seed of everything"})
     precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16 (bf16 autocast halves CNN time on CPUs with AMX)"})
     sample_rate: int = field(default=8000, metadata={"help": "clips are resampled to this rate"})
-    max_steps: int = field(default=600, metadata={"help": "contrastive pre-training steps"})
+    method: str = field(default="infonce", metadata={"help": "self-supervised method: infonce (SimCLR-style, two views; the old default) | "
+                                                     "dino (self-distillation on multi-crop) | swav (online clustering on multi-crop); infonce is the "
+                                                     "default because it won on dev splits (FSDD inner leave-one-speaker-out, docs/audio.md)",
+                                                     "choices": AUDIO_METHODS})
+    max_steps: int = field(default=400, metadata={"help": "self-supervised pre-training steps (400: the default run fits 10 minutes on 2 CPU cores)"})
     batch_size: int = field(default=128, metadata={"help": "clips per step"})
     learning_rate: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
     temperature: float = field(default=0.1, metadata={"help": "InfoNCE / SupCon temperature"})
@@ -91,10 +101,23 @@ class Config:
     mel_warp: float = field(default=0.15, metadata={"help": "training-time mel-axis warp: factors in [1-x, 1+x] (0: off; a vocal-tract-length perturbation)"})
     cmvn: str = field(default="mean", metadata={"help": "per-utterance log-mel normalisation per band: none | mean | meanvar",
                                                   "choices": ("none", "mean", "meanvar")})
+    global_crops: int = field(default=2, metadata={"help": "dino / swav: global crops per clip (the DINO teacher sees only these)"})
+    local_crops: int = field(default=2, metadata={"help": "dino / swav: local crops per clip"})
+    global_share: tuple[float, ...] = field(default=(0.6, 1.0), metadata={"help": "dino / swav: global crop window, LO HI shares of --crop-seconds"})
+    local_share: tuple[float, ...] = field(default=(0.2, 0.5), metadata={"help": "dino / swav: local crop window, LO HI shares of --crop-seconds"})
+    dino_out_dim: int = field(default=256, metadata={"help": "DINO's output size K (swav: the number of prototypes)"})
+    dino_momentum: float = field(default=0.99, metadata={"help": "DINO teacher EMA momentum at the start (rises to 1 along a cosine)"})
+    teacher_temperature: tuple[float, ...] = field(default=(0.04, 0.07), metadata={"help": "DINO teacher temperature START END (linear warm-up over 30%% of the run)"})
+    keep: str = field(default="teacher", metadata={"help": "DINO: the encoder saved in model/ and reported as the main row (both are probed)",
+                                                    "choices": KEEP})
+    drop_speakers: tuple[str, ...] = field(default=(), metadata={"help": "leave these speakers (groups) out of everything (a dev protocol: drop the outer "
+                                                                         "test speaker, then --test-speaker picks the dev speaker)"})
     embed_dim: int = field(default=128, metadata={"help": "embedding size"})
     channels: tuple[int, ...] = field(default=(16, 32, 64, 64), metadata={"help": "CNN widths"})
-    supervised_steps: int = field(default=600, metadata={"help": "steps of the supervised-CNN baseline and of SupCon (0 skips)"})
+    supervised_steps: int = field(default=0, metadata={"help": "steps of the supervised-CNN baseline and of SupCon (0 skips; --baselines-full: --max-steps)"})
     ablations: bool = field(default=False, metadata={"help": "also pre-train without SpecAugment, crop, noise (and CMVN, speed/warp when on)"})
+    baselines_full: bool = field(default=False, metadata={"help": "also the slow rows: supervised cross-entropy CNN and SupCon (--max-steps steps "
+                                                                  "unless --supervised-steps) and the view ablations"})
     knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
 
 
@@ -105,6 +128,15 @@ def check_args(cfg: Config) -> None:
                              f"(e.g. --test-fraction 0.2)")
     if cfg.pretrain_dir and not Path(cfg.pretrain_dir).expanduser().exists():
         raise UserInputError(f"--pretrain-dir {cfg.pretrain_dir}: no such file or folder (from {Path.cwd()}); check the path")
+    for name in ("global_share", "local_share", "teacher_temperature"):
+        if len(getattr(cfg, name)) != 2:
+            raise UserInputError(f"--{name.replace('_', '-')} takes two numbers LO HI, got {list(getattr(cfg, name))}")
+    try:
+        pretrain_spec(cfg)
+    except ValueError as error:
+        raise UserInputError(f"multi-crop / DINO settings: {error}") from None
+    if cfg.test_speaker and cfg.test_speaker in cfg.drop_speakers:
+        raise UserInputError(f"--test-speaker {cfg.test_speaker} is also in --drop-speakers")
     if cfg.split == "take" and (cfg.test_dir or cfg.test_speaker):
         raise UserInputError("--split take splits --data-dir by take; drop it with --test-dir / --test-speaker")
 
@@ -114,6 +146,11 @@ def load_data(cfg: Config) -> tuple[AudioClips, AudioClips | None, AudioClips]:
     nothing to probe (``--split none``, or no labels: pre-training only). Pre-training sees the
     training clips, the unlabelled clips of ``--data-dir`` and ``--pretrain-dir`` (never the test clips)."""
     clips = read_clips(cfg.data_dir, cfg.sample_rate)
+    if cfg.drop_speakers:
+        missing = set(cfg.drop_speakers) - set(clips.groups)
+        if missing:
+            raise UserInputError(f"--drop-speakers {sorted(missing)} not found; speakers are {sorted(set(clips.groups))}")
+        clips = clips.subset(lambda i: clips.groups[i] not in cfg.drop_speakers)
     extra = read_clips(cfg.pretrain_dir, cfg.sample_rate) if cfg.pretrain_dir else None
     unlabelled = clips.unlabelled
     if extra is not None:
@@ -210,15 +247,22 @@ def build_encoder(adapter: AudioAdapter, cfg: Config) -> torch.nn.Module:
                            cmvn=adapter.cmvn, mel_warp=adapter.mel_warp)
 
 
-def contrastive(adapter: AudioAdapter, objective, out_dir: Path, steps: int, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+def pretrain_spec(cfg: Config, method: str | None = None) -> PretrainSpec:
+    """The recipe's flags -> the pre-training method and its settings (``method`` overrides ``--method``)."""
+    crops = MultiCropSpec(cfg.global_crops, (float(cfg.global_share[0]), float(cfg.global_share[-1])), cfg.local_crops,
+                          (float(cfg.local_share[0]), float(cfg.local_share[-1])))
+    return PretrainSpec(method or cfg.method, cfg.temperature, crops, cfg.dino_out_dim, cfg.dino_momentum,
+                        (float(cfg.teacher_temperature[0]), float(cfg.teacher_temperature[-1])), cfg.keep)
+
+
+def contrastive(adapter: AudioAdapter, out_dir: Path, steps: int, cfg: Config, method: str | None = None,
+                labelled: bool = False) -> Pretrained:
+    """Pre-train a fresh CNN on ``adapter``'s clips with ``--method`` (or ``method``; ``labelled``:
+    SupCon on the adapter's labels) -> :class:`Pretrained` (encoder to keep, encoders to probe)."""
     torch.manual_seed(cfg.seed)
     encoder = build_encoder(adapter, cfg)
-    learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=FalseNegativePolicy())
-    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                                weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
-                                precision=cfg.precision, log_every=20, save_every=None, num_workers=0)  # None: every tenth of the run
-    summary = Trainer(learner, ViewsDataset(list(range(len(adapter.waveforms))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
-    return encoder, summary
+    return pretrain(adapter, pretrain_spec(cfg, method), encoder, cfg.embed_dim, out_dir,
+                    trainer_config(out_dir, steps, cfg.batch_size, cfg.learning_rate, cfg.seed, cfg.device, cfg.precision), cfg.seed, labelled)
 
 
 def main(cfg: Config) -> dict[str, float]:
@@ -251,9 +295,9 @@ def main(cfg: Config) -> dict[str, float]:
 
     # 1-2. self-supervised pre-training, probes
     t = time.perf_counter()
-    encoder, summary = contrastive(pretrain_adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
+    trained = contrastive(pretrain_adapter, out / "pretrain", cfg.max_steps, cfg)
+    encoder, summary = trained.encoder, trained.summary
     metrics["pretrain_seconds"] = time.perf_counter() - t
-    import dataclasses
 
     from multicl.api import EmbeddingModel
     from multicl.models.card import ModelCard
@@ -263,6 +307,8 @@ def main(cfg: Config) -> dict[str, float]:
     EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
         "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": metrics["pretrain_seconds"]}))
     metrics.update(evaluate(encoder, "test"))
+    for name, probed in trained.probe.items():  # DINO: student and teacher, whichever is kept
+        metrics.update(evaluate(probed, f"test_{name}"))
     metrics.update(probe_accuracies(logmel_stats(adapter, train.waveforms), y_train, logmel_stats(adapter, test.waveforms), y_test, cfg.knn_k, "test_logmel_stats"))
     if cfg.cmvn != "none":  # the baseline with the encoder's normalisation (per-band means removed: std only)
         metrics.update(probe_accuracies(logmel_stats(adapter, train.waveforms, "mean"), y_train, logmel_stats(adapter, test.waveforms, "mean"), y_test,
@@ -271,7 +317,8 @@ def main(cfg: Config) -> dict[str, float]:
     metrics.update(evaluate(build_encoder(adapter, cfg), "test_random_init"))
 
     # supervised baselines: cross-entropy CNN (same views), and SupCon
-    if cfg.supervised_steps:
+    supervised_steps = cfg.supervised_steps or (cfg.max_steps if cfg.baselines_full else 0)
+    if supervised_steps:
         t = time.perf_counter()
         rng = np.random.default_rng(cfg.seed)
 
@@ -279,7 +326,7 @@ def main(cfg: Config) -> dict[str, float]:
             return adapter.prepare_inputs([adapter._view(int(r), rng) for r in rows])
 
         torch.manual_seed(cfg.seed)
-        classifier = train_classifier(build_encoder(adapter, cfg), inputs_of, y_train, len(names), steps=cfg.supervised_steps,
+        classifier = train_classifier(build_encoder(adapter, cfg), inputs_of, y_train, len(names), steps=supervised_steps,
                                       batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed, device=device,
                                       class_weighted=False)
         test_inputs = adapter.prepare_inputs
@@ -289,12 +336,12 @@ def main(cfg: Config) -> dict[str, float]:
         metrics["supervised_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         labelled = make_adapter(train, y_train, cfg, views, cfg.specaugment)
-        supcon, _ = contrastive(labelled, build_objective("supcon", temperature=cfg.temperature), out / "supcon", cfg.supervised_steps, cfg)
+        supcon = contrastive(labelled, out / "supcon", supervised_steps, cfg, method="infonce", labelled=True).encoder
         metrics.update(evaluate(supcon, "test_supcon"))
         metrics["supcon_seconds"] = time.perf_counter() - t
 
     # ablations of the views
-    if cfg.ablations:
+    if cfg.ablations or cfg.baselines_full:
         variants = {
             "no_specaugment": (views, (0, 0), cfg),
             "no_crop": (dataclasses.replace(views, crop_seconds=None), cfg.specaugment, cfg),
@@ -307,7 +354,7 @@ def main(cfg: Config) -> dict[str, float]:
         for name, (variant_views, spec, variant_cfg) in variants.items():
             t = time.perf_counter()
             variant = make_adapter(pretrain, None, variant_cfg, variant_views, spec)
-            encoder_v, _ = contrastive(variant, build_objective("info_nce", temperature=cfg.temperature), out / f"ablation_{name}", cfg.max_steps, cfg)
+            encoder_v = contrastive(variant, out / f"ablation_{name}", cfg.max_steps, variant_cfg).encoder
             metrics.update(evaluate(encoder_v, f"test_{name}"))
             metrics[f"{name}_seconds"] = time.perf_counter() - t
 
@@ -320,8 +367,6 @@ def main(cfg: Config) -> dict[str, float]:
 
 def pretrain_only(cfg: Config, clips: AudioClips, out: Path, start: float) -> dict[str, float]:
     """No labels to probe: contrastive pre-training on every clip, the model saved, no probes."""
-    import dataclasses
-
     from multicl.api import EmbeddingModel
     from multicl.models.card import ModelCard
     from multicl.train.run_identity import config_fingerprint
@@ -333,7 +378,8 @@ def pretrain_only(cfg: Config, clips: AudioClips, out: Path, start: float) -> di
     metrics: dict[str, float] = {"train_clips": float(len(clips)), "pretrain_clips": float(len(clips))}
     metrics.update(clips.counts("data_dir"))
     t = time.perf_counter()
-    encoder, summary = contrastive(adapter, build_objective("info_nce", temperature=cfg.temperature), out / "pretrain", cfg.max_steps, cfg)
+    trained = contrastive(adapter, out / "pretrain", cfg.max_steps, cfg)
+    encoder, summary = trained.encoder, trained.summary
     metrics["pretrain_seconds"] = time.perf_counter() - t
     EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
         "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": metrics["pretrain_seconds"]}))
@@ -350,7 +396,11 @@ def report(m: dict[str, float], cfg: Config) -> str:
             *([["log-mel CMVN'd std + probe", m["test_logmel_cmvn_stats_knn_accuracy"], m["test_logmel_cmvn_stats_linear_accuracy"]]]
               if "test_logmel_cmvn_stats_knn_accuracy" in m else []),
             ["CNN, random init", m["test_random_init_knn_accuracy"], m["test_random_init_linear_accuracy"]],
-            ["CNN, contrastive (ours, no labels)", m["test_knn_accuracy"], m["test_linear_accuracy"]]]
+            [f"CNN, self-supervised {cfg.method} (ours, no labels{', ' + cfg.keep if cfg.method == 'dino' else ''})",
+             m["test_knn_accuracy"], m["test_linear_accuracy"]]]
+    for name in ("student", "teacher"):
+        if f"test_{name}_knn_accuracy" in m:
+            rows.append([f"  dino {name} encoder", m[f"test_{name}_knn_accuracy"], m[f"test_{name}_linear_accuracy"]])
     if "test_supervised_cnn_accuracy" in m:
         rows += [["CNN, supervised cross-entropy (its own head)", "-", m["test_supervised_cnn_accuracy"]],
                  ["CNN, supervised cross-entropy (features + probe)", m["test_supervised_cnn_features_knn_accuracy"], m["test_supervised_cnn_features_linear_accuracy"]],
