@@ -35,7 +35,7 @@ from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.trainer import Trainer
-from multicl.views.graph import DropNodes, Subgraph
+from multicl.views.graph import Compose, DropEdges, DropNodes, MaskFeatures, Subgraph
 
 MAX_DEGREE = 40  # graphs have at most 40 nodes
 
@@ -54,12 +54,17 @@ def embed(encoder, adapter, graphs) -> np.ndarray:
     return torch.cat([encoder(adapter.prepare_inputs(graphs[i:i + 128])) for i in range(0, len(graphs), 128)]).numpy()
 
 
-def run(seed: int, steps: int, node_features: str = "given", temperature: float = 0.2) -> dict:
+VIEWS = {"nodes_subgraph": (lambda: DropNodes(0.2), lambda: Subgraph(0.8)),  # GraphCL's default pair for these graphs
+         "edges_features": (lambda: Compose([DropEdges(0.2), MaskFeatures(0.2)]), lambda: Compose([DropEdges(0.2), MaskFeatures(0.2)]))}
+
+
+def run(seed: int, steps: int, node_features: str = "given", temperature: float = 0.2, views: str = "nodes_subgraph") -> dict:
     graphs, labels = sbm_graph_classification(seed=seed)
     stats = graph_statistics(graphs)  # on the graphs as generated (the given features' means included)
     if node_features != "given":
         graphs = [with_degree_features(g, MAX_DEGREE, keep_given=node_features == "given+degree") for g in graphs]
-    adapter = GraphAdapter("graph", graphs=graphs, view_a=DropNodes(0.2), view_b=Subgraph(0.8), conv="gin", hidden_dims=(32, 32, 32),
+    view_a, view_b = (make() for make in VIEWS[views])
+    adapter = GraphAdapter("graph", graphs=graphs, view_a=view_a, view_b=view_b, conv="gin", hidden_dims=(32, 32, 32),
                            activation="relu", batch_norm=True, pooling="sum")
     torch.manual_seed(seed)
     encoder = adapter.build_encoder()
@@ -71,7 +76,7 @@ def run(seed: int, steps: int, node_features: str = "given", temperature: float 
                             precision="no", device="cpu", seed=seed, save_every=0, progress_bar=False, tensorboard=False, log_every=50)
         Trainer(learner, ViewsDataset(list(range(len(graphs))), adapter, seed=seed), adapter.collate, cfg).train()
     train_s = time.time() - started
-    return {"seed": seed, "train_seconds": train_s, "node_features": node_features, "temperature": temperature,
+    return {"seed": seed, "train_seconds": train_s, "node_features": node_features, "temperature": temperature, "views": views, "steps": steps,
             "graphcl": scores(embed(encoder, adapter, graphs), labels, seed),
             "random_init_gin": scores(random_z, labels, seed), "graph_statistics": scores(stats, labels, seed)}
 
@@ -80,14 +85,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--node-features", default="given", choices=("given", "degree", "given+degree"),
+    parser.add_argument("--node-features", default="degree", choices=("given", "degree", "given+degree"),
                         help="GIN inputs: the generated (noise) features, a one-hot of the degree, or both")
     parser.add_argument("--temperature", type=float, default=0.2)
+    parser.add_argument("--views", default="edges_features", choices=sorted(VIEWS))
     parser.add_argument("--out", default="benchmarks/results/graph/graphcl_sbm.json")
     args = parser.parse_args()
     runs = []
     for seed in args.seeds:
-        runs.append(run(seed, args.steps, args.node_features, args.temperature))
+        runs.append(run(seed, args.steps, args.node_features, args.temperature, args.views))
         print(runs[-1])
     table = {}
     for row in ("graphcl", "random_init_gin", "graph_statistics"):
