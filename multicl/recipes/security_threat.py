@@ -11,12 +11,22 @@ works too (``--label-column``; the value ``--normal-label`` marks benign rows).
 
 1. self-supervised contrastive pre-training (SCARF views, InfoNCE) on the training rows, labels
    hidden; 2. kNN and linear probes for attack-vs-normal and the attack categories (accuracy,
-   macro-F1, per-class recall, confusion-matrix PNGs); 3. few labels (1% / 10%): the pre-trained
+   macro-F1, per-class recall, confusion-matrix PNGs) on the embedding, on the raw features and on
+   [embedding | raw features] (``concat``); NSL-KDD test files also give ``test_hard_*`` figures on
+   KDDTest-21 (difficulty < 21); 3. few labels (1 / 5 / 10 / 100%, 5 draws): the pre-trained
    encoder + probe vs the same network trained supervised on those labels only vs logistic
    regression / kNN on the raw scaled features; 4. supervised-contrastive and triplet
    fine-tuning with the labels; 5. anomaly detection without attack labels: distance to the k
    nearest normal training rows in an hnswlib index (AUROC, detection rate at 1% false alarms);
    6. ``metrics.json``, ``config.json``, ``model/`` (encoder weights + preprocessing).
+
+Which split chose the defaults: ``--probe-features concat`` (the headline ``test_category_macro_f1``
+/ ``test_binary_macro_f1`` are the linear probe on [embedding | raw]) was chosen on the dev split
+(``--eval-split dev``: a stratified 25% of KDDTrain+_20Percent, seed 0, and its difficulty < 21
+rows), never on KDDTest+; the pre-training settings, the probes and k = 10 were chosen earlier on
+an in-distribution split of the training file (benchmarks/tabular_ssl_sweep.py). docs/security.md
+has the dev tables. The anomaly detector of step 5 is kept for comparison; the one to use is
+``multicl.recipes.security_anomaly`` (NeuTraL-AD, trained on normal traffic only).
 """
 from __future__ import annotations
 
@@ -31,6 +41,7 @@ import numpy as np
 import torch
 
 from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_records
+from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_files import read_table
 from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable, report_counts
 from multicl.modalities.views_dataset import ViewsDataset
@@ -76,8 +87,13 @@ class Config:
     embed_dim: int = field(default=64, metadata={"help": "embedding size"})
     scaling: str = field(default="quantile", metadata={"help": "numeric scaling", "choices": ["quantile", "robust", "standard"]})
     non_numeric: str = field(default="error", metadata={"help": "a non-number in a numeric column: error (names file, line, column, value) or nan (imputed, counted in metrics.json)", "choices": ["error", "nan"]})
-    label_fractions: tuple[float, ...] = field(default=(0.01, 0.1), metadata={"help": "few-label regimes (share of training labels)"})
-    label_draws: int = field(default=3, metadata={"help": "few-label subsets drawn per fraction; scores are averaged (std kept)"})
+    label_fractions: tuple[float, ...] = field(default=(0.01, 0.05, 0.1, 1.0), metadata={"help": "few-label regimes (share of training labels)"})
+    label_draws: int = field(default=5, metadata={"help": "few-label subsets drawn per fraction; scores are averaged (std kept)"})
+    probe_features: str = field(default="concat", metadata={"help": "features of the headline probe: embedding, or concat = [embedding | raw features] "
+                                "(chosen on the dev split of the training file: docs/security.md)", "choices": ["embedding", "concat"]})
+    eval_split: str = field(default="test", metadata={"help": "test, or dev: a stratified --dev-fraction of --train-file (model selection; "
+                            "metrics keys then start with dev_)", "choices": ["test", "dev"]})
+    dev_fraction: float = field(default=0.25, metadata={"help": "share of --train-file held out by --eval-split dev"})
     supervised_steps: int = field(default=500, metadata={"help": "steps of the supervised-MLP baseline"})
     finetune_steps: int = field(default=300, metadata={"help": "steps of supervised-contrastive / triplet fine-tuning (0 skips)"})
     knn_k: int = field(default=10, metadata={"help": "neighbours of the kNN probe"})
@@ -89,6 +105,10 @@ class Split:
     frame: Any
     category: np.ndarray  # index into class_names
     table: TransformedTable | None = None
+
+
+def _is_table(path: str) -> bool:
+    return any(s.lower() in (".csv", ".tsv", ".parquet") for s in Path(path).suffixes)
 
 
 def load_split(path: str, cfg: Config) -> tuple[Any, np.ndarray]:
@@ -148,15 +168,33 @@ def few_label_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray
     return np.sort(np.concatenate(rows))
 
 
-def probe_scores(train_z, train_y, test_z, test_y, names: list[str], prefix: str, k: int, seed: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def concat_features(z: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """[embedding | raw features], each block scaled to unit length per row so that both weigh alike in cosine kNN."""
+    def unit(x):
+        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+    return np.concatenate([unit(z), unit(raw)], axis=1).astype(np.float32)
+
+
+def scores_of(test_y, pred, names: list[str], prefix: str, hard: np.ndarray | None = None) -> dict[str, float]:
+    """Category and binary (category 0 = normal) scores of predictions; with ``hard`` (a row mask),
+    also on those rows under ``test_hard_...`` (KDDTest-21)."""
+    scores = classification_scores(test_y, pred, names, f"{prefix}_category")
+    scores.update(classification_scores((test_y > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"{prefix}_binary"))
+    if hard is not None:
+        scores.update(scores_of(test_y[hard], pred[hard], names, prefix.replace("test_", "test_hard_", 1)))
+    return scores
+
+
+def probe_scores(train_z, train_y, test_z, test_y, names: list[str], prefix: str, k: int, seed: int,
+                 hard: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """kNN (cosine, distance-weighted) and logistic-regression probes on the categories, and
     binary scores derived from the category prediction (category 0 = normal)."""
     predictions = {"knn": knn_predict(train_z, train_y, test_z, k, weights="distance"),
                    "linear": linear_predict(train_z, train_y, test_z, max_iter=2000, seed=seed)}
     scores: dict[str, float] = {}
     for probe, pred in predictions.items():
-        scores.update(classification_scores(test_y, pred, names, f"{prefix}_{probe}_category"))
-        scores.update(classification_scores((test_y > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"{prefix}_{probe}_binary"))
+        scores.update(scores_of(test_y, pred, names, f"{prefix}_{probe}", hard))
     return scores, predictions
 
 
@@ -176,7 +214,16 @@ def main(cfg: Config) -> dict[str, float]:
     # -- data ------------------------------------------------------------------------------------
     t = time.perf_counter()
     train_frame, train_labels = load_split(cfg.train_file, cfg)
-    test_frame, test_labels = load_split(cfg.test_file, cfg)
+    train_difficulty = read_difficulty(cfg.train_file) if not _is_table(cfg.train_file) else None
+    if cfg.eval_split == "dev":  # model selection: the test file is never read
+        fit, dev = stratified_dev_split(train_labels, cfg.dev_fraction, seed=0)
+        test_frame, test_labels = train_frame.iloc[dev].reset_index(drop=True), train_labels[dev]
+        train_frame, train_labels = train_frame.iloc[fit].reset_index(drop=True), train_labels[fit]
+        hard = None if train_difficulty is None else train_difficulty[dev] < HARD_BELOW
+    else:
+        test_frame, test_labels = load_split(cfg.test_file, cfg)
+        test_difficulty = read_difficulty(cfg.test_file) if not _is_table(cfg.test_file) else None
+        hard = None if test_difficulty is None else test_difficulty < HARD_BELOW
     names, to_index = class_names_for(train_labels, test_labels, cfg.normal_label)
     y_train, y_test = to_index(train_labels), to_index(test_labels)
     pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(train_frame)
@@ -220,15 +267,17 @@ def main(cfg: Config) -> dict[str, float]:
 
     # -- 2. probes with all labels ----------------------------------------------------------------
     t = time.perf_counter()
-    scores, predictions = probe_scores(train_z, y_train, test_z, y_test, names, "test_pretrained", cfg.knn_k, cfg.seed)
+    concat_train, concat_test = concat_features(train_z, raw_train), concat_features(test_z, raw_test)
+    scores, predictions = probe_scores(train_z, y_train, test_z, y_test, names, "test_pretrained", cfg.knn_k, cfg.seed, hard)
     metrics.update(scores)
     plot_confusion(y_test, predictions["linear"], names, out / "confusion_pretrained_linear.png", "pre-trained encoder + linear probe")
     plot_confusion((y_test > 0).astype(int), (predictions["linear"] > 0).astype(int), ["normal", "attack"],
                    out / "confusion_pretrained_linear_binary.png", "attack vs normal (linear probe)")
-    metrics.update(probe_scores(raw_train, y_train, raw_test, y_test, names, "test_raw", cfg.knn_k, cfg.seed)[0])
+    metrics.update(probe_scores(raw_train, y_train, raw_test, y_test, names, "test_raw", cfg.knn_k, cfg.seed, hard)[0])
+    metrics.update(probe_scores(concat_train, y_train, concat_test, y_test, names, "test_concat", cfg.knn_k, cfg.seed, hard)[0])
     random_encoder = random_encoder.to(device)
     metrics.update(probe_scores(embed(random_encoder, train_table), y_train, embed(random_encoder, test_table), y_test, names,
-                                "test_random_init", cfg.knn_k, cfg.seed)[0])
+                                "test_random_init", cfg.knn_k, cfg.seed, hard)[0])
     timings["probe_seconds"] = time.perf_counter() - t
 
     # -- 3. few labels ----------------------------------------------------------------------------
@@ -247,14 +296,14 @@ def main(cfg: Config) -> dict[str, float]:
             seed = cfg.seed + draw
             rows = few_label_rows(y_train, fraction, seed)
             scores = {f"labels_{tag}_count": float(len(rows))}
-            scores.update(probe_scores(train_z[rows], y_train[rows], test_z, y_test, names, f"test_{tag}_pretrained", cfg.knn_k, seed)[0])
-            scores.update(probe_scores(raw_train[rows], y_train[rows], raw_test, y_test, names, f"test_{tag}_raw", cfg.knn_k, seed)[0])
+            scores.update(probe_scores(train_z[rows], y_train[rows], test_z, y_test, names, f"test_{tag}_pretrained", cfg.knn_k, seed, hard)[0])
+            scores.update(probe_scores(raw_train[rows], y_train[rows], raw_test, y_test, names, f"test_{tag}_raw", cfg.knn_k, seed, hard)[0])
+            scores.update(probe_scores(concat_train[rows], y_train[rows], concat_test, y_test, names, f"test_{tag}_concat", cfg.knn_k, seed, hard)[0])
             torch.manual_seed(seed)
             supervised = train_classifier(adapter.build_encoder(), lambda r, rows=rows: inputs_of_train(rows[r]), y_train[rows], len(names),
                                           steps=cfg.supervised_steps, batch_size=cfg.batch_size, seed=seed, device=device)
             pred = predict(supervised, inputs_of_test, len(test_table), device=device)
-            scores.update(classification_scores(y_test, pred, names, f"test_{tag}_supervised_mlp_category"))
-            scores.update(classification_scores((y_test > 0).astype(int), (pred > 0).astype(int), ["normal", "attack"], f"test_{tag}_supervised_mlp_binary"))
+            scores.update(scores_of(y_test, pred, names, f"test_{tag}_supervised_mlp", hard))
             draws.append(scores)
         for key in draws[0]:
             values = np.array([d[key] for d in draws])
@@ -279,7 +328,7 @@ def main(cfg: Config) -> dict[str, float]:
             pretrain(run_adapter, tuned, objective, policy, out / f"finetune_{name}", cfg.finetune_steps, cfg)
             tuned = tuned.to(device)
             metrics.update(probe_scores(embed(tuned, train_table), y_train, embed(tuned, test_table), y_test, names,
-                                        f"test_{name}", cfg.knn_k, cfg.seed)[0])
+                                        f"test_{name}", cfg.knn_k, cfg.seed, hard)[0])
     timings["finetune_seconds"] = time.perf_counter() - t
 
     # -- 5. anomaly detection without attack labels ------------------------------------------------
@@ -292,13 +341,20 @@ def main(cfg: Config) -> dict[str, float]:
     timings["anomaly_seconds"] = time.perf_counter() - t
 
     # -- 6. headline metrics --------------------------------------------------------------------------
-    metrics["test_binary_macro_f1"] = metrics["test_pretrained_linear_binary_macro_f1"]
-    metrics["test_category_macro_f1"] = metrics["test_pretrained_linear_category_macro_f1"]
+    headline = "concat" if cfg.probe_features == "concat" else "pretrained"
+    metrics["test_binary_macro_f1"] = metrics[f"test_{headline}_linear_binary_macro_f1"]
+    metrics["test_category_macro_f1"] = metrics[f"test_{headline}_linear_category_macro_f1"]
+    if hard is not None:
+        metrics["test_hard_category_macro_f1"] = metrics[f"test_hard_{headline}_linear_category_macro_f1"]
     timings["wall_seconds"] = time.perf_counter() - start
     metrics.update(timings)
     metrics["pretrain_samples_per_second"] = float(summary.get("samples_per_second", float("nan")))
+    text = report(metrics, cfg)
+    if cfg.eval_split == "dev":  # the "test" figures are the dev split's: say so in every key
+        metrics = {("dev_" + k[len("test_"):] if k.startswith("test_") else k): v for k, v in metrics.items()}
+        text = "figures on the DEV split of --train-file (--eval-split dev)\n" + text
     atomic_write_json(out / "metrics.json", metrics)
-    print(report(metrics, cfg))
+    print(text)
     return metrics
 
 
@@ -307,6 +363,7 @@ def report(m: dict[str, float], cfg: Config) -> str:
         ["raw features (all labels)", m["test_raw_knn_category_macro_f1"], m["test_raw_linear_category_macro_f1"], m["test_raw_linear_binary_macro_f1"]],
         ["random-init encoder (all labels)", m["test_random_init_knn_category_macro_f1"], m["test_random_init_linear_category_macro_f1"], m["test_random_init_linear_binary_macro_f1"]],
         ["pre-trained (SSL) + probe (all labels)", m["test_pretrained_knn_category_macro_f1"], m["test_pretrained_linear_category_macro_f1"], m["test_pretrained_linear_binary_macro_f1"]],
+        ["SSL embedding & raw (concat) + probe (all labels)", m["test_concat_knn_category_macro_f1"], m["test_concat_linear_category_macro_f1"], m["test_concat_linear_binary_macro_f1"]],
     ]
     def f1(key: str) -> str:
         std = m.get(f"{key}_std")
@@ -319,6 +376,7 @@ def report(m: dict[str, float], cfg: Config) -> str:
             [f"{100 * fraction:g}% labels ({n}): pre-trained + probe", f1(f"test_{tag}_pretrained_knn_category_macro_f1"), f1(f"test_{tag}_pretrained_linear_category_macro_f1"), f1(f"test_{tag}_pretrained_linear_binary_macro_f1")],
             [f"{100 * fraction:g}% labels ({n}): supervised MLP", "-", f1(f"test_{tag}_supervised_mlp_category_macro_f1"), f1(f"test_{tag}_supervised_mlp_binary_macro_f1")],
             [f"{100 * fraction:g}% labels ({n}): raw kNN / logistic regression", f1(f"test_{tag}_raw_knn_category_macro_f1"), f1(f"test_{tag}_raw_linear_category_macro_f1"), f1(f"test_{tag}_raw_linear_binary_macro_f1")],
+            [f"{100 * fraction:g}% labels ({n}): SSL & raw (concat) + probe", f1(f"test_{tag}_concat_knn_category_macro_f1"), f1(f"test_{tag}_concat_linear_category_macro_f1"), f1(f"test_{tag}_concat_linear_binary_macro_f1")],
         ]
     for name in ("supcon", "triplet"):
         if f"test_{name}_knn_category_macro_f1" in m:

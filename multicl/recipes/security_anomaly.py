@@ -1,0 +1,271 @@
+"""Anomaly detection on connection records trained on normal traffic only (NeuTraL-AD and baselines).
+
+    python -m multicl.recipes.security_anomaly --data nsl_kdd --out-dir runs/anomaly_nsl
+    python -m multicl.recipes.security_anomaly --data kddcup99 --seed 1      # KDDCUP99 protocol (normal = anomaly)
+    python -m multicl.recipes.security_anomaly --data kddrev                 # KDDRev protocol
+    python -m multicl.recipes.security_anomaly --data table --train-file flows.csv --test-file test.csv --label-column label
+
+Data: ``nsl_kdd``: fit on the normal rows of KDDTrain+_20Percent, score KDDTest+ and its hard
+subset KDDTest-21 (difficulty < 21). ``kddcup99`` / ``kddrev``: the protocols of DAGMM / GOAD /
+NeuTraL-AD on the KDD Cup 99 10% file (multicl/data/kddcup99.py; the split is drawn with
+``--seed``). ``table``: any CSV/TSV/parquet with ``--label-column``; rows with ``--normal-label``
+are normal, the rest anomalies. ``--eval-split dev`` scores a stratified ``--dev-fraction`` of the
+training file instead of the test file (fit on the normal rows of the rest): defaults are chosen there.
+
+Detectors (``--method``; ``--baselines`` adds others to metrics.json for comparison):
+``neutral_ad`` (Qiu et al. 2021: K learned transformations + DCL, multicl/train/neutral_ad.py),
+``raw_knn`` (mean squared L2 distance to the k nearest normal rows in the scaled raw features),
+``ssl_knn`` (cosine kNN distance in the embedding of the security_threat recipe's pre-training:
+SCARF + InfoNCE, here on normal rows only), ``random_knn`` (the same encoder untrained), and
+``neutral_ad+raw_knn`` (the mean of the two detectors' ranks).
+
+Defaults chosen on the NSL-KDD dev split only (25% of KDDTrain+_20Percent, stratified, seed 0;
+its difficulty < 21 rows are the hard dev subset), never on KDDTest+ (benchmarks/anomaly_kdd.py
+--select; docs/security.md has the table): method, scaling, k, distance, steps, K, transformation
+kind, temperature. The KDD99 protocols reuse them unchanged.
+
+Outputs: ``metrics.json`` (``test_<detector>_auroc``, ``_detection_at_1pct_fpr``, ``_f1_at_ratio``;
+``test_hard_*`` on KDDTest-21), ``config.json``, ``model/`` (NeuTraL-AD weights + fitted
+preprocessing + the normal reference rows of the kNN detector: :func:`load_detector` scores new
+frames), checkpoints of every training stage.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from multicl.data.kddcup99 import default_path as kdd_default_path
+from multicl.data.kddcup99 import protocol_split
+from multicl.data.nsl_kdd import read_connection_records
+from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
+from multicl.data.table_preprocessing import TablePreprocessor
+from multicl.errors import UserInputError
+from multicl.eval.anomaly import detection_scores, f1_at_known_ratio, knn_anomaly_scores, rank_mean
+from multicl.eval.report import format_table
+from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
+from multicl.recipes.security_threat import load_split, raw_features
+from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, save_model, train_neutral_ad
+from multicl.utils.io import atomic_write_json
+from multicl.utils.paths import shared_data_dir
+
+logger = logging.getLogger("multicl.recipes.security_anomaly")
+SHARED = shared_data_dir() / "security" / "nsl_kdd"
+DETECTORS = ("neutral_ad", "raw_knn", "ssl_knn", "random_knn", "neutral_ad+raw_knn")
+
+
+@dataclass(frozen=True)
+class Config:
+    data: str = field(default="nsl_kdd", metadata={"help": "nsl_kdd | kddcup99 | kddrev | table", "choices": ["nsl_kdd", "kddcup99", "kddrev", "table"]})
+    train_file: str = field(default=str(SHARED / "KDDTrain+_20Percent.txt"), metadata={"help": "nsl_kdd / table: training file"})
+    test_file: str = field(default=str(SHARED / "KDDTest+.txt"), metadata={"help": "nsl_kdd / table: test file"})
+    kdd_file: str = field(default=kdd_default_path(), metadata={"help": "kddcup99 / kddrev: the KDD Cup 99 10%% file"})
+    label_column: str = field(default="label", metadata={"help": "label column of CSV/parquet tables"})
+    normal_label: str = field(default="normal", metadata={"help": "label value of normal rows"})
+    out_dir: str = field(default="runs/security_anomaly", metadata={"help": "output folder"})
+    overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    seed: int = field(default=0, metadata={"help": "seed of training and of the kddcup99 / kddrev split"})
+    eval_split: str = field(default="test", metadata={"help": "test, or dev: a stratified --dev-fraction of the training file (model selection)", "choices": ["test", "dev"]})
+    dev_fraction: float = field(default=0.25, metadata={"help": "share of the training file held out by --eval-split dev"})
+    method: str = field(default="neutral_ad+raw_knn", metadata={"help": "the detector saved and reported first (chosen on NSL-KDD dev)", "choices": list(DETECTORS)})
+    baselines: tuple[str, ...] = field(default=("raw_knn", "neutral_ad"), metadata={"help": "detectors scored beside --method"})
+    scaling: str = field(default="quantile", metadata={"help": "numeric scaling (chosen on dev)", "choices": ["quantile", "robust", "standard"]})
+    knn_k: int = field(default=1, metadata={"help": "neighbours averaged by raw_knn (chosen on dev)"})
+    knn_space: str = field(default="l2", metadata={"help": "distance of raw_knn (chosen on dev)", "choices": ["l2", "cosine"]})
+    steps: int = field(default=3000, metadata={"help": "NeuTraL-AD training steps (chosen on dev)"})
+    batch_size: int = field(default=512, metadata={"help": "rows per NeuTraL-AD step"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate (the published KDD setting)"})
+    temperature: float = field(default=0.1, metadata={"help": "DCL temperature (chosen on dev)"})
+    num_transforms: int = field(default=11, metadata={"help": "K learned transformations (chosen on dev)"})
+    transform_kind: str = field(default="mul", metadata={"help": "mul (soft feature masks) | residual | forward (chosen on dev)", "choices": ["mul", "residual", "forward"]})
+    embed_dim: int = field(default=32, metadata={"help": "NeuTraL-AD embedding size (published: 32)"})
+    ssl_knn_k: int = field(default=10, metadata={"help": "neighbours of ssl_knn / random_knn (the security_threat recipe's anomaly_k)"})
+    ssl_steps: int = field(default=1000, metadata={"help": "pre-training steps of the ssl_knn baseline (the security_threat default)"})
+    non_numeric: str = field(default="error", metadata={"help": "a non-number in a numeric column: error or nan (imputed)", "choices": ["error", "nan"]})
+    max_train_rows: int = field(default=0, metadata={"help": "use at most this many normal training rows (0: all; quick tests)"})
+
+
+@dataclass
+class AnomalyData:
+    train_frame: Any  # normal rows only
+    evals: dict[str, tuple[Any, np.ndarray]]  # name -> (frame, is_anomaly)
+
+
+def _nsl_or_table(cfg: Config) -> AnomalyData:
+    train_frame, train_labels = load_split(cfg.train_file, cfg)
+    if cfg.normal_label not in set(train_labels):
+        raise UserInputError(f"{cfg.train_file}: no row has the normal label {cfg.normal_label!r}; set --normal-label")
+    difficulty = read_difficulty(cfg.train_file) if cfg.data == "nsl_kdd" else None
+    if cfg.eval_split == "dev":
+        fit, dev = stratified_dev_split(train_labels, cfg.dev_fraction, seed=0)  # one fixed dev split for every seed
+        evals = {"dev": (train_frame.iloc[dev].reset_index(drop=True), train_labels[dev] != cfg.normal_label)}
+        if difficulty is not None:
+            hard = dev[difficulty[dev] < HARD_BELOW]
+            evals["dev_hard"] = (train_frame.iloc[hard].reset_index(drop=True), train_labels[hard] != cfg.normal_label)
+        keep = fit[train_labels[fit] == cfg.normal_label]
+    else:
+        test_frame, test_labels = load_split(cfg.test_file, cfg)
+        evals = {"test": (test_frame, test_labels != cfg.normal_label)}
+        test_difficulty = read_difficulty(cfg.test_file) if cfg.data == "nsl_kdd" else None
+        if test_difficulty is not None:
+            hard = test_difficulty < HARD_BELOW
+            evals["test_hard"] = (test_frame[hard].reset_index(drop=True), test_labels[hard] != cfg.normal_label)
+        keep = np.flatnonzero(train_labels == cfg.normal_label)
+    return AnomalyData(train_frame.iloc[keep].reset_index(drop=True), evals)
+
+
+def _kdd99(cfg: Config) -> AnomalyData:
+    if cfg.eval_split == "dev":
+        raise UserInputError("--eval-split dev is for nsl_kdd / table data; the kddcup99 / kddrev protocols have no dev split "
+                             "(their defaults are the ones chosen on NSL-KDD dev)")
+    records = read_connection_records(cfg.kdd_file)
+    frame = records.to_frame()
+    split = protocol_split(frame["attack"].to_numpy() == "normal", "kdd" if cfg.data == "kddcup99" else "kddrev", cfg.seed)
+    frame = frame.drop(columns=["attack"])
+    return AnomalyData(frame.iloc[split.train].reset_index(drop=True),
+                       {"test": (frame.iloc[split.test].reset_index(drop=True), split.test_is_anomaly)})
+
+
+def load_data(cfg: Config) -> AnomalyData:
+    data = _kdd99(cfg) if cfg.data in ("kddcup99", "kddrev") else _nsl_or_table(cfg)
+    if cfg.max_train_rows and len(data.train_frame) > cfg.max_train_rows:
+        rows = np.sort(np.random.default_rng(cfg.seed).choice(len(data.train_frame), cfg.max_train_rows, replace=False))
+        data.train_frame = data.train_frame.iloc[rows].reset_index(drop=True)
+    return data
+
+
+def ssl_encoders(pre: TablePreprocessor, train_table, cfg: Config, out: Path, device: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(random-init, pre-trained) encoders of the security_threat recipe (SCARF views, InfoNCE), on normal rows."""
+    import copy
+
+    from multicl.modalities.tabular import TabularAdapter
+    from multicl.modalities.views_dataset import ViewsDataset
+    from multicl.negatives.masks import FalseNegativePolicy
+    from multicl.objectives import build_objective
+    from multicl.train.config import TrainerConfig
+    from multicl.train.learner import ContrastiveLearner
+    from multicl.train.methods import mlp
+    from multicl.train.trainer import Trainer
+
+    torch.manual_seed(cfg.seed)
+    adapter = TabularAdapter(train_table, pre, corruption=0.3, embed_dim=64)
+    random_encoder = adapter.build_encoder()
+    encoder = copy.deepcopy(random_encoder)
+    learner = ContrastiveLearner(encoder, build_objective("info_nce", temperature=0.1), head=mlp(64, 256, 128), policy=FalseNegativePolicy())
+    tcfg = TrainerConfig(out_dir=str(out / "ssl_pretrain"), max_steps=cfg.ssl_steps, batch_size=256, learning_rate=1e-3, weight_decay=1e-5,
+                         warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=device, precision="auto", log_every=50,
+                         progress_bar=False, tensorboard=False)
+    Trainer(learner, ViewsDataset(list(range(len(train_table))), adapter, seed=cfg.seed), adapter.collate, tcfg).train()
+    return random_encoder.to(device), encoder.to(device)
+
+
+def main(cfg: Config) -> dict[str, float]:
+    start = time.perf_counter()
+    for name in (cfg.method, *cfg.baselines):
+        if name not in DETECTORS:
+            raise UserInputError(f"unknown detector {name!r}; choose from {DETECTORS}")
+    data = load_data(cfg)
+    pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(data.train_frame)
+    train_table = pre.transform(data.train_frame)
+    eval_tables = {name: (pre.transform(frame), is_anomaly) for name, (frame, is_anomaly) in data.evals.items()}
+    if len(train_table) < cfg.batch_size:
+        raise UserInputError(f"{len(train_table)} normal training rows, fewer than one batch of --batch-size {cfg.batch_size}")
+    out, device = start_run(cfg)
+    timings = {"load_and_preprocess_seconds": time.perf_counter() - start}
+    train_x = raw_features(train_table, pre.cardinalities)
+    eval_x = {name: raw_features(table, pre.cardinalities) for name, (table, _) in eval_tables.items()}
+    wanted = {cfg.method, *cfg.baselines}
+    scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in eval_tables}
+
+    if wanted & {"raw_knn", "neutral_ad+raw_knn"}:
+        t = time.perf_counter()
+        for name, x in eval_x.items():
+            scores[name]["raw_knn"] = knn_anomaly_scores(train_x, x, cfg.knn_k, space=cfg.knn_space)
+        timings["raw_knn_seconds"] = time.perf_counter() - t
+    if wanted & {"neutral_ad", "neutral_ad+raw_knn"}:
+        t = time.perf_counter()
+        torch.manual_seed(cfg.seed)
+        model = NeuTraLADModel(train_x.shape[1], num_transforms=cfg.num_transforms, transform_kind=cfg.transform_kind, embed_dim=cfg.embed_dim)
+        model, summary = train_neutral_ad(model, train_x, out / "neutral_ad", cfg.steps, cfg.batch_size, cfg.learning_rate,
+                                          cfg.temperature, cfg.seed, device=device, overwrite=cfg.overwrite)
+        timings["neutral_ad_train_seconds"] = time.perf_counter() - t
+        for name, x in eval_x.items():
+            scores[name]["neutral_ad"] = anomaly_scores(model, x, cfg.temperature, device=device)
+        save_model(model, out / "model", extra={"temperature": cfg.temperature, "method": cfg.method, "knn_k": cfg.knn_k,
+                                                "knn_space": cfg.knn_space})
+        pre.save(out / "model" / "preprocessing.json")
+        if "raw_knn" in cfg.method:
+            np.save(out / "model" / "reference_rows.npy", train_x)
+    if wanted & {"ssl_knn", "random_knn"}:
+        t = time.perf_counter()
+        from multicl.modalities.tabular import encode_table
+
+        random_encoder, encoder = ssl_encoders(pre, train_table, cfg, out, device)
+        for label, enc in (("ssl_knn", encoder), ("random_knn", random_encoder)):
+            if label in wanted:
+                z = encode_table(enc, train_table, device=device)
+                for name, (table, _) in eval_tables.items():
+                    scores[name][label] = knn_anomaly_scores(z, encode_table(enc, table, device=device), cfg.ssl_knn_k)
+        timings["ssl_seconds"] = time.perf_counter() - t
+    if "neutral_ad+raw_knn" in wanted:
+        for name in scores:
+            scores[name]["neutral_ad+raw_knn"] = rank_mean(scores[name]["neutral_ad"], scores[name]["raw_knn"])
+
+    metrics: dict[str, float] = {"train_rows": float(len(train_table))}
+    for name, (_, is_anomaly) in eval_tables.items():
+        metrics[f"{name}_rows"] = float(len(is_anomaly))
+        metrics[f"{name}_anomaly_share"] = float(np.mean(is_anomaly))
+        for detector, s in scores[name].items():
+            metrics.update(detection_scores(s, is_anomaly, prefix=f"{name}_{detector}"))
+            metrics[f"{name}_{detector}_f1_at_ratio"] = f1_at_known_ratio(s, is_anomaly)
+    first = next(iter(eval_tables))
+    metrics.update({f"{first}_{k}": metrics[f"{first}_{cfg.method}_{k}"] for k in ("auroc", "detection_at_1pct_fpr", "f1_at_ratio")})
+    timings["wall_seconds"] = time.perf_counter() - start
+    metrics.update(timings)
+    atomic_write_json(out / "metrics.json", metrics)
+    print(report(metrics, list(eval_tables), sorted(scores[first]), cfg))
+    return metrics
+
+
+def report(m: dict[str, float], evals: list[str], detectors: list[str], cfg: Config) -> str:
+    rows = [[d + (" (method)" if d == cfg.method else "")] + [f"{m[f'{e}_{d}_{k}']:.2f}" for e in evals for k in ("auroc", "detection_at_1pct_fpr", "f1_at_ratio")]
+            for d in detectors]
+    header = ["detector"] + [f"{e} {k}" for e in evals for k in ("AUROC", "det@1%FPR", "F1@ratio")]
+    return f"{format_table(rows, header)}\n{cfg.data}: {int(m['train_rows'])} normal training rows; wall {m['wall_seconds']:.0f}s; outputs in {cfg.out_dir}/"
+
+
+def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
+    """``model/`` of a run -> ``score(frame) -> (N,)`` (higher = more anomalous) for the saved method
+    (neutral_ad, raw_knn or their rank mean; a rank mean ranks within the frame it is given)."""
+    import json
+
+    from multicl.train.neutral_ad import load_model
+
+    folder = Path(folder)
+    meta = json.loads((folder / "neutral_ad.json").read_text())
+    model, pre = load_model(folder), TablePreprocessor.load(folder / "preprocessing.json")
+    reference = np.load(folder / "reference_rows.npy") if (folder / "reference_rows.npy").exists() else None
+
+    def score(frame) -> np.ndarray:
+        x = raw_features(pre.transform(frame), pre.cardinalities)
+        neutral = anomaly_scores(model, x, meta["temperature"])
+        if meta["method"] == "neutral_ad" or reference is None:
+            return neutral
+        knn = knn_anomaly_scores(reference, x, meta["knn_k"], space=meta["knn_space"])
+        return knn if meta["method"] == "raw_knn" else rank_mean(neutral, knn)
+
+    return score
+
+
+def cli(argv: list[str] | None = None) -> dict[str, float]:
+    return run_cli(main, Config, argv, __doc__.split("\n\n")[0])
+
+
+if __name__ == "__main__":
+    raise SystemExit(console_main(cli))
