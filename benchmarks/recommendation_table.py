@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.eval.recommendation import PROTOCOL
+from multicl.eval.recommendation import LOO_SPLIT, PROTOCOL
 
 ANCHORS = {"popularity": (0.121, 0.140), "itemknn": (0.234, 0.277), "bpr": (0.2368, 0.2768), "lightgcn": ("", "")}
 
@@ -30,7 +30,7 @@ def main() -> None:
     runs = [json.loads((Path(r) / "metrics.json").read_text()) for r in args.runs]
     n = len(runs)
     splits = {json.loads((Path(r) / "config.json").read_text()).get("split", "ratio") for r in args.runs}
-    protocol = PROTOCOL if splits == {"ratio"} else PROTOCOL.replace("per-user random 8:1:1", "leave-one-out by time (last: test, previous: valid)")
+    protocol = PROTOCOL if splits == {"ratio"} else PROTOCOL.replace("per-user random 8:1:1 split (RecBole RS, order RO)", LOO_SPLIT)
     print(f"protocol: {protocol}; ML-100K; split seeds = run seeds; n = {n} runs (mean ± std)\n")
     print("| row | R@10 | NDCG@10 | MRR@10 | Hit@10 | anchor R@10 / NDCG@10 |")
     print("|---|---|---|---|---|---|")
@@ -42,7 +42,7 @@ def main() -> None:
     row("two towers (id + MiniLM text), test", "test", runs)
     for b in ("popularity", "itemknn", "bpr", "lightgcn"):
         a = ANCHORS[b]
-        row(f"baseline {b}, test", f"baseline_{b}", runs, f"{a[0]} / {a[1]}" if a[0] else "")
+        row(f"baseline {b}, test", f"baseline_{b}", runs, f"{a[0]} / {a[1]}" if a[0] and splits == {"ratio"} else "")
     for spec in args.ablations:
         name, folder = spec.split("=", 1)
         m = json.loads((Path(folder) / "metrics.json").read_text())

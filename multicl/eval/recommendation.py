@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+LOO_SPLIT = "leave-one-out by time (RecBole LS, order TO: each user's last interaction is test, the one before valid)"
 PROTOCOL = ("per-user random 8:1:1 split (RecBole RS, order RO), full ranking over all items, "
             "items seen in train (+ valid at test) masked, metrics @10 averaged over users with ground truth")
 

@@ -31,7 +31,7 @@ from multicl.data.interactions import (InteractionLog, histories, load_movielens
                                        UserFeatures, movielens_100k_user_file, read_user_features, split_leave_one_out, split_per_user,
                                        user_item_matrix)
 from multicl.errors import UserInputError
-from multicl.eval.recommendation import PROTOCOL, topk_metrics
+from multicl.eval.recommendation import LOO_SPLIT, PROTOCOL, topk_metrics
 from multicl.eval.recommendation_baselines import fit_bpr, fit_itemknn, fit_popularity
 from multicl.eval.recommendation_lightgcn import fit_lightgcn
 from multicl.recipes._cli import OVERWRITE_HELP, config_from_args, console_main, start_run
@@ -188,7 +188,7 @@ def _save_model(out: Path, user_tower, item_tower, items_z, log: InteractionLog,
 
 def report(m: dict[str, float], cfg: Config) -> str:
     part = "valid" if cfg.eval_split == "valid" else "test"
-    protocol = PROTOCOL if cfg.split == "ratio" else PROTOCOL.replace("per-user random 8:1:1", "leave-one-out by time (last: test, previous: valid)")
+    protocol = PROTOCOL if cfg.split == "ratio" else PROTOCOL.replace("per-user random 8:1:1 split (RecBole RS, order RO)", LOO_SPLIT)
     lines = [f"protocol: {protocol}; split {cfg.split}, seed {cfg.seed}; {int(m['users'])} users, {int(m['items'])} items, {int(m['interactions'])} interactions",
              f"two towers: {cfg.max_steps} steps x batch {cfg.batch_size}, temperature {cfg.temperature}, lr {cfg.learning_rate}, pooling {cfg.pooling}, "
              f"text {'on' if cfg.use_text else 'off'}, logQ {'on' if cfg.logq else 'off'}, accidental hits {'removed' if cfg.remove_accidental_hits else 'kept'}, "
