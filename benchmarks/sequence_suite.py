@@ -1,5 +1,8 @@
 """The sequence recipe on the shared time series: UEA classification, Daphnet, and the exclusion-window ablation.
 
+(Every run here is ``--method infonce``, the recipe's old default; TS2Vec, now the default, is
+measured by ``benchmarks/series_ts2vec.py``.)
+
 1. BasicMotions, GunPoint, PickupGestureWiimoteZ (``.ts``): contrastive TCN (and the transformer)
    vs raw-series euclidean kNN and the random-init encoder, over ``--seeds``;
 2. Daphnet S06R02E0 (one 9-axis recording, split in time): window embeddings with jittered
@@ -55,7 +58,8 @@ def main() -> None:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/sequence_suite"))
     args = parser.parse_args()
     series_dir = args.data_dir / "timeseries"
-    steps = ["--max-steps", str(args.max_steps), "--device", "cpu", "--precision", args.precision]
+    # this suite measures the InfoNCE method (TCN / transformer, exclusion windows); TS2Vec: benchmarks/series_ts2vec.py
+    steps = ["--method", "infonce", "--max-steps", str(args.max_steps), "--device", "cpu", "--precision", args.precision]
     results: dict[str, dict] = {}
     walls: dict[str, float] = {}
     start = time.perf_counter()
@@ -63,7 +67,7 @@ def main() -> None:
     # 2. Daphnet: window statistics (no FoG steps in this recording: no AUROC)
     daphnet = series_dir / "Daphnet_S06R02E0" / "S06R02E0.csv"
     t = time.perf_counter()
-    stream_steps = ["--max-steps", str(args.stream_steps), "--device", "cpu", "--precision", args.precision]
+    stream_steps = ["--method", "infonce", "--max-steps", str(args.stream_steps), "--device", "cpu", "--precision", args.precision]
     results["daphnet"] = sequence_contrastive.cli(["--train-file", str(daphnet), *stream_steps, "--out-dir", str(args.runs_dir / "daphnet"),
                                                    "--window-ablation", *map(str, args.daphnet_windows)])
     walls["daphnet"] = time.perf_counter() - t

@@ -27,12 +27,14 @@ def test_shared_ts_files_parse(shared_data, name, n_train, n_test, channels, len
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_sequence_recipe_basicmotions_short_run(shared_data, tmp_path):
     folder = shared_data / "timeseries" / "BasicMotions"
     metrics = sequence_contrastive.cli(["--train-file", str(folder / "BasicMotions_TRAIN.ts"), "--out-dir", str(tmp_path),
-                                        "--device", "cpu", "--max-steps", "60"])
-    assert metrics["test_knn_accuracy"] >= 80 and metrics["test_knn_accuracy"] > metrics["test_raw_1nn_accuracy"]
-    assert 0 < metrics["test_linear_accuracy"] <= 100
+                                        "--device", "cpu", "--ts2vec-steps", "40", "--ts2vec-depth", "4", "--dtw-band", "-1"])
+    assert metrics["method"] == "ts2vec" and metrics["split"] == "test"
+    assert metrics["test_svm_accuracy"] >= 80 and metrics["test_svm_accuracy"] > metrics["test_raw_1nn_accuracy"]
+    assert 0 < metrics["test_linear_accuracy"] <= 100 and 0 < metrics["test_raw_svm_accuracy"] <= 100
     assert json.loads((tmp_path / "metrics.json").read_text())["test_knn_accuracy"] == metrics["test_knn_accuracy"]
     assert (tmp_path / "model" / "model.safetensors").exists()
 
@@ -43,7 +45,7 @@ def test_sequence_recipe_daphnet_stream_reports_windows_and_missing_positives(sh
     stream = read_stream_csv(path)
     assert stream.values.shape == (7040, 9) and stream.sample_rate == pytest.approx(64, rel=0.01)
     metrics = sequence_contrastive.cli(["--train-file", str(path), "--out-dir", str(tmp_path), "--device", "cpu", "--max-steps", "10",
-                                        "--window-ablation", "128"])
+                                        "--window-ablation", "128", "--method", "infonce"])
     assert metrics["window_off_false_negative_share_before"] > 0 and metrics["window_128_false_negative_share_after"] == 0
     assert metrics["window_128_removed_per_anchor"] > 0
     # this recording's is_anomaly column is 0 everywhere: no AUROC exists, and the recipe says so
@@ -59,5 +61,32 @@ def test_sequence_recipe_labelled_stream_gives_auroc(shared_data, tmp_path):
         write_stream_csv(stitch_series(read_ts(folder / f"BasicMotions_{split}.ts")), tmp_path / f"{split.lower()}.csv")
     metrics = sequence_contrastive.cli(["--train-file", str(tmp_path / "train.csv"), "--test-file", str(tmp_path / "test.csv"),
                                         "--out-dir", str(tmp_path / "run"), "--device", "cpu", "--max-steps", "30", "--clip-length", "32",
-                                        "--stride", "4", "--eval-stride", "16", "--stream-jitter", "2", "8", "--exclusion-window", "32"])
+                                        "--stride", "4", "--eval-stride", "16", "--stream-jitter", "2", "8", "--exclusion-window", "32",
+                                        "--method", "infonce"])
     assert 50 < metrics["test_auroc"] <= 100 and 25 < metrics["test_knn_accuracy"] <= 100
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_dev_split_never_reads_the_test_file_and_compares_both_methods(shared_data, tmp_path):
+    """--dev-fraction scores on a stratified share of the TRAINING file: no *_TEST.ts is needed."""
+    import shutil
+
+    train = tmp_path / "GunPoint_TRAIN.ts"  # alone in its folder: a read of GunPoint_TEST.ts would fail
+    shutil.copy(shared_data / "timeseries" / "GunPoint" / "GunPoint_TRAIN.ts", train)
+    metrics = sequence_contrastive.cli(["--train-file", str(train), "--out-dir", str(tmp_path / "run"), "--device", "cpu", "--dev-fraction", "0.3",
+                                        "--compare", "--max-steps", "5", "--ts2vec-steps", "5", "--ts2vec-depth", "3", "--dtw-band", "-1"])
+    assert metrics["split"] == "dev" and metrics["train_series"] == 35 and metrics["dev_series"] == 15
+    assert not any(k.startswith("test_") for k in metrics)
+    for p in ("dev_ts2vec", "dev_infonce", "dev_ts2vec_random_init", "dev_infonce_random_init", "dev_raw"):
+        assert 0 <= metrics[f"{p}_svm_accuracy"] <= 100
+    assert metrics["dev_svm_accuracy"] == metrics["dev_ts2vec_svm_accuracy"]
+
+
+def test_dev_fraction_and_method_errors():
+    from multicl.errors import UserInputError
+    from multicl.recipes.sequence_contrastive import Config, check_args
+
+    for bad in ({"method": "simclr"}, {"dev_fraction": 1.5}, {"window_ablation": (32,)}, {"dev_fraction": 0.3, "test_file": "x_TEST.ts"}):
+        with pytest.raises(UserInputError):
+            check_args(Config(train_file="x_TRAIN.ts", **bad))

@@ -54,7 +54,7 @@ def test_sequence_recipe_model_loads_encodes_and_searches(tmp_path):
     write_ts(tmp_path / "Toy_TRAIN.ts", rng, 12)
     write_ts(tmp_path / "Toy_TEST.ts", rng, 6)
     main(Config(train_file=str(tmp_path / "Toy_TRAIN.ts"), out_dir=str(tmp_path / "out"), device="cpu", max_steps=2, batch_size=8,
-                embed_dim=8, knn_k=3))
+                embed_dim=8, knn_k=3, ts2vec_steps=2, ts2vec_dims=16, ts2vec_hidden=8, ts2vec_depth=2))
     model = EmbeddingModel.load(tmp_path / "out" / "model")
     meta = json.loads((tmp_path / "out" / "model" / "multicl.json").read_text())
     assert model.modality == "series" and meta["input"]["channels"] == 2

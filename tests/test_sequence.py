@@ -263,3 +263,22 @@ def test_stream_scores_binary_auroc_and_window_labels():
     assert scores["auroc"] == scores["linear_auroc"] > 90 and scores["knn_auroc"] > 85 and scores["distance_auroc"] > 70
     one_class = stream_scores(train_z, y_train, test_z, np.zeros(40, dtype=int), k=5)
     assert one_class["auroc"] is None and "every test window has label 0" in one_class["auroc_note"]
+
+
+def test_raw_series_baselines_include_svm_and_dtw():
+    from multicl.recipes._sequence_eval import embedding_scores, raw_series_knn
+
+    rng = np.random.default_rng(0)
+    slow, fast = sines([0.5] * 8, length=60, seed=1, noise=0.1), sines([3.0] * 8, length=60, seed=2, noise=0.1)
+    series = [s[: 40 + i] for i, s in enumerate(slow + fast)]  # other lengths are resampled
+    y = np.repeat([0, 1], 8)
+    adapter = SequenceAdapter(series)
+    order = rng.permutation(16)
+    train, test = order[:10], order[10:]
+    out = raw_series_knn(adapter, [series[i] for i in train], y[train], [series[i] for i in test], y[test], k=3, prefix="dev")
+    assert set(out) >= {"dev_raw_1nn_accuracy", "dev_raw_knn_accuracy", "dev_raw_linear_accuracy", "dev_raw_svm_accuracy", "dev_raw_svm_C",
+                        "dev_raw_dtw_1nn_accuracy"}
+    assert out["dev_raw_dtw_1nn_accuracy"] == 100.0
+    z = np.c_[y, 1 - y] + 0.01 * rng.standard_normal((16, 2))
+    scores = embedding_scores(z[train], y[train], z[test], y[test], 3, "x")
+    assert scores["x_knn_accuracy"] == scores["x_linear_accuracy"] == scores["x_svm_accuracy"] == 100.0

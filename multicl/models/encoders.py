@@ -18,6 +18,7 @@ from multicl.encoders.audio import AudioCNNEncoder
 from multicl.encoders.gnn import GNNEncoder
 from multicl.encoders.sequence import SequenceTransformerEncoder, TCNEncoder
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
+from multicl.encoders.ts2vec import TS2VecEncoder
 
 
 def _dropout_p(module: nn.Module) -> float:
@@ -58,6 +59,12 @@ def _describe_series_transformer(e: SequenceTransformerEncoder) -> dict[str, Any
             "dropout": float(layer.dropout.p)}
 
 
+def _describe_ts2vec(e: TS2VecEncoder) -> dict[str, Any]:
+    return {"in_channels": e.input_fc.in_features, "embed_dim": e.embed_dim, "hidden": e.input_fc.out_features,
+            "depth": len(e.blocks) - 1, "kernel_size": e.blocks[0].conv1.kernel_size[0], "mask_p": e.mask_p,
+            "dropout": float(e.repr_dropout.p)}
+
+
 def _describe_gnn(e: GNNEncoder) -> dict[str, Any]:
     return dict(e.arguments)
 
@@ -69,6 +76,7 @@ ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]
     "AudioCNNEncoder": (AudioCNNEncoder, _describe_audio_cnn),
     "TCNEncoder": (TCNEncoder, _describe_tcn),
     "SequenceTransformerEncoder": (SequenceTransformerEncoder, _describe_series_transformer),
+    "TS2VecEncoder": (TS2VecEncoder, _describe_ts2vec),
     "GNNEncoder": (GNNEncoder, _describe_gnn),
 }
 

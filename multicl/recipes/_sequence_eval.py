@@ -1,4 +1,4 @@
-"""Scoring helpers of the sequence recipe: probes on series, raw-series kNN, window labels and AUROC."""
+"""Scoring helpers of the sequence recipe: probes on embeddings (kNN, linear, SVM), raw-series baselines, window labels and AUROC."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +8,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from multicl.eval.anomaly import knn_anomaly_scores
-from multicl.eval.probe import knn_proba, linear_predict, linear_proba
+from multicl.eval.dtw import dtw_1nn_predict
+from multicl.eval.probe import knn_proba, linear_predict, linear_proba, probe_accuracies
+from multicl.eval.svm_probe import svm_probe
 
 
 def resample(series: np.ndarray, length: int) -> np.ndarray:
@@ -20,20 +22,36 @@ def resample(series: np.ndarray, length: int) -> np.ndarray:
     return np.stack([np.interp(dst, src, series[:, c]) for c in range(series.shape[1])], axis=1)
 
 
-def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np.ndarray], y_test, k: int) -> dict[str, float]:
-    """The classic baseline: euclidean 1-NN / k-NN (and logistic regression) on the standardised
-    raw series; series of other lengths are resampled to the longest training length."""
+def embedding_scores(train_z, y_train, test_z, y_test, k: int, prefix: str) -> dict[str, float]:
+    """``{prefix}_knn_accuracy`` (cosine, distance-weighted), ``{prefix}_linear_accuracy`` (logistic
+    regression) and ``{prefix}_svm_accuracy`` (TS2Vec's RBF SVM, C by cross-validation on the
+    training rows; ``{prefix}_svm_C``), x100."""
+    out = probe_accuracies(train_z, y_train, test_z, y_test, k, prefix)
+    svm = svm_probe(train_z, y_train, test_z, y_test)
+    return out | {f"{prefix}_svm_accuracy": svm["accuracy"], f"{prefix}_svm_C": svm["C"]}
+
+
+def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np.ndarray], y_test, k: int, prefix: str = "test",
+                   dtw_band: float | None = 0.1) -> dict[str, float]:
+    """The classic baselines on the standardised raw series (series of other lengths resampled to
+    the longest training length): euclidean 1-NN / k-NN, logistic regression, the RBF SVM of
+    :func:`embedding_scores` and (``dtw_band`` set) 1-NN under DTW with that Sakoe-Chiba band."""
     length = max(len(s) for s in train)
 
-    def flat(series: list[np.ndarray]) -> np.ndarray:
-        return np.stack([resample((s - adapter.center) / adapter.scale, length).ravel() for s in series])
+    def steps(series: list[np.ndarray]) -> np.ndarray:
+        return np.stack([resample((s - adapter.center) / adapter.scale, length) for s in series])  # (N, length, C)
 
-    x_train, x_test = flat(train), flat(test)
+    s_train, s_test = steps(train), steps(test)
+    x_train, x_test = s_train.reshape(len(train), -1), s_test.reshape(len(test), -1)
     out = {}
     for name, neighbours in (("1nn", 1), ("knn", k)):
         clf = KNeighborsClassifier(n_neighbors=min(neighbours, len(x_train)), weights="distance", algorithm="brute").fit(x_train, y_train)
-        out[f"test_raw_{name}_accuracy"] = 100 * float(np.mean(clf.predict(x_test) == y_test))
-    out["test_raw_linear_accuracy"] = 100 * float(np.mean(linear_predict(x_train, y_train, x_test, max_iter=3000) == y_test))
+        out[f"{prefix}_raw_{name}_accuracy"] = 100 * float(np.mean(clf.predict(x_test) == y_test))
+    out[f"{prefix}_raw_linear_accuracy"] = 100 * float(np.mean(linear_predict(x_train, y_train, x_test, max_iter=3000) == y_test))
+    svm = svm_probe(x_train, y_train, x_test, y_test)
+    out[f"{prefix}_raw_svm_accuracy"], out[f"{prefix}_raw_svm_C"] = svm["accuracy"], svm["C"]
+    if dtw_band is not None:
+        out[f"{prefix}_raw_dtw_1nn_accuracy"] = 100 * float(np.mean(dtw_1nn_predict(s_train, y_train, s_test, dtw_band) == y_test))
     return out
 
 

@@ -1,0 +1,40 @@
+"""TS2Vec's classification protocol: an RBF-kernel SVM on frozen instance embeddings.
+
+``svm_probe(train_x, train_y, test_x, test_y)`` -> ``{"accuracy": x100, "C": chosen}``: ``SVC(kernel="rbf",
+gamma="scale")`` with ``C`` picked by stratified k-fold cross-validation on the *training* rows
+only, over ``{1e-4, 1e-3, ..., 1e4, "inf"}`` (inf-ish: 1e8, a hard margin), then refit on all of
+them and scored on the test rows. ``folds = min(5, rows of the rarest class)``; when that is
+below 2 (a class with one row) there is nothing to cross-validate and ``C = inf`` is used, as
+TS2Vec does for small training sets. Features go in as they are (TS2Vec does not scale them;
+``gamma="scale"`` adapts the kernel to their spread).
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.svm import SVC
+
+C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e8)  # 1e8: TS2Vec's np.inf, a hard margin
+HARD_MARGIN = 1e8
+
+
+def fit_svm(train_x: np.ndarray, train_y: np.ndarray, folds: int = 5, seed: int = 0) -> tuple[SVC, float]:
+    """-> (fitted SVC, chosen C). See the module docstring for the cross-validation rule."""
+    train_x, train_y = np.asarray(train_x, dtype=np.float64), np.asarray(train_y)
+    if len(np.unique(train_y)) < 2:
+        raise ValueError("an SVM needs at least two classes among the training rows")
+    rarest = int(np.unique(train_y, return_counts=True)[1].min())
+    folds = min(folds, rarest)
+    if folds < 2:
+        return SVC(C=HARD_MARGIN, kernel="rbf", gamma="scale").fit(train_x, train_y), HARD_MARGIN
+    search = GridSearchCV(SVC(kernel="rbf", gamma="scale"), {"C": list(C_GRID)}, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                          n_jobs=1, refit=True)
+    search.fit(train_x, train_y)
+    return search.best_estimator_, float(search.best_params_["C"])
+
+
+def svm_probe(train_x, train_y, test_x, test_y, folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """-> ``{"accuracy": test accuracy x100, "C": the C cross-validation chose}``."""
+    clf, c = fit_svm(train_x, train_y, folds, seed)
+    accuracy = 100 * float(np.mean(clf.predict(np.asarray(test_x, dtype=np.float64)) == np.asarray(test_y)))
+    return {"accuracy": accuracy, "C": c}
