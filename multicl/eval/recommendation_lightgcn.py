@@ -11,14 +11,14 @@ final embedding is the mean over layers 0..L, scores are dot products.
 """
 from __future__ import annotations
 
-import logging
 import warnings
 from typing import Callable
 
 import numpy as np
 import torch
 
-logger = logging.getLogger("multicl.eval.recommendation_lightgcn")
+from multicl.eval.recommendation_baselines import train_pairwise
+
 
 
 def fit_lightgcn(train, valid_fn: Callable[[Callable], float] | None = None, embed_dim: int = 64, num_layers: int = 2,
@@ -35,49 +35,21 @@ def fit_lightgcn(train, valid_fn: Callable[[Callable], float] | None = None, emb
     adjacency = normalised_adjacency(users, items, n_users + n_items)
     embedding = torch.nn.Embedding(n_users + n_items, embed_dim)
     torch.nn.init.xavier_uniform_(embedding.weight)
-    opt = torch.optim.Adam(embedding.parameters(), lr=learning_rate)
 
-    def propagate() -> torch.Tensor:
+    def tables() -> tuple[torch.Tensor, torch.Tensor]:
         layer, total = embedding.weight, embedding.weight
         for _ in range(num_layers):
             layer = SymmetricSparseProduct.apply(adjacency, layer)
             total = total + layer
-        return total / (num_layers + 1)
+        z = total / (num_layers + 1)
+        return z[:n_users], z[n_users:]
 
-    def score_fn(rows):
-        with torch.no_grad():
-            z = propagate()
-            return (z[torch.as_tensor(rows)] @ z[n_users:].T).numpy()
+    def l2_on_ego(u: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        ego = embedding.weight
+        return reg_weight * (ego[u].pow(2).sum() + ego[i + n_users].pow(2).sum() + ego[j + n_users].pow(2).sum()) / (2 * len(u))
 
-    best, best_state, bad = -1.0, None, 0
-    for epoch in range(max_epochs):
-        perm = torch.randperm(len(users), generator=g)
-        for start in range(0, len(perm), batch_size):
-            idx = perm[start : start + batch_size]
-            u, i = users[idx], items[idx]
-            j = torch.randint(0, n_items, (len(idx),), generator=g) + n_users
-            z = propagate()
-            pos, neg = (z[u] * z[i]).sum(-1), (z[u] * z[j]).sum(-1)
-            ego = embedding.weight
-            reg = (ego[u].pow(2).sum() + ego[i].pow(2).sum() + ego[j].pow(2).sum()) / (2 * len(idx))
-            loss = -torch.nn.functional.logsigmoid(pos - neg).mean() + reg_weight * reg
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if valid_fn is None:
-            continue
-        value = valid_fn(score_fn)
-        if value > best:
-            best, bad, best_state = value, 0, embedding.weight.detach().clone()
-        else:
-            bad += 1
-            if bad >= patience:
-                logger.info("LightGCN stopped at epoch %d (best valid ndcg@10 %.4f)", epoch + 1, best)
-                break
-    if best_state is not None:
-        with torch.no_grad():
-            embedding.weight.copy_(best_state)
-    return score_fn
+    return train_pairwise(train, tables, [embedding.weight], g, valid_fn, learning_rate, batch_size, max_epochs, patience,
+                          regulariser=l2_on_ego, name="LightGCN")
 
 
 class SymmetricSparseProduct(torch.autograd.Function):
