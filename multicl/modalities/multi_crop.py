@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
-from torch.utils.data import Dataset
-
 from multicl.modalities.base import Adapter, unwrap_views
+from multicl.modalities.views_dataset import ViewsDataset
 from multicl.types.batch import RoleBatch, meta_tensors
 from multicl.types.multi_crop import MultiCropBatch
 
@@ -46,26 +45,20 @@ class MultiCropSpec:
                 raise ValueError(f"{name} must be (lo, hi) with 0 < lo <= hi <= 1, got {(lo, hi)}")
 
 
-class MultiCropDataset(Dataset):
-    """Item ``v`` is sample ``v % len(samples)`` cut into the spec's crops, with
-    ``rng = default_rng([seed, v])`` (reproducible, worker-count independent, resume-exact,
-    like :class:`~multicl.modalities.views_dataset.ViewsDataset`)."""
+class MultiCropDataset(ViewsDataset):
+    """Item ``v`` is sample ``v % len(samples)`` cut into the spec's crops, seeded as
+    :class:`~multicl.modalities.views_dataset.ViewsDataset` seeds its views (reproducible,
+    worker-count independent, resume-exact)."""
 
     def __init__(self, samples: Sequence[Any], adapter: Adapter, spec: MultiCropSpec | None = None, seed: int = 0) -> None:
-        if len(samples) == 0:
-            raise ValueError("the training corpus is empty: nothing to train on")
+        super().__init__(samples, adapter, seed)
         if not isinstance(adapter, Croppable):
             raise TypeError(f"{type(adapter).__name__} has no crop_view(sample, share, rng): multi-crop needs an adapter that can "
                             f"cut a view covering a share of a sample (the audio and sequence adapters can)")
-        self.samples, self.adapter, self.spec, self.seed = samples, adapter, spec or MultiCropSpec(), seed
-
-    def __len__(self) -> int:
-        return len(self.samples)
+        self.spec = spec or MultiCropSpec()
 
     def __getitem__(self, virtual_index: int) -> dict[str, Any]:
-        index = int(virtual_index) % len(self.samples)
-        sample = self.samples[index]
-        rng = np.random.default_rng([self.seed, int(virtual_index)])
+        index, sample, rng = self.draw(virtual_index)
         spec = self.spec
         globals_ = [self.adapter.crop_view(sample, float(rng.uniform(*spec.global_share)), rng) for _ in range(spec.global_crops)]
         locals_ = [self.adapter.crop_view(sample, float(rng.uniform(*spec.local_share)), rng) for _ in range(spec.local_crops)]

@@ -27,10 +27,13 @@ class ViewsDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, virtual_index: int) -> dict[str, Any]:
+    def draw(self, virtual_index: int) -> tuple[int, Any, np.random.Generator]:
+        """``(index, sample, rng)`` of a virtual index: the one seeding rule every views dataset uses."""
         index = int(virtual_index) % len(self.samples)
-        sample = self.samples[index]
-        rng = np.random.default_rng([self.seed, int(virtual_index)])
+        return index, self.samples[index], np.random.default_rng([self.seed, int(virtual_index)])
+
+    def __getitem__(self, virtual_index: int) -> dict[str, Any]:
+        index, sample, rng = self.draw(virtual_index)
         view_a, view_b = self.adapter.views(sample, rng)
         item = {"view_a": view_a, "view_b": view_b, "meta": self.adapter.meta(sample, index)}
         hard_negative = self.adapter.hard_negative(sample, rng)
