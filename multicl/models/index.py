@@ -181,7 +181,8 @@ class EmbeddingIndex:
         first, inverse = group_rows(vectors)
         keys = _digests(vectors[first])
         # 1. rows: new ids get a row; a known id leaves its old vector (which may become unused)
-        if not self._ids:  # a first corpus (the common case): every id is new, no per-id lookups
+        first_corpus = not self._ids
+        if first_corpus:  # the common case: every id is new, no per-id lookups
             rows = list(range(len(ids)))
             self._ids = list(ids)
             self._row_of = dict(zip(self._ids, rows))
@@ -218,7 +219,7 @@ class EmbeddingIndex:
             target[g] = u
             slots.append(u)
         target = np.asarray(target, dtype=np.int64)
-        if rows == list(range(len(self._unique_of))) and len(rows) == len(inverse):
+        if first_corpus:  # rows are 0..n-1 in order
             self._unique_of = target[inverse].tolist()
         else:
             for row, u in zip(rows, target[inverse].tolist()):
