@@ -255,6 +255,21 @@ def pretrain_spec(cfg: Config, method: str | None = None) -> PretrainSpec:
                         (float(cfg.teacher_temperature[0]), float(cfg.teacher_temperature[-1])), cfg.keep)
 
 
+def pretrain_and_save(pretrain_adapter: AudioAdapter, adapter: AudioAdapter, out: Path, cfg: Config):
+    """Pre-train on ``pretrain_adapter``'s clips, save ``out/model`` (encoder + ``adapter``'s sample
+    rate / frontend settings + card, swapped in atomically); returns ``(trained, seconds)``."""
+    from multicl.api import EmbeddingModel
+    from multicl.models.card import ModelCard
+    from multicl.train.run_identity import config_fingerprint
+
+    t = time.perf_counter()
+    trained = contrastive(pretrain_adapter, out / "pretrain", cfg.max_steps, cfg)
+    seconds = time.perf_counter() - t
+    EmbeddingModel.from_adapter(adapter, trained.encoder).save(out / "model", card=ModelCard.from_run(
+        "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": seconds}))
+    return trained, seconds
+
+
 def contrastive(adapter: AudioAdapter, out_dir: Path, steps: int, cfg: Config, method: str | None = None,
                 labelled: bool = False) -> Pretrained:
     """Pre-train a fresh CNN on ``adapter``'s clips with ``--method`` (or ``method``; ``labelled``:
@@ -294,18 +309,8 @@ def main(cfg: Config) -> dict[str, float]:
                       encode_waveforms(encoder, adapter, test.waveforms, device=device), y_test, cfg.knn_k, prefix)
 
     # 1-2. self-supervised pre-training, probes
-    t = time.perf_counter()
-    trained = contrastive(pretrain_adapter, out / "pretrain", cfg.max_steps, cfg)
+    trained, metrics["pretrain_seconds"] = pretrain_and_save(pretrain_adapter, adapter, out, cfg)
     encoder, summary = trained.encoder, trained.summary
-    metrics["pretrain_seconds"] = time.perf_counter() - t
-
-    from multicl.api import EmbeddingModel
-    from multicl.models.card import ModelCard
-    from multicl.train.run_identity import config_fingerprint
-
-    # one model folder (encoder + sample rate / frontend settings + card), swapped in atomically
-    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
-        "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": metrics["pretrain_seconds"]}))
     metrics.update(evaluate(encoder, "test"))
     for name, probed in trained.probe.items():  # DINO: student and teacher, whichever is kept
         metrics.update(evaluate(probed, f"test_{name}"))
@@ -367,22 +372,14 @@ def main(cfg: Config) -> dict[str, float]:
 
 def pretrain_only(cfg: Config, clips: AudioClips, out: Path, start: float) -> dict[str, float]:
     """No labels to probe: contrastive pre-training on every clip, the model saved, no probes."""
-    from multicl.api import EmbeddingModel
-    from multicl.models.card import ModelCard
-    from multicl.train.run_identity import config_fingerprint
-
     logger.info("[audio_contrastive] pre-training only on %d clips (labels unused, no probes)", len(clips))
     snr = tuple(cfg.noise_snr_db) if cfg.noise_snr_db else None
     views = WaveViews(speed=(min(cfg.speed), max(cfg.speed)) if cfg.speed else None, crop_seconds=cfg.crop_seconds or None, snr_db=snr)
     adapter = make_adapter(clips, None, cfg, views, cfg.specaugment)
     metrics: dict[str, float] = {"train_clips": float(len(clips)), "pretrain_clips": float(len(clips))}
     metrics.update(clips.counts("data_dir"))
-    t = time.perf_counter()
-    trained = contrastive(adapter, out / "pretrain", cfg.max_steps, cfg)
-    encoder, summary = trained.encoder, trained.summary
-    metrics["pretrain_seconds"] = time.perf_counter() - t
-    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
-        "audio_contrastive", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": metrics["pretrain_seconds"]}))
+    trained, metrics["pretrain_seconds"] = pretrain_and_save(adapter, adapter, out, cfg)
+    summary = trained.summary
     metrics["wall_seconds"] = time.perf_counter() - start
     metrics["pretrain_clips_per_second"] = float(summary.get("samples_per_second", float("nan")))
     atomic_write_json(out / "metrics.json", metrics)
