@@ -7,7 +7,8 @@ are small) into equipartitioned codes; every other crop predicts those codes
 prototypes are L2-normalised before every step and frozen (zero gradient) for the first
 ``freeze_prototypes_fraction``; the queue is filled from ``queue_start_fraction`` on and used
 once full. The queue is per rank (SwAV's layout): Sinkhorn's sums are all-reduced, so N ranks
-of Q queued rows act as one queue of N*Q. It is a buffer, so checkpoints carry it.
+of Q queued rows act as one queue of N*Q. The queues are :class:`~multicl.negatives.queue.KeyQueue`
+ring buffers (module buffers: checkpoints carry them).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from multicl.negatives.queue import KeyQueue
 from multicl.objectives.swav import SwAVLoss
 from multicl.train.crops import crops_of, embed_crops
 from multicl.train.towers import Tower, TowerLearner, Towers
@@ -43,16 +45,21 @@ class SwAVLearner(TowerLearner):
         self.prototypes = nn.Linear(projection_dim, num_prototypes, bias=False)
         self.objective = objective or SwAVLoss()
         self.queue_start_fraction, self.freeze_prototypes_fraction = queue_start_fraction, freeze_prototypes_fraction
-        self.register_buffer("queue", torch.zeros(num_global_crops, queue_length, projection_dim))
-        self.register_buffer("queue_filled", torch.zeros((), dtype=torch.long))
+        # one ring buffer of past projections per global crop (the MoCo queue without metadata)
+        self.queues = nn.ModuleList([KeyQueue(queue_length, projection_dim, meta_keys=()) for _ in range(num_global_crops)]
+                                    if queue_length else [])
+        self.num_global_crops, self.queue_length = num_global_crops, queue_length
         self.queue_active = False
-        self._filled: int | None = 0  # == queue_filled, kept on the host; None: read the buffer once (after a load)
-        self.register_load_state_dict_post_hook(_forget_host_fill)
         self.prototypes_trainable = True
         self.last_stats: dict[str, float | torch.Tensor] = {}
 
     def training_hooks(self) -> list[StepHook]:
         return [_SwAVSchedule(self)]
+
+    @property
+    def queue_filled(self) -> int:
+        """Projections held per global crop (host-side count: no device read)."""
+        return len(self.queues[0]) if len(self.queues) else 0
 
     def _scores(self, z: torch.Tensor) -> torch.Tensor:
         weight = gradient_gate(self.prototypes.weight, self.prototypes_trainable)
@@ -60,41 +67,22 @@ class SwAVLearner(TowerLearner):
 
     def forward(self, batch) -> torch.Tensor:
         global_crops, local_crops = crops_of(batch)
-        if len(global_crops) != self.queue.shape[0]:
-            raise ValueError(f"this learner was built for {self.queue.shape[0]} global crops, the batch has {len(global_crops)}")
+        if len(global_crops) != self.num_global_crops:
+            raise ValueError(f"this learner was built for {self.num_global_crops} global crops, the batch has {len(global_crops)}")
         z_global = [F.normalize(z, dim=1) for z in embed_crops(self.embed, global_crops)]
         z_local = [F.normalize(z, dim=1) for z in embed_crops(self.embed, local_crops)]
         scores = [self._scores(z) for z in z_global + z_local]
-        length = self.queue.shape[1]
-        if self._filled is None:
-            self._filled = int(self.queue_filled)
-        use_queue = length > 0 and self.queue_active and self._filled >= length
-        queue_scores = [self._scores(q).detach() for q in self.queue] if use_queue else None
+        use_queue = self.queue_length > 0 and self.queue_active and self.queue_filled >= self.queue_length
+        queue_scores = [self._scores(q.contents()[0]).detach() for q in self.queues] if use_queue else None
         loss = self.objective(scores, num_global=len(z_global), queue_scores=queue_scores)
-        if self.training and length > 0 and self.queue_active:
-            self._enqueue([z.detach() for z in z_global])
+        if self.training and self.queue_length > 0 and self.queue_active:
+            for queue, z in zip(self.queues, z_global):
+                queue.enqueue(z.detach(), {})
         with torch.no_grad():
             assigned = torch.cat(scores[: len(z_global)]).argmax(1)
             used = torch.zeros(scores[0].shape[1], dtype=torch.bool, device=assigned.device).index_fill_(0, assigned, True).sum()
             self.last_stats = {"prototypes_used": used, "queue_in_use": float(use_queue)}  # a tensor: read at log steps
         return loss
-
-    @torch.no_grad()
-    def _enqueue(self, z_global: list[torch.Tensor]) -> None:
-        n = z_global[0].shape[0]
-        length = self.queue.shape[1]
-        if n >= length:
-            self.queue.copy_(torch.stack([z[-length:] for z in z_global]))
-        else:
-            self.queue[:, n:] = self.queue[:, :-n].clone()  # newest first, the oldest drop off the end
-            self.queue[:, :n] = torch.stack(z_global)
-        self.queue_filled.add_(n).clamp_(max=length)
-        self._filled = min(length, self._filled + n)  # the host's copy: no device read per step
-
-
-def _forget_host_fill(module: SwAVLearner, incompatible_keys) -> None:
-    module._filled = None  # a checkpoint brought its own queue
-
 
 class _SwAVSchedule(NoOpHook):
     """Before each step: normalise the prototypes, (un)freeze them, switch the queue on."""
