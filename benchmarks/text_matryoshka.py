@@ -6,11 +6,13 @@
 
 Each model encodes every evaluation sentence once at full size; each prefix ``d`` is that
 embedding's first ``d`` coordinates, re-normalised (what ``encode(..., truncate_dim=d)`` returns).
+A name given several times (one model per seed) is reported as mean ± std (ddof=1).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,7 @@ def main() -> None:
                   STSEvaluator.from_file(data / "text/sick/SICK_trial.txt", "sick_trial")]
     texts = list(dict.fromkeys(t for ev in evaluators for p in ev.pairs for t in (p.sentence1, p.sentence2)))
     index = {t: i for i, t in enumerate(texts)}
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, list[dict[str, float]]] = {}
     for spec in args.model:
         name, _, path = spec.partition("=")
         model = EmbeddingModel.load(None if path == "packaged" else path)
@@ -44,15 +46,20 @@ def main() -> None:
             scores = {}
             for ev in evaluators:
                 scores.update(ev(lambda batch: full[[index[t] for t in batch], :d]))
-            results[f"{name}@{d}"] = {k: v for k, v in scores.items() if k.endswith("spearman_cosine")}
-        print(json.dumps({k: v for k, v in results.items() if k.startswith(name + "@")}), flush=True)
-    names = [s.partition("=")[0] for s in args.model]
+            results.setdefault(f"{name}@{d}", []).append({k: v for k, v in scores.items() if k.endswith("spearman_cosine")})
+        print(json.dumps({"model": spec, **{k: v[-1] for k, v in results.items() if k.startswith(name + "@")}}), flush=True)
+    names = list(dict.fromkeys(s.partition("=")[0] for s in args.model))
+
+    def cell(runs: list[dict[str, float]], key: str) -> str:
+        values = [r[key] for r in runs]
+        return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
+
     rows = []
     for d in args.dims:
         row = [d]
         for name in names:
             r = results.get(f"{name}@{d}")
-            row.append("-" if r is None else f"{r['sts_dev_spearman_cosine']:.2f} / {r['sick_trial_spearman_cosine']:.2f}")
+            row.append("-" if r is None else f"{cell(r, 'sts_dev_spearman_cosine')} / {cell(r, 'sick_trial_spearman_cosine')}")
         rows.append(row)
     print("\nSpearman x100, STS-B dev / SICK trial, by embedding size (first d coordinates):")
     print(format_table(rows, ["dim", *names]))

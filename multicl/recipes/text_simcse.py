@@ -33,6 +33,7 @@ from multicl.eval.report import format_table, plot_training_curve
 from multicl.eval.sts import STSEvaluator
 from multicl.modalities.scored_text import ScoredPairAdapter, ScoredTextPair, normalise_scores, read_scored_pairs
 from multicl.modalities.text import TextAdapter, TextSample
+from multicl.modalities.text_pair_mining import label_by_paraphrase_cluster, pair_mining_data
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
 from multicl.errors import UserInputError
@@ -85,7 +86,9 @@ class Config:
     dropout: float | None = field(default=None, metadata={"help": "override the backbone's dropout (SimCSE: 0.1)"})
     num_workers: int = 0
     resume: bool = field(default=True, metadata={"help": "continue a run of the same configuration in --out-dir; --no-resume: start over (as --overwrite)"})
-    mine_negatives: int = field(default=0, metadata={"help": "hard negatives mined per anchor from the training texts (0: in-batch only)"})
+    mine_negatives: int = field(default=0, metadata={"help": "hard negatives mined per anchor (0: in-batch only); --mode sup searches every training sentence and --mine-corpus, unsup the training sentences"})
+    mine_corpus: tuple[str, ...] = field(default=(), metadata={"help": "--mode sup: sentence files (.txt, one per line; Leipzig id<TAB>sentence works) searched for hard negatives besides the training sentences"})
+    mask_known_paraphrases: bool = field(default=True, metadata={"help": "--mode sup: sentences joined by a chain of training pairs are never each other's negatives (in the batch, hard negatives kept, mined)"})
     mine_refresh_every: int = field(default=100, metadata={"help": "re-embed the corpus and re-mine every N steps"})
     mine_rank_window: tuple[int, ...] = field(default=(3, 30), metadata={"help": "sample mined negatives among survivors ranked lo..hi (skipping the closest: likely paraphrases)"})
     mine_max_positive_ratio: float | None = field(default=0.95, metadata={"help": "NV-Retriever filter: drop candidates above this share of the positive's similarity"})
@@ -122,6 +125,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--objective {cfg.objective} reads a score per pair: use it with --mode scored and a scored file")
     if cfg.mode == "scored" and cfg.mine_negatives:
         raise UserInputError("--mine-negatives works with --mode unsup/sup; scored pairs are ranked by their grades, not negatives")
+    if cfg.mine_corpus and not (cfg.mode == "sup" and cfg.mine_negatives):
+        raise UserInputError("--mine-corpus adds candidates to the miner of --mode sup: use it with --mode sup --mine-negatives N")
     if cfg.score_range is not None and (len(cfg.score_range) != 2 or not cfg.score_range[0] < cfg.score_range[1]):
         raise UserInputError(f"--score-range {' '.join(map(str, cfg.score_range))}: give LO HI with LO < HI, e.g. 0 5")
     if any(d <= 0 for d in cfg.matryoshka_dims) or len(set(cfg.matryoshka_dims)) != len(cfg.matryoshka_dims):
@@ -261,6 +266,26 @@ def build_views(cfg: Config, samples: Sequence[TextSample], cache_dir: Path) -> 
     return views
 
 
+def build_miner(cfg: Config, samples: Sequence[TextSample], adapter: TextAdapter, mask_paraphrases: bool, out_dir: Path):
+    """The hard-negative miner. sup: queries are the anchors, the corpus every training sentence
+    plus ``--mine-corpus``, each anchor's positive anchors the NV-Retriever ratio and known
+    paraphrases are excluded; unsup: the anchors are the corpus and their own positives."""
+    from multicl.negatives.miner import HardNegativeMiner, MinerConfig, corpus_from_dataset
+
+    policy = FalseNegativePolicy(same_label=mask_paraphrases, max_positive_ratio=cfg.mine_max_positive_ratio)
+    config = MinerConfig(num_negatives=cfg.mine_negatives, rank_window=tuple(cfg.mine_rank_window),
+                         refresh_every=cfg.mine_refresh_every, embed_batch_size=128, seed=cfg.seed)
+    if cfg.mode != "sup":
+        corpus, meta = corpus_from_dataset(samples, adapter)
+        return HardNegativeMiner(corpus, adapter, corpus_meta=meta, policy=policy, log_dir=out_dir, config=config)
+    extra = [t for path in cfg.mine_corpus for t in read_sentences(path)]
+    data = pair_mining_data(samples, extra)
+    print(f"[text_simcse] mining hard negatives for {len(data.queries)} anchors among {len(data.corpus)} sentences "
+          f"({len(extra)} from --mine-corpus), refreshed every {cfg.mine_refresh_every or 'never'} steps")
+    return HardNegativeMiner(data.corpus, adapter, corpus_meta=data.corpus_meta, queries=data.queries, query_meta=data.query_meta,
+                             positive_ids=data.positive_ids, policy=policy, log_dir=out_dir, config=config)
+
+
 def main(cfg: Config) -> dict[str, float]:
     """Run the recipe; return the metrics also written to ``out_dir/metrics.json``."""
     out_dir, run_identity = prepare_out_dir(cfg)  # refuses a folder holding another configuration
@@ -287,16 +312,11 @@ def main(cfg: Config) -> dict[str, float]:
         if max(cfg.matryoshka_dims) > encoder.embed_dim:
             raise UserInputError(f"--matryoshka-dims {max(cfg.matryoshka_dims)} exceeds the model's embedding size {encoder.embed_dim}")
         objective = build_objective("matryoshka", objective=objective, dims=tuple(cfg.matryoshka_dims))
-    policy = FalseNegativePolicy()
-    miner = None
-    if cfg.mine_negatives:
-        from multicl.negatives.miner import HardNegativeMiner, MinerConfig, corpus_from_dataset
-
-        corpus, meta = corpus_from_dataset(samples, adapter)
-        miner_policy = FalseNegativePolicy(max_positive_ratio=cfg.mine_max_positive_ratio)
-        miner = HardNegativeMiner(corpus, adapter, corpus_meta=meta, policy=miner_policy, log_dir=out_dir, config=MinerConfig(
-            num_negatives=cfg.mine_negatives, rank_window=tuple(cfg.mine_rank_window), refresh_every=cfg.mine_refresh_every,
-            embed_batch_size=128, seed=cfg.seed))
+    mask_paraphrases = cfg.mode == "sup" and cfg.mask_known_paraphrases
+    if mask_paraphrases:
+        samples = label_by_paraphrase_cluster(samples)
+    policy = FalseNegativePolicy(same_label=mask_paraphrases)
+    miner = build_miner(cfg, samples, adapter, mask_paraphrases, out_dir) if cfg.mine_negatives else None
     if cfg.mode == "scored":
         from multicl.train.scored import ScoredPairLearner
 
