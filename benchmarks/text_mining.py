@@ -13,7 +13,8 @@ Known paraphrases: sentences joined by any training pair form one cluster
 bound on the real rate: unlabelled paraphrases are not counted).
 
 Rows (the objective is InfoNCE at temperature 0.05 on multicl's trainer in every row but the peer):
-- ``in_batch``: in-batch negatives, known paraphrases masked (our policy);
+- ``in_batch``: in-batch negatives, known paraphrases masked (our policy); ``in_batch_nomask``:
+  the same without the masking (only exact duplicate texts masked: MNRL's objective);
 - ``st_once`` / ``st_once_margin``: one negative per pair from sentence-transformers'
   ``mine_hard_negatives`` with the starting model (ranks 0-29, random sampling; without and with
   ``relative_margin=0.05``), fed as fixed hard negatives;
@@ -67,10 +68,11 @@ from multicl.train.learner import ContrastiveLearner  # noqa: E402
 from multicl.train.metrics_log import read_metrics  # noqa: E402
 from multicl.train.trainer import Trainer  # noqa: E402
 
-ROWS = ("in_batch", "st_once", "st_once_margin", "ours_once", "ours_refresh", "ours_refresh_nofilter", "st_mnrl")
+ROWS = ("in_batch", "in_batch_nomask", "st_once", "st_once_margin", "ours_once", "ours_refresh", "ours_refresh_nofilter", "st_mnrl")
 LABELS = {
     "before": "before (all-MiniLM-L6-v2)",
     "in_batch": "in-batch only (paraphrases masked)",
+    "in_batch_nomask": "in-batch only, no masking",
     "st_once": "ST mine_hard_negatives once",
     "st_once_margin": "ST mine_hard_negatives once, relative_margin 0.05",
     "ours_once": "ours, mined once",
@@ -165,7 +167,7 @@ def st_negatives(model_path: str, d: dict, relative_margin: float | None, seed: 
     model.max_seq_length = 32
     pairs = Dataset.from_dict({"anchor": [s.text for s in d["samples"]], "positive": [s.positive for s in d["samples"]]})
     start = time.perf_counter()
-    mined = mine_hard_negatives(pairs, model, corpus=d["corpus"], range_min=0, range_max=30, num_negatives=1,
+    mined = mine_hard_negatives(pairs, model, corpus=d["mining"].corpus, range_min=0, range_max=30, num_negatives=1,
                                 sampling_strategy="random", relative_margin=relative_margin, batch_size=128, verbose=False)
     seconds = time.perf_counter() - start
     return {(r["anchor"], r["positive"]): r["negative"] for r in mined}, seconds
@@ -178,7 +180,7 @@ def train_ours(row: str, d: dict, args, seed: int, out_dir: Path, evals) -> dict
     if row in ("st_once", "st_once_margin"):
         negatives, mine_seconds = st_negatives(model_path, d, 0.05 if row == "st_once_margin" else None, seed)
     samples = [replace(s, hard_negative=negatives.get((s.text, s.positive))) for s in d["samples"]]
-    filtered = row != "ours_refresh_nofilter"
+    filtered = row not in ("ours_refresh_nofilter", "in_batch_nomask")
     adapter = TextAdapter.from_pretrained(model_path, max_length=args.max_length, pooling="mean")
     encoder = adapter.build_encoder()
     policy = FalseNegativePolicy(same_label=filtered)

@@ -5,7 +5,7 @@
 
 Rows (``text_simcse --mode unsup``, same data, steps, batch, lr, temperature 0.05, seed):
 - ``dropout``: SimCSE: the same sentence twice, the encoder's dropout (0.1) makes the views;
-- ``crop``: each side a random contiguous word crop (nlpaug ``RandomWordAug(action="crop")``,
+- ``crop``: each side loses one random contiguous span of words (``multicl.views.text.WordCropView``,
   ``--crop-prob`` of the words removed), dropout switched off (``--dropout 0``);
 - ``both``: the crops with dropout 0.1.
 

@@ -26,6 +26,20 @@ def test_nlpaug_views_change_text_deterministically_without_touching_global_rng(
     assert view(SENTENCE, np.random.default_rng(1)) != out1 or name == "spelling"
 
 
+def test_word_crop_deletes_one_span_and_never_fails_on_short_texts():
+    view = build_text_view("word_crop", aug_p=0.2)
+    words = SENTENCE.split()
+    for seed in range(20):
+        out = view(SENTENCE, np.random.default_rng(seed)).split()
+        assert len(out) == len(words) - 2  # round(0.2 * 11) words, one contiguous span
+        start = next(i for i, (a, b) in enumerate(zip(out + [None], words)) if a != b)
+        assert out == words[:start] + words[start + 2:]
+    for short in ("hello", "...", "Hi.", ""):  # nlpaug's crop raises on one-token texts
+        assert view(short, np.random.default_rng(0)) == short
+    assert view("a b", np.random.default_rng(0)) in ("a", "b")
+    assert len({view(SENTENCE, np.random.default_rng(s)) for s in range(20)}) > 1
+
+
 def test_unknown_view_lists_what_exists():
     with pytest.raises(ValueError, match="word_swap"):
         build_text_view("synonyms")

@@ -1,6 +1,7 @@
 """Text views: string -> string transformations that make the two sides of a positive pair.
 
-``dropout`` is the identity (SimCSE: the encoder's dropout noise is the augmentation). The
+``dropout`` is the identity (SimCSE: the encoder's dropout noise is the augmentation); ``word_crop``
+deletes one contiguous span of words (our own: nlpaug's crop fails on one-word texts). The
 word/char views wrap nlpaug augmenters (imported on first use: nlpaug takes seconds to import)
 and are seeded per call from the sample's own generator, so views are reproducible.
 """
@@ -59,6 +60,25 @@ class NlpaugView:
         return {"name": self.name, "factory": self.factory, "_augmenter": None}
 
 
+@dataclass
+class WordCropView:
+    """Delete one contiguous span of words: ``round(aug_p * n)`` of the ``n`` whitespace-separated
+    words, at least one and never all of them (a one-word text is kept). Written here rather than
+    nlpaug's ``RandomWordAug(action="crop")``, which raises on one-token texts and splits off
+    punctuation ("Hi." -> ".")."""
+
+    aug_p: float
+    name: str = "word_crop"
+
+    def __call__(self, text: str, rng: np.random.Generator) -> str:
+        words = text.split()
+        if len(words) < 2:
+            return text
+        n = min(len(words) - 1, max(1, round(self.aug_p * len(words))))
+        start = int(rng.integers(0, len(words) - n + 1))
+        return " ".join(words[:start] + words[start + n:])
+
+
 class BackTranslationView:
     """Replace a text by its precomputed back-translation (see ``BackTranslator``)."""
 
@@ -110,7 +130,9 @@ def build_text_view(name: str, aug_p: float = 0.1, translations: dict[str, str] 
     """Build a text view by name; ``back_translation`` needs the ``translations`` table."""
     if name == "dropout":
         return IdentityView()
-    if name in ("word_swap", "word_delete", "word_crop"):
+    if name == "word_crop":
+        return WordCropView(aug_p)
+    if name in ("word_swap", "word_delete"):
         return NlpaugView(name, _word(name.split("_", 1)[1], aug_p))
     if name == "spelling":
         return NlpaugView(name, _spelling(aug_p))
