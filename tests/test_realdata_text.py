@@ -38,3 +38,24 @@ def test_short_supervised_simcse_on_sick(shared_data, tmp_path):
     before, after = metrics["before_sick_trial_spearman_cosine"], metrics["after_sick_trial_spearman_cosine"]
     assert 70 < before < 90 and abs(after - before) < 5, metrics  # four steps move the model, not wreck it
     assert (tmp_path / "run" / "model" / "modules.json").exists()
+
+
+def test_paraphrase_clusters_on_stsb_and_sick_pairs(shared_data):
+    """The mining benchmark's pairs: STS-B train >= 4 and SICK train entailments, chained into
+    clusters; every anchor's positive is in its cluster and the corpus has each sentence once."""
+    import csv
+
+    from multicl.data.text_sample import TextSample
+    from multicl.modalities.text_pair_mining import label_by_paraphrase_cluster, pair_mining_data
+
+    text = shared_data / "text"
+    pairs = [(p.sentence1, p.sentence2) for p in read_sts(text / "stsb" / "sts-train.csv") if p.score >= 4.0]
+    with open(text / "sick" / "SICK_train.txt", encoding="utf-8") as f:
+        pairs += [(r["sentence_A"], r["sentence_B"]) for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+                  if r["entailment_judgment"] == "ENTAILMENT"]
+    samples = label_by_paraphrase_cluster([TextSample(a, positive=b) for a, b in pairs if a != b])
+    data = pair_mining_data(samples)
+    assert len(samples) == 2704 and len({s.label for s in samples}) == 2204  # SICK reuses sentences: chains form
+    label = dict(zip(data.corpus, data.corpus_meta["label"].tolist()))
+    assert all(label[s.positive] == label[s.text] == s.label for s in samples)
+    assert len(data.corpus) == len(set(data.corpus))
