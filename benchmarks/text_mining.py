@@ -228,17 +228,24 @@ def train_peer(d: dict, args, seed: int, evals) -> dict:
     return result
 
 
-def table(out: Path) -> str:
+def load_runs(out: Path) -> dict[str, list[dict]]:
+    """``row name -> [result of each seed]`` from ``out/<row>/seed*/result.json``."""
     runs: dict[str, list[dict]] = {}
     for f in sorted(out.glob("*/seed*/result.json")):
         runs.setdefault(f.parent.parent.name, []).append(json.loads(f.read_text()))
+    return runs
 
-    def cell(rs, key, digits=2):
-        values = [r[key] for r in rs if key in r and r[key] == r[key]]
-        if not values:
-            return "-"
-        return f"{statistics.mean(values):.{digits}f}" + (f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else "")
 
+def cell(rs: list[dict], key: str, digits: int = 2) -> str:
+    """Mean ± std (ddof=1) of ``key`` over the runs that have it (NaN skipped); '-' when none."""
+    values = [r[key] for r in rs if key in r and r[key] == r[key]]
+    if not values:
+        return "-"
+    return f"{statistics.mean(values):.{digits}f}" + (f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else "")
+
+
+def table(out: Path) -> str:
+    runs = load_runs(out)
     rows = []
     for name in ("before",) + ROWS:
         if name in runs:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from text_mining import DISTRACTORS, evaluators, score, score_before  # noqa: E402
+from text_mining import DISTRACTORS, cell, evaluators, load_runs, score, score_before  # noqa: E402
 
 from multicl.api import EmbeddingModel  # noqa: E402
 from multicl.data.text_files import read_sentences  # noqa: E402
@@ -37,14 +36,7 @@ LABELS = {"before": "before (all-MiniLM-L6-v2)", "dropout": "dropout (SimCSE)", 
 
 
 def table(out: Path) -> str:
-    runs: dict[str, list[dict]] = {}
-    for f in sorted(out.glob("*/seed*/result.json")):
-        runs.setdefault(f.parent.parent.name, []).append(json.loads(f.read_text()))
-
-    def cell(rs, key, digits=2):
-        values = [r[key] for r in rs]
-        return f"{statistics.mean(values):.{digits}f}" + (f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else "")
-
+    runs = load_runs(out)
     rows = [[LABELS[n], cell(runs[n], "sts_dev"), cell(runs[n], "sick_trial"), cell(runs[n], "stsb_retrieval_ndcg@10"),
              cell(runs[n], "stsb_retrieval_recall@10"), cell(runs[n], "sick_retrieval_ndcg@10"), cell(runs[n], "sick_retrieval_recall@10"),
              cell(runs[n], "train_seconds", 0), ",".join(str(r["seed"]) for r in runs[n])]

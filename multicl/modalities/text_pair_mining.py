@@ -12,7 +12,7 @@ positive-aware thresholds read its similarity; it is never mined).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -85,11 +85,10 @@ def pair_mining_data(samples: Sequence[TextSample], extra_sentences: Sequence[st
     query_meta = {"instance_id": np.arange(len(samples), dtype=np.int64),
                   "group_id": np.array([text_group_id(s.text) for s in samples], dtype=np.int64)}
     if all(s.label is not None for s in samples):
-        clusters = paraphrase_clusters(((s.text, s.positive) for s in samples), corpus)
         known = {s.text: int(s.label) for s in samples} | {s.positive: int(s.label) for s in samples}
-        # cluster ids of sentences outside every pair: after the largest training label, unique
+        # a sentence outside every pair is its own cluster: a unique id after the largest training label
         offset = max(known.values()) + 1
-        corpus_meta["label"] = np.array([known.get(t, offset + clusters[t]) for t in corpus], dtype=np.int64)
+        corpus_meta["label"] = np.array([known.get(t, offset + i) for i, t in enumerate(corpus)], dtype=np.int64)
         query_meta["label"] = np.array([int(s.label) for s in samples], dtype=np.int64)
     return PairMiningData(corpus, corpus_meta, [s.text for s in samples], query_meta,
                           np.array([row[s.positive] for s in samples], dtype=np.int64))
@@ -97,7 +96,5 @@ def pair_mining_data(samples: Sequence[TextSample], extra_sentences: Sequence[st
 
 def label_by_paraphrase_cluster(samples: Sequence[TextSample]) -> list[TextSample]:
     """The samples with ``label`` = the paraphrase cluster of their (anchor, positive) pair."""
-    from dataclasses import replace
-
     clusters = paraphrase_clusters((s.text, s.positive) for s in samples if s.positive is not None)
     return [replace(s, label=clusters[s.text]) if s.positive is not None else s for s in samples]
