@@ -306,7 +306,8 @@ def test_any_folder_of_audio_pretrains_and_saves_a_model(tmp_path, capsys):
     assert metrics["train_clips"] == 6 and not any(k.startswith("test_") for k in metrics)
     assert "pre-training only (6 clips" in capsys.readouterr().out
     model = EmbeddingModel.load(out / "model", device="cpu")
-    assert model.modality == "audio" and model.encode([str(data / "meeting-0.flac")]).shape == (1, 8)
+    # the default saved model is the CNN (8) joined with the 40 bands' log-mel mean and std (80)
+    assert model.modality == "audio" and model.encode([str(data / "meeting-0.flac")]).shape == (1, 8 + 80)
 
 
 def test_unlabelled_data_dir_with_a_labelled_test_dir_advice_works(tmp_path):
@@ -397,7 +398,7 @@ def test_recipe_multi_crop_methods_end_to_end_and_model_loads(tmp_path, method):
         assert 0.0 <= metrics[key] <= 100.0
     assert "test_supcon_knn_accuracy" not in metrics  # the slow rows are off by default
     if method == "dino":
-        assert metrics["test_knn_accuracy"] == metrics["test_student_knn_accuracy"]  # --keep student
+        assert metrics["test_cnn_knn_accuracy"] == metrics["test_student_knn_accuracy"]  # --keep student (the CNN of the fused model)
         assert "test_teacher_knn_accuracy" in metrics
     model = EmbeddingModel.load(tmp_path / "out" / "model")
     assert model.modality == "audio"
@@ -413,3 +414,63 @@ def test_recipe_rejects_bad_multi_crop_flags(tmp_path):
         check_args(Config(local_share=(0.0, 0.5)))
     with pytest.raises(UserInputError, match="drop-speakers"):
         check_args(Config(test_speaker="a", drop_speakers=("a",)))
+
+
+# -- CNN + log-mel statistics fusion (issue 18) ------------------------------------------------------
+def test_fusion_statistics_match_the_recipe_baseline_and_ignore_padding():
+    from multicl.encoders.audio import AudioCNNEncoder
+    from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
+    from multicl.recipes.audio_contrastive import logmel_stats
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    waves = [rng.standard_normal(n).astype(np.float32) for n in (800, 3000, 4100)]
+    adapter = AudioAdapter(waves, 8000, embed_dim=8)
+    for cmvn, baseline in (("none", "none"), ("mean", "mean")):
+        fused = AudioStatsFusionEncoder.wrap(AudioCNNEncoder(8000, 8, 40, (4, 4), cmvn="mean").eval(), cmvn, 0.7).eval()
+        batch = adapter.prepare_inputs(waves)
+        np.testing.assert_allclose(fused.statistics(batch).numpy(), logmel_stats(adapter, waves, baseline), atol=1e-4)
+        fused.fit_statistics([batch])
+        together = fused(batch)
+        alone = torch.cat([fused(adapter.prepare_inputs([w])) for w in waves])
+        torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+
+
+def test_fusion_cosine_is_the_weighted_mean_of_the_two_cosines():
+    from multicl.encoders.audio import AudioCNNEncoder
+    from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    waves = [rng.standard_normal(2000 + 300 * i).astype(np.float32) * (1 + i) for i in range(6)]
+    adapter = AudioAdapter(waves, 8000, embed_dim=8)
+    fused = AudioStatsFusionEncoder.wrap(AudioCNNEncoder(8000, 8, 40, (4, 4)).eval(), "none", 0.5).eval()
+    batch = adapter.prepare_inputs(waves)
+    fused.fit_statistics([batch])
+    with torch.no_grad():
+        z = torch.nn.functional.normalize(fused(batch), dim=-1)
+        cnn = torch.nn.functional.normalize(fused.cnn(batch), dim=-1)
+        stats = fused.statistics(batch)
+        scaled = torch.nn.functional.normalize((stats - stats.mean(0)) / stats.std(0, unbiased=False), dim=-1)
+    assert z.shape == (6, 8 + 80) and fused.embed_dim == 88
+    torch.testing.assert_close(z @ z.T, (cnn @ cnn.T + 0.25 * scaled @ scaled.T) / 1.25, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="weight must be positive"):
+        AudioStatsFusionEncoder(fused.arguments["cnn"], "none", 0.0)
+
+
+@pytest.mark.slow
+def test_recipe_fused_model_saves_loads_and_reports_both_rows(tmp_path):
+    from multicl import EmbeddingModel
+    from multicl.recipes.audio_contrastive import cli
+
+    data = _tiny_fsdd(tmp_path / "wavs", np.random.default_rng(0))
+    metrics = cli(["--data-dir", str(data), "--test-speaker", "b", "--out-dir", str(tmp_path / "out"), "--device", "cpu",
+                   "--max-steps", "2", "--batch-size", "4", "--channels", "4", "4", "--embed-dim", "8", "--knn-k", "1",
+                   "--fuse-stats", "plain", "--fuse-weight", "0.7"])
+    for key in ("test_knn_accuracy", "test_linear_accuracy", "test_cnn_knn_accuracy", "test_cnn_linear_accuracy"):
+        assert 0.0 <= metrics[key] <= 100.0
+    model = EmbeddingModel.load(tmp_path / "out" / "model")
+    assert model.modality == "audio" and model.embed_dim == 8 + 80
+    clips = sorted(data.glob("*_b_*.wav"))
+    emb = model.encode([str(p) for p in clips])
+    assert emb.shape == (len(clips), 88) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)

@@ -48,16 +48,21 @@ def test_anomaly_recipe_on_nsl_kdd_slice(shared_data, tmp_path):
     metrics = security_anomaly.cli([
         "--train-file", str(folder / "KDDTrain+_20Percent.txt"), "--test-file", str(folder / "KDDTest+.txt"),
         "--out-dir", str(tmp_path), "--device", "cpu", "--steps", "60", "--max-train-rows", "2000", "--batch-size", "256",
-        "--baselines", "raw_knn", "neutral_ad",
+        "--baselines", "raw_knn", "neutral_ad", "--method", "neutral_ad+neutral_ad_knn",
     ])
     for key in ("test_neutral_ad_auroc", "test_raw_knn_auroc", "test_hard_neutral_ad_auroc", "test_auroc", "test_f1_at_ratio"):
         assert 50.0 < metrics[key] <= 100.0, key  # attacks sit away from normal traffic even after 60 steps
     assert metrics["test_rows"] == 22544 and metrics["test_hard_rows"] == 11850
     assert json.loads((tmp_path / "metrics.json").read_text())["test_auroc"] == metrics["test_auroc"]
+    assert "test_neutral_ad_knn_auroc" not in metrics  # a combination's parts are computed, not reported
     score = security_anomaly.load_detector(tmp_path / "model")
     frame, labels = security_anomaly.load_split(str(folder / "KDDTest+.txt"), security_anomaly.Config())
     s = score(frame.iloc[:3000])
     assert s.shape == (3000,) and np.isfinite(s).all()
+    # the saved detector ranks the whole test file as the run did
+    from multicl.eval.anomaly import detection_scores
+
+    assert detection_scores(score(frame), labels != "normal", prefix="d")["d_auroc"] == pytest.approx(metrics["test_auroc"], abs=1e-6)
 
 
 @pytest.mark.realdata
@@ -77,3 +82,23 @@ def test_help_works_offline_and_names_the_dev_choices(capsys):
     with pytest.raises(SystemExit) as done:
         security_anomaly.cli(["--help"])
     assert done.value.code == 0 and "chosen on dev" in capsys.readouterr().out
+
+
+def test_view_embeddings_cosine_is_the_mean_view_cosine_and_detector_names_are_checked():
+    import torch
+
+    from multicl.train.neutral_ad import NeuTraLADModel, view_embeddings
+
+    torch.manual_seed(0)
+    model = NeuTraLADModel(6, num_transforms=3, embed_dim=4).eval()
+    x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    z = view_embeddings(model, x)
+    with torch.no_grad():
+        views = torch.nn.functional.normalize(model.views(torch.from_numpy(x)), dim=-1)  # (5, 4, 4)
+    expected = torch.einsum("avd,bvd->abv", views, views).mean(-1).numpy()
+    assert z.shape == (5, 4 * 4)
+    np.testing.assert_allclose(z @ z.T, expected, atol=1e-6)
+    assert security_anomaly.components("neutral_ad+neutral_ad_knn") == ["neutral_ad", "neutral_ad_knn"]
+    for bad in ("neutral", "raw_knn+raw_knn", "raw_knn+"):
+        with pytest.raises(security_anomaly.UserInputError, match="unknown detector"):
+            security_anomaly.components(bad)

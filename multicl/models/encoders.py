@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from multicl.encoders.audio import AudioCNNEncoder
+from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
 from multicl.encoders.gnn import GNNEncoder
 from multicl.encoders.sequence import SequenceTransformerEncoder, TCNEncoder
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
@@ -46,6 +47,10 @@ def _describe_audio_cnn(e: AudioCNNEncoder) -> dict[str, Any]:
             "time_mask": int(f.time_masks[0].mask_param) if len(f.time_masks) else 0, "cmvn": f.cmvn, "mel_warp": float(f.mel_warp)}
 
 
+def _describe_audio_fusion(e: AudioStatsFusionEncoder) -> dict[str, Any]:
+    return {"cnn": _describe_audio_cnn(e.cnn), "stats_cmvn": e.arguments["stats_cmvn"], "weight": e.weight}
+
+
 def _describe_tcn(e: TCNEncoder) -> dict[str, Any]:
     first = e.tcn.blocks[0]
     return {"in_channels": first.conv1.in_channels, "embed_dim": e.embed_dim, "channels": first.conv1.out_channels,
@@ -74,6 +79,7 @@ ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]
     "TabularMLPEncoder": (TabularMLPEncoder, _describe_tabular_mlp),
     "FeatureTokenTransformer": (FeatureTokenTransformer, _describe_ft_transformer),
     "AudioCNNEncoder": (AudioCNNEncoder, _describe_audio_cnn),
+    "AudioStatsFusionEncoder": (AudioStatsFusionEncoder, _describe_audio_fusion),
     "TCNEncoder": (TCNEncoder, _describe_tcn),
     "SequenceTransformerEncoder": (SequenceTransformerEncoder, _describe_series_transformer),
     "TS2VecEncoder": (TS2VecEncoder, _describe_ts2vec),

@@ -156,6 +156,20 @@ def anomaly_scores(model: NeuTraLADModel, x: np.ndarray, temperature: float = 0.
     return torch.cat(out).double().numpy() if out else np.zeros(0)
 
 
+@torch.no_grad()
+def view_embeddings(model: NeuTraLADModel, x: np.ndarray, batch_size: int = 4096, device: str | torch.device = "cpu") -> np.ndarray:
+    """Rows (N, F) -> float32 (N, (K + 1) D): the row's and its K transformations' embeddings, each
+    unit-normalised, concatenated (cosine on it = the mean cosine over the K + 1 views)."""
+    was_training = model.training
+    model.eval().to(device)
+    try:
+        out = [torch.nn.functional.normalize(model.views(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size], dtype=np.float32)).to(device)),
+                                             dim=-1).flatten(1).cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return (torch.cat(out) / (model.config["num_transforms"] + 1) ** 0.5).numpy() if out else np.zeros((0, 0), np.float32)
+
+
 def save_model(model: NeuTraLADModel, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Weights (safetensors) + constructor arguments (json) into ``folder``; ``extra`` is stored beside them."""
     from safetensors.torch import save_file

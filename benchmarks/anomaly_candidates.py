@@ -1,0 +1,104 @@
+"""Many anomaly detectors from one NeuTraL-AD training run: NSL-KDD dev or test (issue 18).
+
+For one ``--eval-split`` (dev: 25% of KDDTrain+_20Percent, fit on the normal rows of the rest;
+test: fit on every normal row of KDDTrain+_20Percent, score KDDTest+ / KDDTest-21) and seed, the
+recipe's preprocessing (quantile scaling + one-hot) and one NeuTraL-AD model (the recipe's
+defaults) give these scores per scored row:
+
+* ``raw_k{k}``: mean squared-L2 distance to the k nearest normal rows (scaled raw features);
+* ``neutral``: NeuTraL-AD's loss; ``zemb_k{k}``: cosine kNN distance in NeuTraL-AD's embedding of
+  the untransformed row; ``zall_k{k}``: the same on all K+1 views' embeddings, each unit-normalised
+  and concatenated;
+* rank means of pairs and triples (``a+b``).
+
+Prints AUROC and detection at 1% false alarms per subset; writes the scores to
+``<out>/<split>_seed<seed>.npz`` and the table to ``.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split dev --seed 0
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from multicl.data.table_preprocessing import TablePreprocessor
+from multicl.eval.anomaly import detection_scores, knn_anomaly_scores, rank_mean
+from multicl.eval.report import format_table
+from multicl.recipes import security_anomaly as sa
+from multicl.recipes.security_threat import raw_features
+from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad
+
+KS = (1, 5, 10, 20)
+
+
+def embed_views(model: NeuTraLADModel, x: np.ndarray, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(z of the untransformed row (N, D), all K+1 views unit-normalised and concatenated (N, (K+1) D))."""
+    model.eval()
+    first, every = [], []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            z = torch.nn.functional.normalize(model.views(torch.from_numpy(x[i:i + batch]).float()), dim=-1)
+            first.append(z[:, 0].numpy())
+            every.append(z.reshape(len(z), -1).numpy())
+    return np.concatenate(first), np.concatenate(every)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--eval-split", choices=("dev", "test"), required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    cfg = sa.Config(eval_split=args.eval_split, seed=args.seed, device="cpu")
+    data = sa.load_data(cfg)
+    pre = TablePreprocessor(scaling=cfg.scaling).fit(data.train_frame)
+    train_x = raw_features(pre.transform(data.train_frame), pre.cardinalities)
+    evals = {name: (raw_features(pre.transform(frame), pre.cardinalities), y) for name, (frame, y) in data.evals.items()}
+    torch.manual_seed(cfg.seed)
+    model = NeuTraLADModel(train_x.shape[1], num_transforms=cfg.num_transforms, transform_kind=cfg.transform_kind, embed_dim=cfg.embed_dim)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = train_neutral_ad(model, train_x, Path(tmp) / "nad", cfg.steps, cfg.batch_size, cfg.learning_rate, cfg.temperature,
+                                    cfg.seed, device="cpu", overwrite=True)
+    z_train, zall_train = embed_views(model, train_x)
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    for name, (x, _) in evals.items():
+        s = {f"raw_k{k}": knn_anomaly_scores(train_x, x, k, space="l2") for k in KS}
+        s["neutral"] = anomaly_scores(model, x, cfg.temperature)
+        z, zall = embed_views(model, x)
+        for k in (1, 10):
+            s[f"zemb_k{k}"] = knn_anomaly_scores(z_train, z, k)
+            s[f"zall_k{k}"] = knn_anomaly_scores(zall_train, zall, k)
+        base = list(s)
+        for a, b in itertools.combinations(base, 2):
+            s[f"{a}+{b}"] = rank_mean(s[a], s[b])
+        for combo in (("neutral", "raw_k1", "raw_k10"), ("neutral", "raw_k10", "zall_k10"), ("raw_k1", "raw_k10", "zall_k10")):
+            s["+".join(combo)] = rank_mean(*(s[c] for c in combo))
+        scores[name] = s
+    rows = []
+    for det in scores[next(iter(scores))]:
+        row = [det]
+        for name, (_, y) in evals.items():
+            m = detection_scores(scores[name][det], y, prefix="d")
+            row += [f"{m['d_auroc']:.2f}", f"{m['d_detection_at_1pct_fpr']:.2f}"]
+        rows.append(row)
+    rows.sort(key=lambda r: -float(r[1]))
+    header = ["detector"] + [f"{n} {k}" for n in evals for k in ("AUROC", "det@1%")]
+    table = format_table(rows, header)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.eval_split}_seed{args.seed}"
+    np.savez_compressed(args.out / f"{stem}.npz", **{f"{n}__{d}": v for n, s in scores.items() for d, v in s.items()},
+                        **{f"{n}__is_anomaly": y for n, (_, y) in evals.items()})
+    text = f"{table}\nseed {args.seed}, {args.eval_split}: {len(train_x)} normal fit rows; wall {time.perf_counter() - start:.0f}s"
+    (args.out / f"{stem}.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

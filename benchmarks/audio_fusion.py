@@ -1,0 +1,172 @@
+"""Does joining the self-supervised CNN embedding with log-mel statistics beat both? (issue 18)
+
+Each run is the audio recipe with its defaults (InfoNCE, 400 steps) but ``--fuse-stats none``, in a
+fresh temporary out dir; afterwards the saved CNN embeds the probe-training and scored clips, and the same kNN (cosine,
+k=5, distance-weighted) and linear probes score:
+
+* ``cnn``: the recipe's embedding; ``stats`` / ``stats_z``: log-mel per-band mean/std, as the recipe's
+  baseline (cosine on the raw statistics) and z-scored with the training clips' mean/std;
+  ``cmvn_stats`` (+ ``_z``): the same after per-utterance mean normalisation;
+* ``fused_a<alpha>_<block>``: ``[unit(cnn), alpha * unit(z(block))]`` with ``block`` one of the two
+  statistics: cosine on it is ``(cos_cnn + alpha^2 cos_block) / (1 + alpha^2)`` after unit-normalising.
+
+Protocols (``--stage dev`` chooses, ``--stage test`` reports once):
+
+* dev: FSDD inner leave-one-speaker-out inside two outer folds (``(george, jackson)``,
+  ``(theo, nicolas)``: the outer speaker dropped from everything, train on three, score the dev
+  speaker) and a takes dev split (takes 0-4, the recipe's test takes, dropped from everything;
+  train on takes 10-49, score takes 5-9). No test clip is read.
+* test: the 5 leave-one-speaker-out folds and the recipe's default takes split (test takes 0-4).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audio_fusion.py --stage dev
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audio_fusion.py --stage test --folds george jackson
+    .venv/bin/python benchmarks/audio_fusion.py --stage dev --table-only
+
+Writes ``<out>/<stage>/<fold>.json`` (every row's accuracies, the recipe's metrics, the flags) and
+``<out>/<stage>_table.md`` (mean ± std over folds, ddof=1, and per fold).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from multicl.eval.probe import probe_accuracies
+from multicl.eval.report import format_table
+
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
+DEV_FOLDS = {"george-jackson": ["--drop-speakers", "george", "--test-speaker", "jackson"],
+             "theo-nicolas": ["--drop-speakers", "theo", "--test-speaker", "nicolas"],
+             "takes-dev": "takes"}
+TEST_FOLDS = {**{s: ["--test-speaker", s] for s in SPEAKERS}, "takes": []}
+ALPHAS = (0.5, 0.7, 1.0)
+
+
+def takes_dev_dir(data: Path, into: Path) -> Path:
+    """Links to the clips with take >= 5, renumbered take - 5, so the recipe's test takes 0-4 are the
+    original takes 5-9 and training is takes 10-49; the original takes 0-4 are not linked."""
+    into.mkdir(parents=True, exist_ok=True)
+    for wav in sorted(data.glob("*.wav")):
+        label, speaker, take = wav.stem.split("_")
+        if int(take) >= 5:
+            (into / f"{label}_{speaker}_{int(take) - 5}.wav").symlink_to(wav.resolve())
+    return into
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def zscore(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    return (train - mean) / std, (test - mean) / std
+
+
+def rows_of(cnn, stats, cmvn_stats, y_train, y_test, k: int) -> dict[str, float]:
+    """Every probed representation -> ``{row}_knn_accuracy``, ``{row}_linear_accuracy``."""
+    (cnn_tr, cnn_te), out = cnn, {}
+    blocks = {"stats": stats, "cmvn_stats": cmvn_stats}
+    out.update(probe_accuracies(cnn_tr, y_train, cnn_te, y_test, k, "cnn"))
+    for name, (tr, te) in blocks.items():
+        out.update(probe_accuracies(tr, y_train, te, y_test, k, name))
+        ztr, zte = zscore(tr, te)
+        out.update(probe_accuracies(ztr, y_train, zte, y_test, k, f"{name}_z"))
+        for alpha in ALPHAS:
+            ftr = np.hstack([unit(cnn_tr), alpha * unit(ztr)])
+            fte = np.hstack([unit(cnn_te), alpha * unit(zte)])
+            out.update(probe_accuracies(ftr, y_train, fte, y_test, k, f"fused_a{alpha}_{name}"))
+    return out
+
+
+def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str]) -> dict:
+    from multicl.api import EmbeddingModel
+    from multicl.recipes import audio_contrastive as ac
+
+    with tempfile.TemporaryDirectory(prefix=f"afu_{fold}_") as tmp:
+        data_dir = takes_dev_dir(data, Path(tmp) / "clips") if split == "takes" else data
+        flags = [] if split == "takes" else split
+        # --fuse-stats none: the saved model is the CNN alone; every fusion is made here from it
+        argv = ["--data-dir", str(data_dir), "--device", "cpu", "--seed", str(seed), "--fuse-stats", "none", *flags, *extra,
+                "--out-dir", str(Path(tmp) / "run")]
+        start = time.perf_counter()
+        metrics = ac.cli(argv)
+        cfg = ac.Config(data_dir=str(data_dir), device="cpu", seed=seed, out_dir=str(Path(tmp) / "run"),
+                        test_speaker=(flags[flags.index("--test-speaker") + 1] if "--test-speaker" in flags else None),
+                        drop_speakers=tuple(flags[flags.index("--drop-speakers") + 1:flags.index("--drop-speakers") + 2])
+                        if "--drop-speakers" in flags else ())
+        train, test, _ = ac.load_data(cfg)
+        model = EmbeddingModel.load(Path(tmp) / "run" / "model")
+        sr = cfg.sample_rate
+        cnn = tuple(model.encode([(w, sr) for w in clips.waveforms], show_progress_bar=False) for clips in (train, test))
+        names = sorted(set(train.labels) | set(test.labels))
+        y_train = np.array([names.index(label) for label in train.labels])
+        y_test = np.array([names.index(label) for label in test.labels])
+        adapter = ac.make_adapter(train, None, cfg, ac.WaveViews(), cfg.specaugment)
+        stats = tuple(ac.logmel_stats(adapter, clips.waveforms) for clips in (train, test))
+        cmvn_stats = tuple(ac.logmel_stats(adapter, clips.waveforms, "mean") for clips in (train, test))
+        rows = rows_of(cnn, stats, cmvn_stats, y_train, y_test, cfg.knn_k)
+        # the saved model's embedding must be the recipe's own (same probes, same clips)
+        assert abs(rows["cnn_knn_accuracy"] - metrics["test_knn_accuracy"]) < 1e-6, (rows["cnn_knn_accuracy"], metrics["test_knn_accuracy"])
+        wall = time.perf_counter() - start
+    result = {"fold": fold, "argv": argv[2:], "seed": seed, "rows": rows, "recipe_metrics": metrics, "wall_seconds": wall,
+              "train_clips": len(train), "scored_clips": len(test)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def table(stage_dir: Path, folds: list[str]) -> str:
+    runs = {p.stem: json.loads(p.read_text()) for p in sorted(stage_dir.glob("*.json"))}
+    names = [f for f in folds if f in runs]
+    if not names:
+        return "(no runs)"
+    keys = sorted({k[: -len("_knn_accuracy")] for k in runs[names[0]]["rows"] if k.endswith("_knn_accuracy")})
+    speaker_folds = [f for f in names if "takes" not in f]
+
+    def cell(row: str, probe: str, subset: list[str]) -> str:
+        v = np.array([runs[f]["rows"][f"{row}_{probe}_accuracy"] for f in subset])
+        if not len(v):
+            return "-"
+        return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+
+    lines = []
+    for row in keys:
+        per = " / ".join(f"{runs[f]['rows'][row + '_knn_accuracy']:.1f}|{runs[f]['rows'][row + '_linear_accuracy']:.1f}" for f in names)
+        lines.append([row, cell(row, "knn", speaker_folds), cell(row, "linear", speaker_folds), per])
+    head = ["representation", f"kNN, {len(speaker_folds)} speaker folds", "linear, speaker folds", "kNN|linear per fold (" + " / ".join(names) + ")"]
+    return format_table(lines, head)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", choices=("dev", "test"), required=True)
+    parser.add_argument("--folds", nargs="*", default=None, help="subset of the stage's folds (default: all)")
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/audio/fsdd/recordings"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/audio_fusion"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's default (smoke runs only)")
+    args = parser.parse_args()
+    extra = [] if args.max_steps is None else ["--max-steps", str(args.max_steps)]
+    all_folds = DEV_FOLDS if args.stage == "dev" else TEST_FOLDS
+    chosen = args.folds or list(all_folds)
+    if not args.table_only:
+        for fold in chosen:
+            path = args.out / args.stage / f"{fold}.json"
+            if path.exists():
+                print(f"[audio_fusion] kept {path} (delete it to re-run)")
+                continue
+            run_fold(fold, all_folds[fold], args.data_dir, path, args.seed, extra)
+    text = table(args.out / args.stage, list(all_folds))
+    (args.out / f"{args.stage}_table.md").write_text(text + "\n")
+    print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}, seed {args.seed}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""An audio CNN's embedding joined with the clip's own log-mel statistics.
+
+Per-band log-mel mean and std are the classic fixed audio features, and on speakers seen in
+training they beat a speaker-invariant self-supervised CNN (docs/audio.md). The fused embedding
+keeps both: ``[unit(cnn(x)), weight * unit((stats(x) - mu) / sigma)]`` with ``mu`` / ``sigma``
+fitted on the training clips. Its cosine similarity is ``(cos_cnn + weight^2 cos_stats) /
+(1 + weight^2)`` after unit-normalisation, so ``weight`` sets how much the statistics count.
+Inputs as every audio encoder: ``{"waveform": (B, L), "lengths": (B,)}``; padding never changes
+the statistics (they are taken over each clip's own frames).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from multicl.encoders.audio import AudioCNNEncoder, LogMelFrontend
+
+
+def masked_band_statistics(spec: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """(B, n_mels, T) log-mel, valid frame counts (B,) -> (B, 2 n_mels): per-band mean and
+    sample std (ddof=1, as ``torch.std``) over each row's valid frames."""
+    t = torch.arange(spec.shape[-1], device=spec.device)
+    valid = (t[None, :] < frames[:, None].clamp(min=1)).unsqueeze(1).to(spec.dtype)  # (B, 1, T)
+    count = valid.sum(-1)  # (B, 1)
+    mean = (spec * valid).sum(-1) / count
+    var = (((spec - mean[..., None]) * valid) ** 2).sum(-1) / (count - 1).clamp(min=1)
+    return torch.cat([mean, var.sqrt()], dim=1)
+
+
+class AudioStatsFusionEncoder(nn.Module):
+    """``cnn``: the :class:`AudioCNNEncoder` constructor arguments (its weights come with the state
+    dict); ``stats_cmvn``: the statistics' own per-utterance normalisation (``none``: per-band mean
+    and std of the raw log-mel; ``mean``: means removed first, so the mean half is 0); ``weight``:
+    the statistics block's scale. ``embed_dim`` = the CNN's + 2 n_mels. :meth:`fit_statistics`
+    sets ``mu`` / ``sigma`` from training clips; build one around a trained CNN with :meth:`wrap`."""
+
+    def __init__(self, cnn: dict[str, Any], stats_cmvn: str = "none", weight: float = 1.0) -> None:
+        super().__init__()
+        if weight <= 0:
+            raise ValueError(f"weight must be positive (the statistics block's scale), got {weight}")
+        self.arguments = {"cnn": dict(cnn), "stats_cmvn": stats_cmvn, "weight": float(weight)}
+        self.cnn = AudioCNNEncoder(**{k: tuple(v) if k == "channels" else v for k, v in cnn.items()})
+        f = self.cnn.frontend
+        self.stats_frontend = LogMelFrontend(int(f.mel.sample_rate), f.n_mels, cmvn=stats_cmvn)  # no SpecAugment, no warp
+        self.register_buffer("stats_mean", torch.zeros(2 * f.n_mels))
+        self.register_buffer("stats_std", torch.ones(2 * f.n_mels))
+        self.weight = float(weight)
+        self.embed_dim = self.cnn.embed_dim + 2 * f.n_mels
+
+    @classmethod
+    def wrap(cls, cnn: AudioCNNEncoder, stats_cmvn: str = "none", weight: float = 1.0) -> "AudioStatsFusionEncoder":
+        """A fusion encoder holding a copy of the trained ``cnn``'s weights (statistics not yet fitted)."""
+        from multicl.models.encoders import describe_encoder
+
+        _, args = describe_encoder(cnn)
+        fused = cls(args, stats_cmvn, weight)
+        fused.cnn.load_state_dict(cnn.state_dict())
+        return fused.to(next(cnn.parameters()).device)
+
+    def statistics(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The clips' raw (unscaled) log-mel statistics (B, 2 n_mels)."""
+        waveform = inputs["waveform"]
+        lengths = inputs.get("lengths", torch.full((waveform.shape[0],), waveform.shape[1], device=waveform.device)).to(waveform.device)
+        self.stats_frontend.eval()
+        with torch.autocast(waveform.device.type, enabled=False):
+            return masked_band_statistics(self.stats_frontend(waveform.float(), lengths), self.stats_frontend.frames(lengths))
+
+    @torch.no_grad()
+    def fit_statistics(self, batches: Iterable[dict[str, torch.Tensor]]) -> "AudioStatsFusionEncoder":
+        """Fit ``mu`` / ``sigma`` (per coordinate, population std) on batches of training clips."""
+        stats = torch.cat([self.statistics(b) for b in batches])
+        if len(stats) < 2:
+            raise ValueError(f"fit_statistics needs at least 2 clips, got {len(stats)}")
+        self.stats_mean.copy_(stats.mean(0))
+        self.stats_std.copy_(stats.std(0, unbiased=False).clamp(min=1e-6))
+        return self
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        learned = nn.functional.normalize(self.cnn(inputs).float(), dim=-1)
+        scaled = (self.statistics(inputs) - self.stats_mean) / self.stats_std
+        return torch.cat([learned, self.weight * nn.functional.normalize(scaled, dim=-1)], dim=-1)
