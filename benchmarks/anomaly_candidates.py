@@ -15,6 +15,7 @@ Prints AUROC and detection at 1% false alarms per subset; writes the scores to
 ``<out>/<split>_seed<seed>.npz`` and the table to ``.md``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split dev --seed 0
+    .venv/bin/python benchmarks/anomaly_candidates.py --rank-dev 0 1     # the selection criterion over stored dev seeds
 """
 from __future__ import annotations
 
@@ -49,12 +50,36 @@ def embed_views(model: NeuTraLADModel, x: np.ndarray, batch: int = 4096) -> tupl
     return np.concatenate(first), np.concatenate(every)
 
 
+def rank_dev(out: Path, seeds: list[int]) -> str:
+    """The recipe's selection criterion (mean of dev and hard-dev AUROC), averaged over the stored dev seeds."""
+    from sklearn.metrics import roc_auc_score
+
+    per: dict[str, list[float]] = {}
+    for seed in seeds:
+        d = np.load(out / f"dev_seed{seed}.npz")
+        for key in d.files:
+            name, det = key.split("__")
+            if name == "dev" and det != "is_anomaly":
+                per.setdefault(det, []).append(50 * (roc_auc_score(d["dev__is_anomaly"], d[key]) +
+                                                     roc_auc_score(d["dev_hard__is_anomaly"], d[f"dev_hard__{det}"])))
+    rows = [[det, f"{np.mean(v):.3f}", " / ".join(f"{x:.3f}" for x in v)] for det, v in sorted(per.items(), key=lambda kv: -np.mean(kv[1]))]
+    return format_table(rows, ["detector", "criterion (mean over seeds)", f"per seed {seeds}"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval-split", choices=("dev", "test"), required=True)
+    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev runs of these seeds and exit")
+    parser.add_argument("--eval-split", choices=("dev", "test"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
     args = parser.parse_args()
+    if args.rank_dev is not None:
+        text = rank_dev(args.out, args.rank_dev)
+        (args.out / "dev_ranking.md").write_text(text + "\n")
+        print(text)
+        return
+    if args.eval_split is None:
+        parser.error("--eval-split is required (or --rank-dev)")
     start = time.perf_counter()
     cfg = sa.Config(eval_split=args.eval_split, seed=args.seed, device="cpu")
     data = sa.load_data(cfg)
