@@ -38,6 +38,22 @@ from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutr
 KS = (1, 5, 10, 20)
 
 
+def later_recording_data(cfg) -> "sa.AnomalyData":
+    """The KDD Cup 99 10% file split in time (:func:`multicl.data.kddcup99.later_recording_split`): fit on the
+    distinct normal rows of the earlier 60% of normal traffic, score the distinct rows recorded after them."""
+    from multicl.data.kddcup99 import later_recording_split
+    from multicl.data.nsl_kdd import read_connection_records
+
+    frame = read_connection_records(cfg.kdd_file).to_frame()
+    is_normal = frame["attack"].to_numpy() == "normal"
+    frame = frame.drop(columns=["attack"])
+    import pandas as pd
+
+    split = later_recording_split(is_normal, pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    return sa.AnomalyData(frame.iloc[split.train].reset_index(drop=True),
+                          {"later": (frame.iloc[split.test].reset_index(drop=True), split.test_is_anomaly)})
+
+
 def embed_views(model: NeuTraLADModel, x: np.ndarray, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """(z of the untransformed row (N, D), all K+1 views unit-normalised and concatenated (N, (K+1) D))."""
     model.eval()
@@ -69,7 +85,7 @@ def rank_dev(out: Path, seeds: list[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev runs of these seeds and exit")
-    parser.add_argument("--eval-split", choices=("dev", "test"))
+    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
     args = parser.parse_args()
@@ -81,8 +97,8 @@ def main() -> None:
     if args.eval_split is None:
         parser.error("--eval-split is required (or --rank-dev)")
     start = time.perf_counter()
-    cfg = sa.Config(eval_split=args.eval_split, seed=args.seed, device="cpu")
-    data = sa.load_data(cfg)
+    cfg = sa.Config(eval_split="dev" if args.eval_split == "later_recording" else args.eval_split, seed=args.seed, device="cpu")
+    data = later_recording_data(cfg) if args.eval_split == "later_recording" else sa.load_data(cfg)
     pre = TablePreprocessor(scaling=cfg.scaling).fit(data.train_frame)
     train_x = raw_features(pre.transform(data.train_frame), pre.cardinalities)
     evals = {name: (raw_features(pre.transform(frame), pre.cardinalities), y) for name, (frame, y) in data.evals.items()}

@@ -57,3 +57,23 @@ def protocol_split(is_normal_traffic: np.ndarray, protocol: str, seed: int) -> P
     half = len(order) // 2
     test = np.concatenate([order[half:], np.sort(outliers)])
     return ProtocolSplit(np.sort(order[:half]), test, np.r_[np.zeros(len(order) - half, bool), np.ones(len(outliers), bool)])
+
+
+def later_recording_split(is_normal_traffic: np.ndarray, record_keys: np.ndarray, fit_share: float = 0.6) -> ProtocolSplit:
+    """A dev split with a shift in time, from the 10% file's own order (it is close to recording order:
+    494,021 rows hold only 534 runs of one label). ``train``: the distinct normal rows among the first
+    ``fit_share`` of the normal rows; ``test``: the distinct rows after the last of those (normal rows
+    and attacks of a later part of the recording). Duplicates are dropped as NSL-KDD drops them
+    (``record_keys``: one key per row, equal for equal records, e.g. ``pandas.util.hash_pandas_object(frame,
+    index=False)``), keeping each record's first row."""
+    if not 0 < fit_share < 1:
+        raise ValueError(f"fit_share must be in (0, 1), got {fit_share}")
+    is_normal_traffic = np.asarray(is_normal_traffic, dtype=bool)
+    normal = np.flatnonzero(is_normal_traffic)
+    cut = normal[int(len(normal) * fit_share) - 1] + 1  # rows before it are the earlier recording
+    _, first = np.unique(np.asarray(record_keys), return_index=True)
+    distinct = np.zeros(len(is_normal_traffic), bool)
+    distinct[first] = True
+    train = np.flatnonzero(distinct[:cut] & is_normal_traffic[:cut])
+    test = cut + np.flatnonzero(distinct[cut:])
+    return ProtocolSplit(train, test, ~is_normal_traffic[test])
