@@ -1,7 +1,9 @@
 """Many anomaly detectors from one NeuTraL-AD training run: NSL-KDD dev or test (issue 18).
 
 For one ``--eval-split`` (dev: 25% of KDDTrain+_20Percent, fit on the normal rows of the rest;
-test: fit on every normal row of KDDTrain+_20Percent, score KDDTest+ / KDDTest-21) and seed, the
+test: fit on every normal row of KDDTrain+_20Percent, score KDDTest+ / KDDTest-21; later_recording:
+the KDD Cup 99 10% file split in time, a dev split with a shift: fit on the distinct normal rows of
+the earlier 60% of normal traffic, score the distinct rows recorded after them) and seed, the
 recipe's preprocessing (quantile scaling + one-hot) and one NeuTraL-AD model (the recipe's
 defaults) give these scores per scored row:
 
@@ -15,7 +17,8 @@ Prints AUROC and detection at 1% false alarms per subset; writes the scores to
 ``<out>/<split>_seed<seed>.npz`` and the table to ``.md``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split dev --seed 0
-    .venv/bin/python benchmarks/anomaly_candidates.py --rank-dev 0 1     # the selection criterion over stored dev seeds
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split later_recording --seed 0
+    .venv/bin/python benchmarks/anomaly_candidates.py --rank-dev 0 1 [--with-later]   # the selection criterion over stored seeds
 """
 from __future__ import annotations
 
@@ -66,32 +69,45 @@ def embed_views(model: NeuTraLADModel, x: np.ndarray, batch: int = 4096) -> tupl
     return np.concatenate(first), np.concatenate(every)
 
 
-def rank_dev(out: Path, seeds: list[int]) -> str:
-    """The recipe's selection criterion (mean of dev and hard-dev AUROC), averaged over the stored dev seeds."""
+def rank_dev(out: Path, seeds: list[int], later: bool = False) -> str:
+    """The selection criterion, averaged over the stored dev seeds: the mean of NSL-KDD dev and hard-dev AUROC,
+    and (``later``) of the KDD Cup 99 later-recording AUROC as a third term."""
     from sklearn.metrics import roc_auc_score
 
+    def aurocs(path: Path) -> dict[str, dict[str, float]]:
+        d = np.load(path)
+        subsets = sorted({k.split("__")[0] for k in d.files})
+        return {s: {k.split("__")[1]: 100 * roc_auc_score(d[f"{s}__is_anomaly"], d[k]) for k in d.files
+                    if k.startswith(s + "__") and not k.endswith("is_anomaly")} for s in subsets}
+
     per: dict[str, list[float]] = {}
+    parts: dict[str, list[list[float]]] = {}
     for seed in seeds:
-        d = np.load(out / f"dev_seed{seed}.npz")
-        for key in d.files:
-            name, det = key.split("__")
-            if name == "dev" and det != "is_anomaly":
-                per.setdefault(det, []).append(50 * (roc_auc_score(d["dev__is_anomaly"], d[key]) +
-                                                     roc_auc_score(d["dev_hard__is_anomaly"], d[f"dev_hard__{det}"])))
-    rows = [[det, f"{np.mean(v):.3f}", " / ".join(f"{x:.3f}" for x in v)] for det, v in sorted(per.items(), key=lambda kv: -np.mean(kv[1]))]
-    return format_table(rows, ["detector", "criterion (mean over seeds)", f"per seed {seeds}"])
+        runs = aurocs(out / f"dev_seed{seed}.npz")
+        if later:
+            runs |= aurocs(out / f"later_recording_seed{seed}.npz")
+        for det in runs["dev"]:
+            terms = [runs[s][det] for s in ("dev", "dev_hard", "later") if s in runs]
+            per.setdefault(det, []).append(float(np.mean(terms)))
+            parts.setdefault(det, []).append(terms)
+    names = ["dev", "hard dev"] + (["later recording"] if later else [])
+    rows = [[det, f"{np.mean(v):.3f}", " / ".join(f"{x:.3f}" for x in v),
+             " / ".join(f"{np.mean([p[i] for p in parts[det]]):.2f}" for i in range(len(names)))]
+            for det, v in sorted(per.items(), key=lambda kv: -np.mean(kv[1]))]
+    return format_table(rows, ["detector", "criterion (mean over seeds)", f"per seed {seeds}", "AUROC: " + " / ".join(names)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev runs of these seeds and exit")
+    parser.add_argument("--with-later", action="store_true", help="--rank-dev: add the later-recording AUROC as a third term")
     parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
     args = parser.parse_args()
     if args.rank_dev is not None:
-        text = rank_dev(args.out, args.rank_dev)
-        (args.out / "dev_ranking.md").write_text(text + "\n")
+        text = rank_dev(args.out, args.rank_dev, args.with_later)
+        (args.out / ("dev_later_ranking.md" if args.with_later else "dev_ranking.md")).write_text(text + "\n")
         print(text)
         return
     if args.eval_split is None:

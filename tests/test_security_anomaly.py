@@ -102,3 +102,17 @@ def test_view_embeddings_cosine_is_the_mean_view_cosine_and_detector_names_are_c
     for bad in ("neutral", "raw_knn+raw_knn", "raw_knn+"):
         with pytest.raises(security_anomaly.UserInputError, match="unknown detector"):
             security_anomaly.components(bad)
+
+
+def test_later_recording_split_cuts_in_file_order_and_drops_duplicates():
+    from multicl.data.kddcup99 import later_recording_split
+
+    #            0  1  2  3  4  5  6  7  8  9
+    is_normal = np.array([1, 1, 0, 1, 1, 0, 1, 1, 0, 1], bool)
+    keys = np.array([10, 10, 20, 11, 12, 20, 13, 10, 21, 14])  # rows 1 and 7 repeat row 0, row 5 repeats row 2
+    split = later_recording_split(is_normal, keys, fit_share=0.5)  # 7 normal rows: the first 3 (rows 0, 1, 3) are the earlier part
+    assert split.train.tolist() == [0, 3]  # row 1 is a duplicate of row 0
+    assert split.test.tolist() == [4, 6, 8, 9]  # after row 3; rows 5 and 7 repeat earlier records
+    assert split.test_is_anomaly.tolist() == [False, False, True, False]
+    with pytest.raises(ValueError, match="fit_share"):
+        later_recording_split(is_normal, keys, fit_share=1.0)
