@@ -43,7 +43,8 @@ class AudioStatsFusionEncoder(nn.Module):
         self.arguments = {"cnn": dict(cnn), "stats_cmvn": stats_cmvn, "weight": float(weight)}
         self.cnn = AudioCNNEncoder(**{k: tuple(v) if k == "channels" else v for k, v in cnn.items()})
         f = self.cnn.frontend
-        self.stats_frontend = LogMelFrontend(int(f.mel.sample_rate), f.n_mels, cmvn=stats_cmvn)  # no SpecAugment, no warp
+        # no SpecAugment, no warp: the same spectrogram in train and eval mode
+        self.stats_frontend = LogMelFrontend(int(f.mel.sample_rate), f.n_mels, cmvn=stats_cmvn)
         self.register_buffer("stats_mean", torch.zeros(2 * f.n_mels))
         self.register_buffer("stats_std", torch.ones(2 * f.n_mels))
         self.weight = float(weight)
@@ -63,7 +64,6 @@ class AudioStatsFusionEncoder(nn.Module):
         """The clips' raw (unscaled) log-mel statistics (B, 2 n_mels)."""
         waveform = inputs["waveform"]
         lengths = inputs.get("lengths", torch.full((waveform.shape[0],), waveform.shape[1], device=waveform.device)).to(waveform.device)
-        self.stats_frontend.eval()
         with torch.autocast(waveform.device.type, enabled=False):
             return masked_band_statistics(self.stats_frontend(waveform.float(), lengths), self.stats_frontend.frames(lengths))
 

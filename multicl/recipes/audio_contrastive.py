@@ -129,7 +129,9 @@ class Config:
     # mean (kNN + linear) / 2 of 71.4 for plain statistics at weight 1.0 vs 63.3 for the CNN alone and 61.5 for the statistics
     fuse_stats: str = field(default="plain", metadata={
         "help": "join the CNN embedding with the clip's log-mel statistics (z-scored on the training clips) in the saved model: "
-                "none | plain (per-band mean/std) | cmvn (after per-utterance mean removal)", "choices": ("none", "plain", "cmvn")})
+                "none | plain (per-band mean/std) | cmvn (after per-utterance mean removal); plain (with weight 1) won on the dev folds "
+                "(2 inner speaker folds + a takes dev split, docs/audio.md); for kNN search over unseen speakers none did better on test",
+        "choices": ("none", "plain", "cmvn")})
     fuse_weight: float = field(default=1.0, metadata={"help": "--fuse-stats: scale of the statistics block (cosine = (cos_cnn + w^2 cos_stats) / (1 + w^2))"})
 
 
