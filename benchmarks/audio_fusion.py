@@ -142,6 +142,32 @@ def table(stage_dir: Path, folds: list[str]) -> str:
     return format_table(lines, head)
 
 
+def seeds_table(outs: list[Path], rows: list[str]) -> str:
+    """Over seeds (one ``--out`` folder per seed, each with a full test stage): mean ± std (ddof=1) of the
+    5-fold unseen-speaker means, and of the takes split, per probe."""
+    per_seed = []
+    for out in outs:
+        runs = {p.stem: json.loads(p.read_text())["rows"] for p in (out / "test").glob("*.json")}
+        missing = [f for f in TEST_FOLDS if f not in runs]
+        if missing:
+            raise SystemExit(f"{out}: folds {missing} not run yet")
+        per_seed.append(runs)
+
+    def cell(values: list[float]) -> str:
+        v = np.array(values)
+        return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+
+    lines = []
+    for row in rows:
+        speakers = {p: [float(np.mean([r[s][f"{row}_{p}_accuracy"] for s in SPEAKERS])) for r in per_seed] for p in ("knn", "linear")}
+        takes = {p: [r["takes"][f"{row}_{p}_accuracy"] for r in per_seed] for p in ("knn", "linear")}
+        lines.append([row, cell(speakers["knn"]), cell(speakers["linear"]), cell(takes["knn"]), cell(takes["linear"])])
+    return format_table(lines, ["representation", "unseen speakers kNN (5-fold mean)", "unseen speakers linear", "takes kNN", "takes linear"])
+
+
+SUMMARY_ROWS = ["stats", "stats_z", "cmvn_stats", "cmvn_stats_z", "cnn", "fused_a1.0_stats", "fused_a0.5_cmvn_stats"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", choices=("dev", "test"), required=True)
@@ -150,8 +176,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/audio_fusion"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--seed-dirs", nargs="+", type=Path, default=None,
+                        help="print the over-seeds table of these --out folders (each a full test stage) and exit")
     parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's default (smoke runs only)")
     args = parser.parse_args()
+    if args.seed_dirs:
+        text = seeds_table(args.seed_dirs, SUMMARY_ROWS) + f"\nseeds: one per folder {[str(d) for d in args.seed_dirs]}; ddof=1 over seeds"
+        (args.seed_dirs[0] / "seeds_table.md").write_text(text + "\n")
+        print(text)
+        return
     extra = [] if args.max_steps is None else ["--max-steps", str(args.max_steps)]
     all_folds = DEV_FOLDS if args.stage == "dev" else TEST_FOLDS
     chosen = args.folds or list(all_folds)
