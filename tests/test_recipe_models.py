@@ -82,7 +82,9 @@ def test_audio_recipe_model_loads_encodes_and_searches(tmp_path):
          "--supervised-steps", "0", "--channels", "4", "4", "--embed-dim", "8", "--knn-k", "1", "--cmvn", "mean"])
     model = EmbeddingModel.load(tmp_path / "out" / "model")
     meta = json.loads((tmp_path / "out" / "model" / "multicl.json").read_text())
-    assert model.modality == "audio" and meta["encoder"]["args"]["channels"] == [4, 4] and meta["input"]["sample_rate"] == 8000
+    # the default saved model: the CNN joined with log-mel statistics (docs/audio.md)
+    assert model.modality == "audio" and meta["encoder"]["class"] == "AudioStatsFusionEncoder"
+    assert meta["encoder"]["args"]["cnn"]["channels"] == [4, 4] and meta["input"]["sample_rate"] == 8000
     files = sorted(str(p) for p in data.glob("*.wav"))
     index = model.index(files)
     ids, _ = index.search([files[0], (sf.read(files[5], dtype="float32")[0], 8000)], k=1)

@@ -131,6 +131,14 @@ class AudioCNNEncoder(nn.Module):
         self.out = nn.Linear(2 * previous, embed_dim)
         self.embed_dim = embed_dim
 
+    def constructor_arguments(self) -> dict:
+        """The arguments that rebuild this module (read back from its structure; the saved-model format stores them)."""
+        f = self.frontend
+        return {"sample_rate": int(f.mel.sample_rate), "embed_dim": self.embed_dim, "n_mels": f.n_mels,
+                "channels": [block[0].out_channels for block in self.blocks],
+                "freq_mask": int(f.freq_masks[0].mask_param) if len(f.freq_masks) else 0,
+                "time_mask": int(f.time_masks[0].mask_param) if len(f.time_masks) else 0, "cmvn": f.cmvn, "mel_warp": float(f.mel_warp)}
+
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         waveform = inputs["waveform"]
         lengths = inputs.get("lengths", torch.full((waveform.shape[0],), waveform.shape[1], device=waveform.device))

@@ -53,10 +53,7 @@ class AudioStatsFusionEncoder(nn.Module):
     @classmethod
     def wrap(cls, cnn: AudioCNNEncoder, stats_cmvn: str = "none", weight: float = 1.0) -> "AudioStatsFusionEncoder":
         """A fusion encoder holding a copy of the trained ``cnn``'s weights (statistics not yet fitted)."""
-        from multicl.models.encoders import describe_encoder
-
-        _, args = describe_encoder(cnn)
-        fused = cls(args, stats_cmvn, weight)
+        fused = cls(cnn.constructor_arguments(), stats_cmvn, weight)
         fused.cnn.load_state_dict(cnn.state_dict())
         return fused.to(next(cnn.parameters()).device)
 

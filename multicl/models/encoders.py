@@ -40,11 +40,7 @@ def _describe_ft_transformer(e: FeatureTokenTransformer) -> dict[str, Any]:
 
 
 def _describe_audio_cnn(e: AudioCNNEncoder) -> dict[str, Any]:
-    f = e.frontend
-    return {"sample_rate": int(f.mel.sample_rate), "embed_dim": e.embed_dim, "n_mels": f.n_mels,
-            "channels": [block[0].out_channels for block in e.blocks],
-            "freq_mask": int(f.freq_masks[0].mask_param) if len(f.freq_masks) else 0,
-            "time_mask": int(f.time_masks[0].mask_param) if len(f.time_masks) else 0, "cmvn": f.cmvn, "mel_warp": float(f.mel_warp)}
+    return e.constructor_arguments()
 
 
 def _describe_audio_fusion(e: AudioStatsFusionEncoder) -> dict[str, Any]:

@@ -37,7 +37,7 @@ The saved model joins the CNN embedding with the clip's log-mel statistics (``--
 --fuse-weight 1``: ``[unit(cnn), unit(z-scored per-band mean/std)]``, multicl/encoders/audio_fusion.py),
 chosen on dev folds at 400 steps (the two inner speaker folds above and a takes dev split: takes
 0-4 dropped, train on 10-49, score 5-9): mean (kNN + linear) / 2 of 71.4 vs 63.3 for the CNN alone
-and 61.5 for the statistics alone (benchmarks/audio_fusion.py --stage dev). ``metrics.json`` has the
+and 61.5 for the statistics alone (the dev stage of benchmarks/audio_fusion.py). ``metrics.json`` has the
 CNN alone as ``test_cnn_*``; ``--fuse-stats none`` saves the CNN alone.
 Details: docs/audio.md, benchmarks/results/audio_fsdd_dino/.
 Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy`` and every row),
@@ -125,7 +125,7 @@ class Config:
     baselines_full: bool = field(default=False, metadata={"help": "also the slow rows: supervised cross-entropy CNN and SupCon (--max-steps steps "
                                                                   "unless --supervised-steps) and the view ablations"})
     knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
-    # chosen on the dev folds (benchmarks/audio_fusion.py --stage dev: 2 inner speaker folds + a takes dev split, 400 steps):
+    # chosen on the dev folds (the dev stage of benchmarks/audio_fusion.py: 2 inner speaker folds + a takes dev split, 400 steps):
     # mean (kNN + linear) / 2 of 71.4 for plain statistics at weight 1.0 vs 63.3 for the CNN alone and 61.5 for the statistics
     fuse_stats: str = field(default="plain", metadata={
         "help": "join the CNN embedding with the clip's log-mel statistics (z-scored on the training clips) in the saved model: "
