@@ -279,6 +279,8 @@ def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
     if reference is None and set(components(meta["method"])) & {"raw_knn", "neutral_ad_knn"}:
         raise FileNotFoundError(f"{folder}: reference_rows.npy is missing; the saved method {meta['method']!r} needs the normal reference rows")
 
+    cache: dict[str, np.ndarray] = {}
+
     def score(frame) -> np.ndarray:
         x = raw_features(pre.transform(frame), pre.cardinalities)
         parts = {}
@@ -288,7 +290,9 @@ def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
             elif part == "raw_knn":
                 parts[part] = knn_anomaly_scores(reference, x, meta["knn_k"], space=meta["knn_space"])
             elif part == "neutral_ad_knn":
-                parts[part] = knn_anomaly_scores(view_embeddings(model, reference), view_embeddings(model, x), meta.get("embedding_knn_k", 1))
+                if "embedded" not in cache:  # the reference rows' embeddings, once per loaded detector
+                    cache["embedded"] = view_embeddings(model, reference)
+                parts[part] = knn_anomaly_scores(cache["embedded"], view_embeddings(model, x), meta.get("embedding_knn_k", 1))
             else:
                 raise ValueError(f"{folder}: the saved method {meta['method']!r} needs {part}, which is not saved (only neutral_ad, "
                                  f"raw_knn and neutral_ad_knn are)")
