@@ -103,8 +103,11 @@ def main() -> None:
     parser.add_argument("--with-later", action="store_true", help="--rank-dev: add the later-recording AUROC as a third term")
     parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=0, help="NeuTraL-AD steps (0: the recipe's default); results go to <out>/steps<N>/")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
     args = parser.parse_args()
+    if args.steps:
+        args.out = args.out / f"steps{args.steps}"
     if args.rank_dev is not None:
         text = rank_dev(args.out, args.rank_dev, args.with_later)
         (args.out / ("dev_later_ranking.md" if args.with_later else "dev_ranking.md")).write_text(text + "\n")
@@ -113,7 +116,8 @@ def main() -> None:
     if args.eval_split is None:
         parser.error("--eval-split is required (or --rank-dev)")
     start = time.perf_counter()
-    cfg = sa.Config(eval_split="dev" if args.eval_split == "later_recording" else args.eval_split, seed=args.seed, device="cpu")
+    overrides = {"steps": args.steps} if args.steps else {}
+    cfg = sa.Config(eval_split="dev" if args.eval_split == "later_recording" else args.eval_split, seed=args.seed, device="cpu", **overrides)
     data = later_recording_data(cfg) if args.eval_split == "later_recording" else sa.load_data(cfg)
     pre = TablePreprocessor(scaling=cfg.scaling).fit(data.train_frame)
     train_x = raw_features(pre.transform(data.train_frame), pre.cardinalities)
