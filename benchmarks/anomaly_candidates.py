@@ -36,7 +36,7 @@ from multicl.eval.anomaly import detection_scores, knn_anomaly_scores, rank_mean
 from multicl.eval.report import format_table
 from multicl.recipes import security_anomaly as sa
 from multicl.recipes.security_threat import raw_features
-from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad
+from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad, view_embeddings
 
 KS = (1, 5, 10, 20)
 
@@ -57,16 +57,11 @@ def later_recording_data(cfg) -> "sa.AnomalyData":
                           {"later": (frame.iloc[split.test].reset_index(drop=True), split.test_is_anomaly)})
 
 
-def embed_views(model: NeuTraLADModel, x: np.ndarray, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """(z of the untransformed row (N, D), all K+1 views unit-normalised and concatenated (N, (K+1) D))."""
-    model.eval()
-    first, every = [], []
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            z = torch.nn.functional.normalize(model.views(torch.from_numpy(x[i:i + batch]).float()), dim=-1)
-            first.append(z[:, 0].numpy())
-            every.append(z.reshape(len(z), -1).numpy())
-    return np.concatenate(first), np.concatenate(every)
+def embed_views(model: NeuTraLADModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the untransformed row's embedding (N, D), all K+1 views unit-normalised and concatenated): cosine kNN
+    ignores the scale :func:`view_embeddings` puts on the first block."""
+    every = view_embeddings(model, x)
+    return every[:, :model.config["embed_dim"]], every
 
 
 def rank_dev(out: Path, seeds: list[int], later: bool = False) -> str:

@@ -86,6 +86,7 @@ def rows_of(cnn, stats, cmvn_stats, y_train, y_test, k: int) -> dict[str, float]
 def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str]) -> dict:
     from multicl.api import EmbeddingModel
     from multicl.recipes import audio_contrastive as ac
+    from multicl.recipes._cli import config_from_args
 
     with tempfile.TemporaryDirectory(prefix=f"afu_{fold}_") as tmp:
         data_dir = takes_dev_dir(data, Path(tmp) / "clips") if split == "takes" else data
@@ -95,10 +96,7 @@ def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str
                 "--out-dir", str(Path(tmp) / "run")]
         start = time.perf_counter()
         metrics = ac.cli(argv)
-        cfg = ac.Config(data_dir=str(data_dir), device="cpu", seed=seed, out_dir=str(Path(tmp) / "run"),
-                        test_speaker=(flags[flags.index("--test-speaker") + 1] if "--test-speaker" in flags else None),
-                        drop_speakers=tuple(flags[flags.index("--drop-speakers") + 1:flags.index("--drop-speakers") + 2])
-                        if "--drop-speakers" in flags else ())
+        cfg = config_from_args(ac.Config, argv, "")  # the run's own configuration, read as the recipe reads it
         train, test, _ = ac.load_data(cfg)
         model = EmbeddingModel.load(Path(tmp) / "run" / "model")
         sr = cfg.sample_rate

@@ -185,6 +185,21 @@ def ssl_encoders(pre: TablePreprocessor, train_table, cfg: Config, out: Path, de
     return random_encoder.to(device), encoder.to(device)
 
 
+def part_scores(parts, x: np.ndarray, model: NeuTraLADModel | None, reference_x: np.ndarray | None, reference_z: np.ndarray | None,
+                settings: dict[str, Any], device: str = "cpu") -> dict[str, np.ndarray]:
+    """The base detectors ``parts`` (of neutral_ad, neutral_ad_knn, raw_knn) on rows ``x`` -> ``{part: (N,) scores}``;
+    one function for the run and for :func:`load_detector`. ``reference_x`` / ``reference_z``: the normal rows, raw
+    and in NeuTraL-AD's view embedding; ``settings``: temperature, knn_k, knn_space, embedding_knn_k."""
+    out = {}
+    if "raw_knn" in parts:
+        out["raw_knn"] = knn_anomaly_scores(reference_x, x, settings["knn_k"], space=settings["knn_space"])
+    if "neutral_ad" in parts:
+        out["neutral_ad"] = anomaly_scores(model, x, settings["temperature"], device=device)
+    if "neutral_ad_knn" in parts:
+        out["neutral_ad_knn"] = knn_anomaly_scores(reference_z, view_embeddings(model, x, device=device), settings.get("embedding_knn_k", 1))
+    return out
+
+
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
     wanted_detectors = list(dict.fromkeys((cfg.method, *cfg.baselines)))
@@ -201,11 +216,8 @@ def main(cfg: Config) -> dict[str, float]:
     eval_x = {name: raw_features(table, pre.cardinalities) for name, (table, _) in eval_tables.items()}
     scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in eval_tables}
 
-    if "raw_knn" in wanted:
-        t = time.perf_counter()
-        for name, x in eval_x.items():
-            scores[name]["raw_knn"] = knn_anomaly_scores(train_x, x, cfg.knn_k, space=cfg.knn_space)
-        timings["raw_knn_seconds"] = time.perf_counter() - t
+    settings = {"temperature": cfg.temperature, "knn_k": cfg.knn_k, "knn_space": cfg.knn_space, "embedding_knn_k": cfg.embedding_knn_k}
+    model, reference_z = None, None
     if wanted & {"neutral_ad", "neutral_ad_knn"}:
         t = time.perf_counter()
         torch.manual_seed(cfg.seed)
@@ -213,17 +225,16 @@ def main(cfg: Config) -> dict[str, float]:
         model, summary = train_neutral_ad(model, train_x, out / "neutral_ad", cfg.steps, cfg.batch_size, cfg.learning_rate,
                                           cfg.temperature, cfg.seed, device=device, overwrite=cfg.overwrite)
         timings["neutral_ad_train_seconds"] = time.perf_counter() - t
-        reference = view_embeddings(model, train_x, device=device) if "neutral_ad_knn" in wanted else None
-        for name, x in eval_x.items():
-            if "neutral_ad" in wanted:
-                scores[name]["neutral_ad"] = anomaly_scores(model, x, cfg.temperature, device=device)
-            if reference is not None:
-                scores[name]["neutral_ad_knn"] = knn_anomaly_scores(reference, view_embeddings(model, x, device=device), cfg.embedding_knn_k)
-        save_model(model, out / "model", extra={"temperature": cfg.temperature, "method": cfg.method, "knn_k": cfg.knn_k,
-                                                "knn_space": cfg.knn_space, "embedding_knn_k": cfg.embedding_knn_k})
+        reference_z = view_embeddings(model, train_x, device=device) if "neutral_ad_knn" in wanted else None
+        save_model(model, out / "model", extra={"method": cfg.method, **settings})
         pre.save(out / "model" / "preprocessing.json")
         if set(components(cfg.method)) & {"raw_knn", "neutral_ad_knn"}:
             np.save(out / "model" / "reference_rows.npy", train_x)
+    t = time.perf_counter()
+    own = sorted(wanted & {"neutral_ad", "neutral_ad_knn", "raw_knn"})
+    for name, x in eval_x.items():
+        scores[name].update(part_scores(own, x, model, train_x, reference_z, settings, device))
+    timings["scoring_seconds"] = time.perf_counter() - t
     if wanted & {"ssl_knn", "random_knn"}:
         t = time.perf_counter()
         from multicl.modalities.tabular import encode_table
@@ -283,20 +294,15 @@ def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
 
     def score(frame) -> np.ndarray:
         x = raw_features(pre.transform(frame), pre.cardinalities)
-        parts = {}
-        for part in components(meta["method"]):
-            if part == "neutral_ad":
-                parts[part] = anomaly_scores(model, x, meta["temperature"])
-            elif part == "raw_knn":
-                parts[part] = knn_anomaly_scores(reference, x, meta["knn_k"], space=meta["knn_space"])
-            elif part == "neutral_ad_knn":
-                if "embedded" not in cache:  # the reference rows' embeddings, once per loaded detector
-                    cache["embedded"] = view_embeddings(model, reference)
-                parts[part] = knn_anomaly_scores(cache["embedded"], view_embeddings(model, x), meta.get("embedding_knn_k", 1))
-            else:
-                raise ValueError(f"{folder}: the saved method {meta['method']!r} needs {part}, which is not saved (only neutral_ad, "
-                                 f"raw_knn and neutral_ad_knn are)")
-        return parts[meta["method"]] if len(parts) == 1 else rank_mean(*parts.values())
+        parts = components(meta["method"])
+        unsaved = [p for p in parts if p not in ("neutral_ad", "neutral_ad_knn", "raw_knn")]
+        if unsaved:
+            raise ValueError(f"{folder}: the saved method {meta['method']!r} needs {unsaved}, which are not saved (only neutral_ad, "
+                             f"raw_knn and neutral_ad_knn are)")
+        if "neutral_ad_knn" in parts and "embedded" not in cache:  # the reference rows' embeddings, once per loaded detector
+            cache["embedded"] = view_embeddings(model, reference)
+        out = part_scores(parts, x, model, reference, cache.get("embedded"), meta)
+        return out[parts[0]] if len(parts) == 1 else rank_mean(*(out[p] for p in parts))
 
     return score
 
