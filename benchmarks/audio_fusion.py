@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.eval.probe import probe_accuracies
+from multicl.eval.probe import join_unit_blocks, probe_accuracies
 from multicl.eval.report import format_table
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
@@ -58,10 +58,6 @@ def takes_dev_dir(data: Path, into: Path) -> Path:
     return into
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
-
-
 def zscore(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean, std = train.mean(0), train.std(0) + 1e-6
     return (train - mean) / std, (test - mean) / std
@@ -77,8 +73,8 @@ def rows_of(cnn, stats, cmvn_stats, y_train, y_test, k: int) -> dict[str, float]
         ztr, zte = zscore(tr, te)
         out.update(probe_accuracies(ztr, y_train, zte, y_test, k, f"{name}_z"))
         for alpha in ALPHAS:
-            ftr = np.hstack([unit(cnn_tr), alpha * unit(ztr)])
-            fte = np.hstack([unit(cnn_te), alpha * unit(zte)])
+            ftr = join_unit_blocks(cnn_tr, ztr, weights=(1.0, alpha))
+            fte = join_unit_blocks(cnn_te, zte, weights=(1.0, alpha))
             out.update(probe_accuracies(ftr, y_train, fte, y_test, k, f"fused_a{alpha}_{name}"))
     return out
 

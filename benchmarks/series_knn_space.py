@@ -19,15 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.eval.probe import probe_accuracies
+from multicl.eval.probe import join_unit_blocks, probe_accuracies
 from multicl.eval.report import format_table
 from multicl.recipes import sequence_contrastive as sc
 
 SETS = ("BasicMotions", "GunPoint", "PickupGestureWiimoteZ")
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
 
 def variants(fit: np.ndarray, dev: np.ndarray, raw_fit: np.ndarray, raw_dev: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -36,7 +32,8 @@ def variants(fit: np.ndarray, dev: np.ndarray, raw_fit: np.ndarray, raw_dev: np.
     zf, zd = (fit - mean) / std, (dev - mean) / std
     out = {"as saved": (fit, dev), "centred": (fit - mean, dev - mean), "z-scored": (zf, zd)}
     for alpha in (0.5, 1.0):
-        out[f"[z-scored, {alpha:g} x raw series]"] = (np.hstack([unit(zf), alpha * unit(raw_fit)]), np.hstack([unit(zd), alpha * unit(raw_dev)]))
+        out[f"[z-scored, {alpha:g} x raw series]"] = (join_unit_blocks(zf, raw_fit, weights=(1.0, alpha)),
+                                                      join_unit_blocks(zd, raw_dev, weights=(1.0, alpha)))
     return out
 
 

@@ -69,3 +69,16 @@ def test_probes_separate_separable_data():
     assert linear_probe(x[:200], y[:200], x[200:], y[200:])["linear_macro_f1"] == pytest.approx(100.0)
     with pytest.raises(ValueError, match="k=10"):
         knn_probe(x[:5], y[:5], x, y, k=10)
+
+
+def test_join_unit_blocks_weighs_each_blocks_cosine_by_its_weight_squared():
+    from multicl.eval.probe import join_unit_blocks, unit_rows
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 3)) * 100, rng.standard_normal((5, 7))  # different widths and scales
+    joined = unit_rows(join_unit_blocks(a, b, weights=(1.0, 0.5)))
+    cos_a, cos_b = unit_rows(a) @ unit_rows(a).T, unit_rows(b) @ unit_rows(b).T
+    np.testing.assert_allclose(joined @ joined.T, (cos_a + 0.25 * cos_b) / 1.25, atol=1e-12)
+    np.testing.assert_allclose(join_unit_blocks(a, b), np.hstack([unit_rows(a), unit_rows(b)]))
+    with pytest.raises(ValueError, match="2 blocks but 1 weights"):
+        join_unit_blocks(a, b, weights=(1.0,))

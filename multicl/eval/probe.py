@@ -8,15 +8,25 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit L2 length (all-zero rows stay zero)."""
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def join_unit_blocks(*blocks: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
+    """``[w_1 * unit(b_1), w_2 * unit(b_2), ...]``: feature blocks joined so that each weighs ``w_i^2`` in the
+    cosine of the (re-normalised) result, whatever its width or scale."""
+    weights = weights or (1.0,) * len(blocks)
+    if len(weights) != len(blocks):
+        raise ValueError(f"{len(blocks)} blocks but {len(weights)} weights")
+    return np.concatenate([w * unit_rows(np.asarray(b)) for b, w in zip(blocks, weights)], axis=1)
 
 
 def _fit_knn(train_x, train_y, k: int, weights: str) -> KNeighborsClassifier:
     if len(train_x) < 1:
         raise ValueError("kNN needs at least one training embedding")
     clf = KNeighborsClassifier(n_neighbors=min(k, len(train_x)), weights=weights, metric="euclidean", algorithm="brute", n_jobs=1)
-    return clf.fit(_normalise(np.asarray(train_x)), train_y)  # unit vectors: euclidean order = cosine order
+    return clf.fit(unit_rows(np.asarray(train_x)), train_y)  # unit vectors: euclidean order = cosine order
 
 
 def _fit_linear(train_x, train_y, max_iter: int, seed: int | None):
@@ -28,7 +38,7 @@ def _fit_linear(train_x, train_y, max_iter: int, seed: int | None):
 def knn_predict(train_x, train_y, test_x, k: int = 10, weights: str = "uniform") -> np.ndarray:
     """Cosine kNN predictions. ``weights="distance"`` weighs votes by closeness (as in DINO's kNN
     evaluation): with few labels a rare class can still win nearby."""
-    return _fit_knn(train_x, train_y, k, weights).predict(_normalise(np.asarray(test_x)))
+    return _fit_knn(train_x, train_y, k, weights).predict(unit_rows(np.asarray(test_x)))
 
 
 def linear_predict(train_x, train_y, test_x, max_iter: int = 1000, seed: int | None = None) -> np.ndarray:
@@ -41,7 +51,7 @@ def knn_proba(train_x, train_y, test_x, k: int = 10, weights: str = "uniform") -
     """Cosine kNN class scores -> ``(proba (N, classes), classes)``: the (weighted) vote shares;
     ``classes[proba.argmax(1)]`` are :func:`knn_predict`'s predictions."""
     clf = _fit_knn(train_x, train_y, k, weights)
-    return clf.predict_proba(_normalise(np.asarray(test_x))), clf.classes_
+    return clf.predict_proba(unit_rows(np.asarray(test_x))), clf.classes_
 
 
 def linear_proba(train_x, train_y, test_x, max_iter: int = 1000, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:

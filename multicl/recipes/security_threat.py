@@ -170,10 +170,9 @@ def few_label_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray
 
 def concat_features(z: np.ndarray, raw: np.ndarray) -> np.ndarray:
     """[embedding | raw features], each block scaled to unit length per row so that both weigh alike in cosine kNN."""
-    def unit(x):
-        return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+    from multicl.eval.probe import join_unit_blocks
 
-    return np.concatenate([unit(z), unit(raw)], axis=1).astype(np.float32)
+    return join_unit_blocks(z, raw).astype(np.float32)
 
 
 def scores_of(test_y, pred, names: list[str], prefix: str, hard: np.ndarray | None = None) -> dict[str, float]:
