@@ -11,6 +11,8 @@ defaults) give these scores per scored row:
 * ``neutral``: NeuTraL-AD's loss; ``zemb_k{k}``: cosine kNN distance in NeuTraL-AD's embedding of
   the untransformed row; ``zall_k{k}``: the same on all K+1 views' embeddings, each unit-normalised
   and concatenated;
+* ``icl`` (with ``--icl-steps N``): internal contrastive learning's loss (Shenkar & Wolf 2022,
+  :mod:`multicl.train.icl`; the authors' sizes, window length and temperature 0.01, batch 256, Adam 1e-3);
 * rank means of pairs and triples (``a+b``).
 
 Prints AUROC and detection at 1% false alarms per subset; writes the scores to
@@ -18,6 +20,7 @@ Prints AUROC and detection at 1% false alarms per subset; writes the scores to
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split dev --seed 0
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split later_recording --seed 0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split dev --seed 0 --icl-steps 1000 --out benchmarks/results/anomaly_icl
     .venv/bin/python benchmarks/anomaly_candidates.py --rank-dev 0 1 [--with-later]   # the selection criterion over stored seeds
 """
 from __future__ import annotations
@@ -99,6 +102,7 @@ def main() -> None:
     parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=0, help="NeuTraL-AD steps (0: the recipe's default); results go to <out>/steps<N>/")
+    parser.add_argument("--icl-steps", type=int, default=0, help="also train ICL for this many steps (0: no ICL)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
     args = parser.parse_args()
     if args.steps:
@@ -122,11 +126,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, _ = train_neutral_ad(model, train_x, Path(tmp) / "nad", cfg.steps, cfg.batch_size, cfg.learning_rate, cfg.temperature,
                                     cfg.seed, device="cpu", overwrite=True)
+        icl = None
+        if args.icl_steps:
+            from multicl.train.icl import ICLModel, train_icl
+
+            torch.manual_seed(cfg.seed)
+            icl, _ = train_icl(ICLModel(train_x.shape[1]), train_x, Path(tmp) / "icl", args.icl_steps, seed=cfg.seed, overwrite=True)
     z_train, zall_train = embed_views(model, train_x)
     scores: dict[str, dict[str, np.ndarray]] = {}
     for name, (x, _) in evals.items():
         s = {f"raw_k{k}": knn_anomaly_scores(train_x, x, k, space="l2") for k in KS}
         s["neutral"] = anomaly_scores(model, x, cfg.temperature)
+        if icl is not None:
+            from multicl.train.icl import icl_scores
+
+            s["icl"] = icl_scores(icl, x)
         z, zall = embed_views(model, x)
         for k in (1, 10):
             s[f"zemb_k{k}"] = knn_anomaly_scores(z_train, z, k)
@@ -134,7 +148,8 @@ def main() -> None:
         base = list(s)
         for a, b in itertools.combinations(base, 2):
             s[f"{a}+{b}"] = rank_mean(s[a], s[b])
-        for combo in (("neutral", "raw_k1", "raw_k10"), ("neutral", "raw_k10", "zall_k10"), ("raw_k1", "raw_k10", "zall_k10")):
+        for combo in (("neutral", "raw_k1", "raw_k10"), ("neutral", "raw_k10", "zall_k10"), ("raw_k1", "raw_k10", "zall_k10"),
+                      *((("icl", "neutral", "raw_k1"), ("icl", "neutral", "raw_k10")) if icl is not None else ())):
             s["+".join(combo)] = rank_mean(*(s[c] for c in combo))
         scores[name] = s
     rows = []

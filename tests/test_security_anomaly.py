@@ -67,6 +67,24 @@ def test_anomaly_recipe_on_nsl_kdd_slice(shared_data, tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.slow
+def test_icl_detector_runs_saves_and_reloads_without_neutral_ad(shared_data, tmp_path):
+    folder = shared_data / "security" / "nsl_kdd"
+    metrics = security_anomaly.cli([
+        "--train-file", str(folder / "KDDTrain+_20Percent.txt"), "--test-file", str(folder / "KDDTest+.txt"),
+        "--out-dir", str(tmp_path), "--device", "cpu", "--icl-steps", "20", "--icl-batch-size", "128", "--max-train-rows", "1000",
+        "--method", "icl+raw_knn", "--baselines", "icl",
+    ])
+    assert 50.0 < metrics["test_icl_auroc"] <= 100.0 and "test_neutral_ad_auroc" not in metrics
+    assert not (tmp_path / "model" / "neutral_ad.json").exists()  # nothing asked for NeuTraL-AD, so none was trained
+    score = security_anomaly.load_detector(tmp_path / "model")
+    frame, labels = security_anomaly.load_split(str(folder / "KDDTest+.txt"), security_anomaly.Config())
+    from multicl.eval.anomaly import detection_scores
+
+    assert detection_scores(score(frame), labels != "normal", prefix="d")["d_auroc"] == pytest.approx(metrics["test_auroc"], abs=1e-6)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
 def test_dev_split_never_reads_the_test_file(shared_data, tmp_path):
     folder = shared_data / "security" / "nsl_kdd"
     garbage = tmp_path / "not_a_kdd_file.txt"

@@ -16,6 +16,8 @@ Detectors (``--method``; ``--baselines`` adds others to metrics.json for compari
 ``neutral_ad`` (Qiu et al. 2021: K learned transformations + DCL, multicl/train/neutral_ad.py),
 ``neutral_ad_knn`` (cosine kNN distance to the normal rows in NeuTraL-AD's embedding: the row's
 and its K transformations' embeddings, unit-normalised and concatenated),
+``icl`` (Shenkar & Wolf 2022: internal contrastive learning, each window of consecutive features
+must find its own complement within the row; multicl/train/icl.py; the authors' sizes, not tuned here),
 ``raw_knn`` (mean squared L2 distance to the k nearest normal rows in the scaled raw features),
 ``ssl_knn`` (cosine kNN distance in the embedding of the security_threat recipe's pre-training:
 SCARF + InfoNCE, here on normal rows only), ``random_knn`` (the same encoder untrained), and any
@@ -28,9 +30,10 @@ k, distance, steps, K, transformation kind, temperature; the criterion is the me
 hard-dev AUROC over seeds 0 and 1. The KDD99 protocols reuse them unchanged.
 
 Outputs: ``metrics.json`` (``test_<detector>_auroc``, ``_detection_at_1pct_fpr``, ``_f1_at_ratio``;
-``test_hard_*`` on KDDTest-21), ``config.json``, ``model/`` (NeuTraL-AD weights + fitted
-preprocessing + the normal reference rows of the kNN detector: :func:`load_detector` scores new
-frames), checkpoints of every training stage.
+``test_hard_*`` on KDDTest-21), ``config.json``, ``model/`` (``detector.json``: the method and
+its settings; the fitted preprocessing; NeuTraL-AD / ICL weights and the normal reference rows of
+the kNN detectors, as the method needs: :func:`load_detector` scores new frames), checkpoints of
+every training stage.
 """
 from __future__ import annotations
 
@@ -53,13 +56,18 @@ from multicl.eval.anomaly import detection_scores, f1_at_known_ratio, knn_anomal
 from multicl.eval.report import format_table
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
 from multicl.recipes.security_threat import load_split, raw_features
+from multicl.train.icl import ICLModel, icl_scores, train_icl
+from multicl.train.icl import load_model as load_icl
+from multicl.train.icl import save_model as save_icl
 from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, save_model, train_neutral_ad, view_embeddings
 from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_anomaly")
 SHARED = shared_data_dir() / "security" / "nsl_kdd"
-BASE_DETECTORS = ("neutral_ad", "neutral_ad_knn", "raw_knn", "ssl_knn", "random_knn")
+BASE_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "raw_knn", "ssl_knn", "random_knn")
+SAVED_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "raw_knn")  # what model/ holds and load_detector scores
+DETECTOR_FILE = "detector.json"
 # named combinations (any "a+b" of base detectors is accepted: the mean of their ranks)
 DETECTORS = (*BASE_DETECTORS, "neutral_ad+neutral_ad_knn", "neutral_ad+raw_knn")
 
@@ -105,6 +113,10 @@ class Config:
     num_transforms: int = field(default=11, metadata={"help": "K learned transformations (chosen on dev)"})
     transform_kind: str = field(default="mul", metadata={"help": "mul (soft feature masks) | residual | forward (chosen on dev)", "choices": ["mul", "residual", "forward"]})
     embed_dim: int = field(default=32, metadata={"help": "NeuTraL-AD embedding size (published: 32)"})
+    icl_steps: int = field(default=1000, metadata={"help": "ICL training steps (the authors' settings below were not tuned here)"})
+    icl_batch_size: int = field(default=256, metadata={"help": "rows per ICL step"})
+    icl_learning_rate: float = field(default=1e-3, metadata={"help": "ICL Adam learning rate (the authors' code)"})
+    icl_temperature: float = field(default=0.01, metadata={"help": "ICL temperature (the authors' code)"})
     ssl_knn_k: int = field(default=10, metadata={"help": "neighbours of ssl_knn / random_knn (the security_threat recipe's anomaly_k)"})
     ssl_steps: int = field(default=1000, metadata={"help": "pre-training steps of the ssl_knn baseline (the security_threat default)"})
     non_numeric: str = field(default="error", metadata={"help": "a non-number in a numeric column: error or nan (imputed)", "choices": ["error", "nan"]})
@@ -186,11 +198,14 @@ def ssl_encoders(pre: TablePreprocessor, train_table, cfg: Config, out: Path, de
 
 
 def part_scores(parts, x: np.ndarray, model: NeuTraLADModel | None, reference_x: np.ndarray | None, reference_z: np.ndarray | None,
-                settings: dict[str, Any], device: str = "cpu") -> dict[str, np.ndarray]:
-    """The base detectors ``parts`` (of neutral_ad, neutral_ad_knn, raw_knn) on rows ``x`` -> ``{part: (N,) scores}``;
-    one function for the run and for :func:`load_detector`. ``reference_x`` / ``reference_z``: the normal rows, raw
-    and in NeuTraL-AD's view embedding; ``settings``: temperature, knn_k, knn_space, embedding_knn_k."""
+                settings: dict[str, Any], device: str = "cpu", icl: ICLModel | None = None) -> dict[str, np.ndarray]:
+    """The base detectors ``parts`` (of :data:`SAVED_DETECTORS`) on rows ``x`` -> ``{part: (N,) scores}``; one
+    function for the run and for :func:`load_detector`. ``reference_x`` / ``reference_z``: the normal rows, raw and
+    in NeuTraL-AD's view embedding; ``icl``: the ICL model; ``settings``: temperature, knn_k, knn_space,
+    embedding_knn_k, icl_temperature."""
     out = {}
+    if "icl" in parts:
+        out["icl"] = icl_scores(icl, x, settings.get("icl_temperature", 0.01), device=device)
     if "raw_knn" in parts:
         out["raw_knn"] = knn_anomaly_scores(reference_x, x, settings["knn_k"], space=settings["knn_space"])
     if "neutral_ad" in parts:
@@ -216,8 +231,16 @@ def main(cfg: Config) -> dict[str, float]:
     eval_x = {name: raw_features(table, pre.cardinalities) for name, (table, _) in eval_tables.items()}
     scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in eval_tables}
 
-    settings = {"temperature": cfg.temperature, "knn_k": cfg.knn_k, "knn_space": cfg.knn_space, "embedding_knn_k": cfg.embedding_knn_k}
-    model, reference_z = None, None
+    settings = {"temperature": cfg.temperature, "knn_k": cfg.knn_k, "knn_space": cfg.knn_space, "embedding_knn_k": cfg.embedding_knn_k,
+                "icl_temperature": cfg.icl_temperature}
+    model, reference_z, icl = None, None, None
+    if "icl" in wanted:
+        t = time.perf_counter()
+        torch.manual_seed(cfg.seed)
+        icl, _ = train_icl(ICLModel(train_x.shape[1]), train_x, out / "icl", cfg.icl_steps, cfg.icl_batch_size, cfg.icl_learning_rate,
+                           cfg.icl_temperature, cfg.seed, device=device, overwrite=cfg.overwrite)
+        timings["icl_train_seconds"] = time.perf_counter() - t
+        save_icl(icl, out / "model" / "icl")
     if wanted & {"neutral_ad", "neutral_ad_knn"}:
         t = time.perf_counter()
         torch.manual_seed(cfg.seed)
@@ -227,13 +250,11 @@ def main(cfg: Config) -> dict[str, float]:
         timings["neutral_ad_train_seconds"] = time.perf_counter() - t
         reference_z = view_embeddings(model, train_x, device=device) if "neutral_ad_knn" in wanted else None
         save_model(model, out / "model", extra={"method": cfg.method, **settings})
-        pre.save(out / "model" / "preprocessing.json")
-        if set(components(cfg.method)) & {"raw_knn", "neutral_ad_knn"}:
-            np.save(out / "model" / "reference_rows.npy", train_x)
+    save_detector(out / "model", cfg.method, settings, pre, train_x)
     t = time.perf_counter()
-    own = sorted(wanted & {"neutral_ad", "neutral_ad_knn", "raw_knn"})
+    own = sorted(wanted & set(SAVED_DETECTORS))
     for name, x in eval_x.items():
-        scores[name].update(part_scores(own, x, model, train_x, reference_z, settings, device))
+        scores[name].update(part_scores(own, x, model, train_x, reference_z, settings, device, icl))
     timings["scoring_seconds"] = time.perf_counter() - t
     if wanted & {"ssl_knn", "random_knn"}:
         t = time.perf_counter()
@@ -276,32 +297,47 @@ def report(m: dict[str, float], evals: list[str], detectors: list[str], cfg: Con
     return f"{format_table(rows, header)}\n{cfg.data}: {int(m['train_rows'])} normal training rows; wall {m['wall_seconds']:.0f}s; outputs in {cfg.out_dir}/"
 
 
+def save_detector(folder: Path, method: str, settings: dict[str, Any], pre: TablePreprocessor, train_x: np.ndarray) -> None:
+    """What :func:`load_detector` needs beside the trained models: the method and its settings
+    (``detector.json``), the fitted preprocessing, and the normal reference rows when a kNN part needs them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(folder / DETECTOR_FILE, {"method": method, **settings})
+    pre.save(folder / "preprocessing.json")
+    if set(components(method)) & {"raw_knn", "neutral_ad_knn"}:
+        np.save(folder / "reference_rows.npy", train_x)
+
+
 def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
     """``model/`` of a run -> ``score(frame) -> (N,)`` (higher = more anomalous) for the saved method
-    (neutral_ad, raw_knn or their rank mean; a rank mean ranks within the frame it is given)."""
+    (any of :data:`SAVED_DETECTORS` or their rank mean; a rank mean ranks within the frame it is given)."""
     import json
 
+    from multicl.train.neutral_ad import CONFIG_FILE as NEUTRAL_AD_CONFIG
     from multicl.train.neutral_ad import load_model
 
     folder = Path(folder)
-    meta = json.loads((folder / "neutral_ad.json").read_text())
-    model, pre = load_model(folder), TablePreprocessor.load(folder / "preprocessing.json")
+    meta_file = folder / DETECTOR_FILE if (folder / DETECTOR_FILE).exists() else folder / NEUTRAL_AD_CONFIG  # runs before detector.json
+    if not meta_file.exists():
+        raise FileNotFoundError(f"{folder}: no {DETECTOR_FILE}; expected the model/ folder of a security_anomaly run")
+    meta = json.loads(meta_file.read_text())
+    parts = components(meta["method"])
+    unsaved = [p for p in parts if p not in SAVED_DETECTORS]
+    if unsaved:
+        raise ValueError(f"{folder}: the saved method {meta['method']!r} needs {unsaved}, which are not saved (only {', '.join(SAVED_DETECTORS)} are)")
+    pre = TablePreprocessor.load(folder / "preprocessing.json")
+    model = load_model(folder) if set(parts) & {"neutral_ad", "neutral_ad_knn"} else None
+    icl = load_icl(folder / "icl") if "icl" in parts else None
     reference = np.load(folder / "reference_rows.npy") if (folder / "reference_rows.npy").exists() else None
-    if reference is None and set(components(meta["method"])) & {"raw_knn", "neutral_ad_knn"}:
+    if reference is None and set(parts) & {"raw_knn", "neutral_ad_knn"}:
         raise FileNotFoundError(f"{folder}: reference_rows.npy is missing; the saved method {meta['method']!r} needs the normal reference rows")
 
     cache: dict[str, np.ndarray] = {}
 
     def score(frame) -> np.ndarray:
         x = raw_features(pre.transform(frame), pre.cardinalities)
-        parts = components(meta["method"])
-        unsaved = [p for p in parts if p not in ("neutral_ad", "neutral_ad_knn", "raw_knn")]
-        if unsaved:
-            raise ValueError(f"{folder}: the saved method {meta['method']!r} needs {unsaved}, which are not saved (only neutral_ad, "
-                             f"raw_knn and neutral_ad_knn are)")
         if "neutral_ad_knn" in parts and "embedded" not in cache:  # the reference rows' embeddings, once per loaded detector
             cache["embedded"] = view_embeddings(model, reference)
-        out = part_scores(parts, x, model, reference, cache.get("embedded"), meta)
+        out = part_scores(parts, x, model, reference, cache.get("embedded"), meta, icl=icl)
         return out[parts[0]] if len(parts) == 1 else rank_mean(*(out[p] for p in parts))
 
     return score

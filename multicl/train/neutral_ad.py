@@ -14,7 +14,6 @@ baselines use); the transformations act on that vector, as in the paper's tabula
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,6 +23,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from multicl.objectives.neutral_ad import NeuTraLADLoss
+from multicl.train.saved_module import load_module, save_module
 from multicl.types.hooks import StepHook
 
 TRANSFORM_KINDS = ("mul", "residual", "forward")
@@ -172,25 +172,9 @@ def view_embeddings(model: NeuTraLADModel, x: np.ndarray, batch_size: int = 4096
 
 def save_model(model: NeuTraLADModel, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Weights (safetensors) + constructor arguments (json) into ``folder``; ``extra`` is stored beside them."""
-    from safetensors.torch import save_file
-
-    from multicl.train.checkpoint import safetensors_state
-    from multicl.utils.io import atomic_write_json
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(safetensors_state(model), str(folder / WEIGHTS_FILE))
-    atomic_write_json(folder / CONFIG_FILE, {"model": model.config, **(extra or {})})
-    return folder
+    return save_module(model, folder, CONFIG_FILE, WEIGHTS_FILE, extra)
 
 
 def load_model(folder: str | Path) -> NeuTraLADModel:
     """What :func:`save_model` wrote (strict: every weight must fit)."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    if not (folder / CONFIG_FILE).exists():
-        raise FileNotFoundError(f"{folder}: no {CONFIG_FILE}; expected a folder written by multicl.train.neutral_ad.save_model")
-    model = NeuTraLADModel(**json.loads((folder / CONFIG_FILE).read_text())["model"])
-    model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)), strict=True)
-    return model.eval()
+    return load_module(NeuTraLADModel, folder, CONFIG_FILE, WEIGHTS_FILE, "multicl.train.neutral_ad.save_model")
