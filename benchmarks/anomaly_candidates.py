@@ -22,6 +22,7 @@ Prints AUROC and detection at 1% false alarms per subset; writes the scores to
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split later_recording --seed 0
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_candidates.py --eval-split dev --seed 0 --icl-steps 1000 --out benchmarks/results/anomaly_icl
     .venv/bin/python benchmarks/anomaly_candidates.py --rank-dev 0 1 [--with-later]   # the selection criterion over stored seeds
+    .venv/bin/python benchmarks/anomaly_candidates.py --test-table 0 1 2 --out benchmarks/results/anomaly_icl   # mean ± std over test seeds
 """
 from __future__ import annotations
 
@@ -95,10 +96,30 @@ def rank_dev(out: Path, seeds: list[int], later: bool = False) -> str:
     return format_table(rows, ["detector", "criterion (mean over seeds)", f"per seed {seeds}", "AUROC: " + " / ".join(names)])
 
 
+def test_table(out: Path, seeds: list[int], detectors: list[str]) -> str:
+    """KDDTest+ / KDDTest-21 AUROC and detection at 1% false alarms of ``detectors`` over the stored test seeds
+    (mean ± std, ddof=1)."""
+    rows = []
+    runs = [np.load(out / f"test_seed{seed}.npz") for seed in seeds]
+    for det in detectors:
+        row = [det]
+        for subset in ("test", "test_hard"):
+            values = [detection_scores(d[f"{subset}__{det}"], d[f"{subset}__is_anomaly"], prefix="d") for d in runs]
+            for key in ("d_auroc", "d_detection_at_1pct_fpr"):
+                v = [m[key] for m in values]
+                row.append(f"{np.mean(v):.2f} ± {np.std(v, ddof=1):.2f}" if len(v) > 1 else f"{v[0]:.2f}")
+        rows.append(row)
+    header = ["detector", "KDDTest+ AUROC", "KDDTest+ det@1%", "KDDTest-21 AUROC", "KDDTest-21 det@1%"]
+    return format_table(rows, header) + f"\nseeds {seeds} (one NeuTraL-AD / ICL run per seed; raw kNN is deterministic up to hnswlib)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev runs of these seeds and exit")
     parser.add_argument("--with-later", action="store_true", help="--rank-dev: add the later-recording AUROC as a third term")
+    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise the stored test runs of these seeds and exit")
+    parser.add_argument("--detectors", nargs="+", default=["raw_k1", "raw_k10", "neutral", "raw_k1+neutral", "icl", "raw_k1+icl", "raw_k10+icl",
+                                                           "icl+neutral+raw_k1"], help="--test-table: the rows")
     parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=0, help="NeuTraL-AD steps (0: the recipe's default); results go to <out>/steps<N>/")
@@ -110,6 +131,11 @@ def main() -> None:
     if args.rank_dev is not None:
         text = rank_dev(args.out, args.rank_dev, args.with_later)
         (args.out / ("dev_later_ranking.md" if args.with_later else "dev_ranking.md")).write_text(text + "\n")
+        print(text)
+        return
+    if args.test_table is not None:
+        text = test_table(args.out, args.test_table, args.detectors)
+        (args.out / "test_table.md").write_text(text + "\n")
         print(text)
         return
     if args.eval_split is None:
