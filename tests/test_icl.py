@@ -71,5 +71,8 @@ def test_training_lowers_the_normal_loss_resumes_and_saves(tmp_path):
         assert torch.equal(p, q)
     loaded = load_model(save_model(model, tmp_path / "saved"))
     np.testing.assert_allclose(icl_scores(loaded, normal[:10]), icl_scores(model, normal[:10]), rtol=1e-6)
+    repeated = np.concatenate([normal[5:8], normal[:10], normal[5:8]])  # repeated rows are scored once, in place
+    np.testing.assert_allclose(icl_scores(model, repeated), np.r_[icl_scores(model, normal[5:8]), icl_scores(model, normal[:10]),
+                                                                  icl_scores(model, normal[5:8])], rtol=1e-5)
     with pytest.raises(ValueError, match=r"\(N, 8\)"):
         icl_scores(model, normal[:, :5])

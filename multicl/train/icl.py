@@ -108,9 +108,11 @@ def train_icl(model: ICLModel, normal: np.ndarray, out_dir: str | Path, steps: i
 @torch.no_grad()
 def icl_scores(model: ICLModel, x: np.ndarray, temperature: float = 0.01, batch_size: int = 1024,
                device: str | torch.device = "cpu") -> np.ndarray:
-    """Rows (N, F) -> float64 (N,) ICL losses: higher = more anomalous."""
+    """Rows (N, F) -> float64 (N,) ICL losses: higher = more anomalous. Repeated rows (KDD99 repeats
+    records) are scored once."""
     if x.ndim != 2 or x.shape[1] != model.config["in_dim"]:
         raise ValueError(f"rows must be (N, {model.config['in_dim']}), got {x.shape}")
+    x, inverse = np.unique(np.ascontiguousarray(x, dtype=np.float32), axis=0, return_inverse=True)
     was_training = model.training
     model.eval().to(device)
     loss = InternalContrastiveLoss(temperature)
@@ -119,7 +121,7 @@ def icl_scores(model: ICLModel, x: np.ndarray, temperature: float = 0.01, batch_
                for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
-    return torch.cat(out).double().numpy() if out else np.zeros(0)
+    return torch.cat(out).double().numpy()[inverse.reshape(-1)] if out else np.zeros(0)
 
 
 def save_model(model: ICLModel, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
