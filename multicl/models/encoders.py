@@ -19,6 +19,7 @@ from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
 from multicl.encoders.gnn import GNNEncoder
 from multicl.encoders.sequence import SequenceTransformerEncoder, TCNEncoder
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
+from multicl.encoders.series_fusion import SeriesRawFusionEncoder
 from multicl.encoders.ts2vec import TS2VecEncoder
 
 
@@ -66,6 +67,10 @@ def _describe_ts2vec(e: TS2VecEncoder) -> dict[str, Any]:
             "dropout": float(e.repr_dropout.p)}
 
 
+def _describe_series_fusion(e: SeriesRawFusionEncoder) -> dict[str, Any]:
+    return {"ts2vec": _describe_ts2vec(e.ts2vec), "length": e.length, "weight": e.weight}
+
+
 def _describe_gnn(e: GNNEncoder) -> dict[str, Any]:
     return dict(e.arguments)
 
@@ -79,6 +84,7 @@ ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]
     "TCNEncoder": (TCNEncoder, _describe_tcn),
     "SequenceTransformerEncoder": (SequenceTransformerEncoder, _describe_series_transformer),
     "TS2VecEncoder": (TS2VecEncoder, _describe_ts2vec),
+    "SeriesRawFusionEncoder": (SeriesRawFusionEncoder, _describe_series_fusion),
     "GNNEncoder": (GNNEncoder, _describe_gnn),
 }
 

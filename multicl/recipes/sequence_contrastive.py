@@ -124,6 +124,9 @@ class Config:
     ts2vec_weight_average: bool = field(default=True, metadata={"help": "ts2vec: evaluate the running average of the weights (paper: yes)"})
     dev_fraction: float = field(default=0.0, metadata={"help": ".ts: > 0: hold out this stratified share of the TRAINING file and score on it (the test file is not read); for choosing settings"})
     split_seed: int = field(default=0, metadata={"help": ".ts with --dev-fraction: seed of the dev split"})
+    fuse_raw_weight: float = field(default=0.0, metadata={
+        "help": ".ts, ts2vec: > 0 saves [z-scored TS2Vec embedding, this weight x the raw series resampled to the longest training "
+                "series] (kNN search; docs/series.md); 0: the TS2Vec embedding alone"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
     compare: bool = field(default=False, metadata={"help": ".ts: also pre-train the other method and report both"})
 
@@ -153,8 +156,22 @@ def pretrain(adapter: SequenceAdapter, policy: FalseNegativePolicy, out_dir: Pat
     return encoder, summary
 
 
+def ts2vec_arguments(adapter: SequenceAdapter, cfg: Config) -> dict[str, Any]:
+    return {"in_channels": adapter.channels, "embed_dim": cfg.ts2vec_dims, "hidden": cfg.ts2vec_hidden, "depth": cfg.ts2vec_depth,
+            "mask_p": cfg.ts2vec_mask_p}
+
+
 def build_ts2vec_encoder(adapter: SequenceAdapter, cfg: Config) -> TS2VecEncoder:
-    return TS2VecEncoder(adapter.channels, cfg.ts2vec_dims, cfg.ts2vec_hidden, cfg.ts2vec_depth, mask_p=cfg.ts2vec_mask_p)
+    return TS2VecEncoder(**ts2vec_arguments(adapter, cfg))
+
+
+def fuse_raw(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[np.ndarray], cfg: Config, device: str) -> torch.nn.Module:
+    """The saved model of ``--fuse-raw-weight`` > 0: ``[unit(z-scored TS2Vec), w * unit(raw series resampled to the
+    longest training length)]``, the z-scoring fitted on the training series (multicl/encoders/series_fusion.py)."""
+    from multicl.encoders.series_fusion import SeriesRawFusionEncoder
+
+    fused = SeriesRawFusionEncoder.wrap(encoder, ts2vec_arguments(adapter, cfg), max(len(x) for x in fit_series), cfg.fuse_raw_weight)
+    return fused.fit_statistics(embed(encoder, adapter, fit_series, device)).eval()
 
 
 def pretrain_ts2vec(adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -213,6 +230,11 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         t = time.perf_counter()
         encoder, summary = pretrain_method(method, adapter, FalseNegativePolicy(), out / ("pretrain" if method == cfg.method else f"pretrain_{method}"), cfg)
         metrics[f"{method}_pretrain_seconds"] = time.perf_counter() - t
+        fused = method == "ts2vec" and cfg.fuse_raw_weight > 0
+        if fused:  # TS2Vec alone stays in the metrics (``*_ts2vec_alone_*``)
+            metrics.update(embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device),
+                                            y_eval, cfg.knn_k, f"{split}_{method}_alone"))
+            encoder = fuse_raw(encoder, adapter, fit_series, cfg, device)
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
             metrics["pretrain_seconds"] = metrics[f"{method}_pretrain_seconds"]
@@ -220,6 +242,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         scores = embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device), y_eval,
                                   cfg.knn_k, f"{split}_{method}")
         random_init = fresh_encoder(method, adapter, cfg)
+        if fused:  # the same model, untrained
+            random_init = fuse_raw(random_init, adapter, fit_series, cfg, device)
         scores |= embedding_scores(embed(random_init, adapter, fit_series, device), y_fit, embed(random_init, adapter, eval_series, device),
                                    y_eval, cfg.knn_k, f"{split}_{method}_random_init")
         metrics.update(scores)
@@ -343,6 +367,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError("--dev-fraction scores on part of the training file: drop --test-file")
     if not 0 <= cfg.ts2vec_mask_p < 1:
         raise UserInputError(f"--ts2vec-mask-p {cfg.ts2vec_mask_p}: a probability in [0, 1)")
+    if cfg.fuse_raw_weight < 0:
+        raise UserInputError(f"--fuse-raw-weight {cfg.fuse_raw_weight}: the raw block's weight, >= 0 (0: TS2Vec alone)")
 
 
 def main(cfg: Config) -> dict[str, Any]:
@@ -377,9 +403,13 @@ def report(m: dict[str, Any], cfg: Config) -> str:
                  _fmt(m[f"{r}_linear_accuracy"]), _fmt(m[f"{r}_svm_accuracy"])]]
         for method in [x for x in ("infonce", "ts2vec") if f"{split}_{x}_knn_accuracy" in m]:
             name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else "TS2Vec encoder + hierarchical loss"
-            for label, p in (("random init", f"{split}_{method}_random_init"), ("pre-trained, no labels", f"{split}_{method}")):
-                rows.append([f"{name}, {label}" + (" (default)" if method == cfg.method and "pre" in label else ""), _fmt(m[f"{p}_knn_accuracy"]),
-                             _fmt(m[f"{p}_linear_accuracy"]), _fmt(m[f"{p}_svm_accuracy"])])
+            fused = f"{split}_{method}_alone_knn_accuracy" in m
+            runs = (("random init" + (", fused with the raw series" if fused else ""), f"{split}_{method}_random_init"),
+                    *((("pre-trained, no labels, alone", f"{split}_{method}_alone"),) if fused else ()),
+                    ("pre-trained, no labels" + (f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if fused else ""), f"{split}_{method}"))
+            for label, p in runs:
+                rows.append([f"{name}, {label}" + (" (default)" if method == cfg.method and p == f"{split}_{method}" else ""),
+                             _fmt(m[f"{p}_knn_accuracy"]), _fmt(m[f"{p}_linear_accuracy"]), _fmt(m[f"{p}_svm_accuracy"])])
         table = format_table(rows, ["encoder", f"kNN acc (k={cfg.knn_k})", "linear acc", "SVM acc"]) + f"\n({split} split)"
     else:
         enc = cfg.encoder if cfg.method == "infonce" else "TS2Vec encoder"
