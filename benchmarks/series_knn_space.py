@@ -9,6 +9,7 @@ mean) and z-scored (per coordinate, fit series' mean / std); beside raw euclidea
 on the same split.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/series_knn_space.py --split-seeds 0 1
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/series_knn_space.py --split-seeds 0 1 2 3 4 --all-probes --out benchmarks/results/series_knn_space/all_probes
 """
 from __future__ import annotations
 
@@ -51,7 +52,10 @@ def raw_vectors(model, fit_s: list[np.ndarray], dev_s: list[np.ndarray]) -> tupl
     return flat(fit_s), flat(dev_s)
 
 
-def run(name: str, data: Path, split_seed: int) -> dict[str, float]:
+ALL_PROBES = ("as saved", "z-scored", "[z-scored, 0.5 x raw series]")  # --all-probes: also logistic regression and the SVM on these
+
+
+def run(name: str, data: Path, split_seed: int, all_probes: bool = False) -> dict[str, float]:
     from multicl.api import EmbeddingModel
     from multicl.data.series_files import read_ts
 
@@ -68,7 +72,13 @@ def run(name: str, data: Path, split_seed: int) -> dict[str, float]:
            "recipe kNN": metrics["dev_knn_accuracy"]}
     raw_fit, raw_dev = raw_vectors(model, fit_s, dev_s)
     for label, (a, b) in variants(fit_z, dev_z, raw_fit, raw_dev).items():
-        out[f"kNN, {label}"] = probe_accuracies(a, y_fit, b, y_dev, 5, "p")["p_knn_accuracy"]
+        accuracies = probe_accuracies(a, y_fit, b, y_dev, 5, "p")
+        out[f"kNN, {label}"] = accuracies["p_knn_accuracy"]
+        if all_probes and label in ALL_PROBES:
+            from multicl.eval.svm_probe import svm_probe
+
+            out[f"linear, {label}"] = accuracies["p_linear_accuracy"]
+            out[f"SVM, {label}"] = svm_probe(a, y_fit, b, y_dev, seed=split_seed)["accuracy"]
     return out
 
 
@@ -77,8 +87,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/timeseries"))
     parser.add_argument("--split-seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/series_knn_space"))
+    parser.add_argument("--all-probes", action="store_true", help=f"also logistic regression and the RBF SVM on {', '.join(ALL_PROBES)}")
     args = parser.parse_args()
-    results = {f"{name}/{seed}": run(name, args.data_dir, seed) for name in SETS for seed in args.split_seeds}
+    results = {f"{name}/{seed}": run(name, args.data_dir, seed, args.all_probes) for name in SETS for seed in args.split_seeds}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "dev.json").write_text(json.dumps(results, indent=2))
     rows = []

@@ -81,7 +81,7 @@ def dev_stage(series_dir: Path, split_seeds: list[int]) -> tuple[dict, str, str]
 
 
 def test_stage(series_dir: Path, seeds: list[int], old_seeds: list[int], stream_steps: int, stream_methods: list[str],
-               only: list[str] | None, partial: Path) -> tuple[dict, str]:
+               only: list[str] | None, partial: Path, default_args: tuple[str, ...] = ()) -> tuple[dict, str]:
     sets = sorted(p.name for p in series_dir.iterdir() if (p / f"{p.name}_TRAIN.ts").exists())
     sets += sorted(f.name[: -len("_TRAIN.ts")] for p in series_dir.iterdir() for f in p.glob("*_TRAIN.ts") if f.name[: -len("_TRAIN.ts")] != p.name)
     skipped = [ds for ds in sets if only is not None and ds not in only]
@@ -89,7 +89,7 @@ def test_stage(series_dir: Path, seeds: list[int], old_seeds: list[int], stream_
     for ds in [ds for ds in sets if ds not in skipped]:
         train = next(series_dir.glob(f"*/{ds}_TRAIN.ts"))
         t = time.perf_counter()
-        new = [run(["--train-file", str(train), "--seed", str(s)]) for s in seeds]  # the recipe's defaults
+        new = [run(["--train-file", str(train), "--seed", str(s), *default_args]) for s in seeds]  # the recipe's defaults (+ default_args)
         walls[ds] = (time.perf_counter() - t) / len(seeds)
         old = [run(["--train-file", str(train), "--seed", str(s), "--method", "infonce"]) for s in old_seeds]
         results[ds] = {"default": new, "old_default": old}
@@ -104,7 +104,12 @@ def test_stage(series_dir: Path, seeds: list[int], old_seeds: list[int], stream_
                  [ds, f"old default: InfoNCE TCN ({len(old_seeds)} seed{'s' if len(old_seeds) > 1 else ''})",
                   mean_std([r["test_knn_accuracy"] for r in old]), mean_std([r["test_linear_accuracy"] for r in old]),
                   mean_std([r["test_svm_accuracy"] for r in old]), ""],
-                 [ds, f"default: {m} ({len(seeds)} seeds)", mean_std([r["test_knn_accuracy"] for r in new]),
+                 *([[ds, f"{m} embedding alone (the same {len(seeds)} runs)", mean_std([r["test_ts2vec_alone_knn_accuracy"] for r in new]),
+                     mean_std([r["test_ts2vec_alone_linear_accuracy"] for r in new]), mean_std([r["test_ts2vec_alone_svm_accuracy"] for r in new]), ""]]
+                   if "test_ts2vec_alone_knn_accuracy" in new[0] else []),
+                 [ds, (f"{m} fused with the raw series ({' '.join(default_args)})" if "test_ts2vec_alone_knn_accuracy" in new[0] else f"default: {m}")
+                  + f" ({len(seeds)} seeds)",
+                  mean_std([r["test_knn_accuracy"] for r in new]),
                   mean_std([r["test_linear_accuracy"] for r in new]), mean_std([r["test_svm_accuracy"] for r in new]), PUBLISHED.get(ds, "-")]]
     table = format_table(rows, ["dataset (test split)", "encoder", "kNN / 1-NN acc", "linear / DTW acc", "SVM acc", "TS2Vec published (SVM)"])
     if skipped:
@@ -139,6 +144,7 @@ def main() -> None:
     parser.add_argument("--stream-steps", type=int, default=200, help="Daphnet pre-training steps")
     parser.add_argument("--sets", nargs="*", default=None, help="test stage: only these sets (default: every UEA/UCR set found)")
     parser.add_argument("--stream-methods", nargs="*", default=["infonce", "ts2vec"], help="methods run on Daphnet")
+    parser.add_argument("--fuse-raw-weight", type=float, default=None, help="test stage: run the default with this --fuse-raw-weight")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/series_ts2vec"))
     args = parser.parse_args()
     series_dir = args.data_dir / "timeseries"
@@ -153,7 +159,8 @@ def main() -> None:
     if args.stage in ("test", "all"):
         t = time.perf_counter()
         test, table = test_stage(series_dir, args.seeds, args.old_seeds, args.stream_steps, args.stream_methods, args.sets,
-                                 args.out / "test_partial.json")
+                                 args.out / "test_partial.json",
+                                 () if args.fuse_raw_weight is None else ("--fuse-raw-weight", str(args.fuse_raw_weight)))
         test["wall_seconds"] = time.perf_counter() - t
         (args.out / "test.json").write_text(json.dumps(test, indent=2, default=str))
         (args.out / "test.md").write_text(table + f"\n\nwall {test['wall_seconds']:.0f}s\n")
