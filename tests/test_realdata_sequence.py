@@ -40,6 +40,23 @@ def test_sequence_recipe_basicmotions_short_run(shared_data, tmp_path):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
+def test_sequence_recipe_fused_model_saves_the_joined_space(shared_data, tmp_path):
+    from multicl.api import EmbeddingModel
+    from multicl.data.series_files import read_ts
+
+    folder = shared_data / "timeseries" / "GunPoint"
+    metrics = sequence_contrastive.cli(["--train-file", str(folder / "GunPoint_TRAIN.ts"), "--dev-fraction", "0.3", "--out-dir", str(tmp_path),
+                                        "--device", "cpu", "--ts2vec-steps", "10", "--ts2vec-depth", "3", "--ts2vec-dims", "16",
+                                        "--fuse-raw-weight", "0.5", "--dtw-band", "-1"])
+    assert 0 < metrics["dev_ts2vec_alone_knn_accuracy"] <= 100 and 0 < metrics["dev_knn_accuracy"] <= 100  # TS2Vec alone beside the fused model
+    model = EmbeddingModel.load(tmp_path / "model", device="cpu")
+    assert type(model.encoder).__name__ == "SeriesRawFusionEncoder" and model.embed_dim == 16 + 150  # GunPoint: 150 steps, 1 channel
+    z = model.encode(read_ts(str(folder / "GunPoint_TEST.ts")).series[:4])
+    assert z.shape == (4, 166) and np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.realdata
 def test_sequence_recipe_daphnet_stream_reports_windows_and_missing_positives(shared_data, tmp_path):
     path = shared_data / "timeseries" / "Daphnet_S06R02E0" / "S06R02E0.csv"
     stream = read_stream_csv(path)
