@@ -40,6 +40,14 @@ def test_stratified_dev_split_keeps_every_label():
     assert sorted(np.r_[fit, dev]) == list(range(50)) and set(labels[dev]) == {"a", "b", "c"} and len(dev) == 10 + 2 + 1
 
 
+def assert_reloaded_auroc(score, folder, metrics) -> None:
+    """The saved detector ranks the whole KDDTest+ file as the run did."""
+    from multicl.eval.anomaly import detection_scores
+
+    frame, labels = security_anomaly.load_split(str(folder / "KDDTest+.txt"), security_anomaly.Config())
+    assert detection_scores(score(frame), labels != "normal", prefix="d")["d_auroc"] == pytest.approx(metrics["test_auroc"], abs=1e-6)
+
+
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_anomaly_recipe_on_nsl_kdd_slice(shared_data, tmp_path):
@@ -56,13 +64,10 @@ def test_anomaly_recipe_on_nsl_kdd_slice(shared_data, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["test_auroc"] == metrics["test_auroc"]
     assert "test_neutral_ad_knn_auroc" not in metrics  # a combination's parts are computed, not reported
     score = security_anomaly.load_detector(tmp_path / "model")
-    frame, labels = security_anomaly.load_split(str(folder / "KDDTest+.txt"), security_anomaly.Config())
+    frame, _ = security_anomaly.load_split(str(folder / "KDDTest+.txt"), security_anomaly.Config())
     s = score(frame.iloc[:3000])
     assert s.shape == (3000,) and np.isfinite(s).all()
-    # the saved detector ranks the whole test file as the run did
-    from multicl.eval.anomaly import detection_scores
-
-    assert detection_scores(score(frame), labels != "normal", prefix="d")["d_auroc"] == pytest.approx(metrics["test_auroc"], abs=1e-6)
+    assert_reloaded_auroc(score, folder, metrics)
 
 
 @pytest.mark.realdata
@@ -76,11 +81,7 @@ def test_icl_detector_runs_saves_and_reloads_without_neutral_ad(shared_data, tmp
     ])
     assert 50.0 < metrics["test_icl_auroc"] <= 100.0 and "test_neutral_ad_auroc" not in metrics
     assert not (tmp_path / "model" / "neutral_ad.json").exists()  # nothing asked for NeuTraL-AD, so none was trained
-    score = security_anomaly.load_detector(tmp_path / "model")
-    frame, labels = security_anomaly.load_split(str(folder / "KDDTest+.txt"), security_anomaly.Config())
-    from multicl.eval.anomaly import detection_scores
-
-    assert detection_scores(score(frame), labels != "normal", prefix="d")["d_auroc"] == pytest.approx(metrics["test_auroc"], abs=1e-6)
+    assert_reloaded_auroc(security_anomaly.load_detector(tmp_path / "model"), folder, metrics)
 
 
 @pytest.mark.realdata
