@@ -159,6 +159,12 @@ class HnswIndex:
     def __len__(self) -> int:
         return int(self._index.get_current_count())
 
+    def set_num_threads(self, num_threads: int) -> None:
+        """hnswlib threads for later adds / searches (-1: all cores)."""
+        with self._lock:
+            self.num_threads = num_threads
+            self._index.set_num_threads(num_threads if num_threads > 0 else os.cpu_count() or 1)
+
     def add(self, vectors, ids) -> None:
         vectors = _check_vectors(vectors, self.dim, "vectors")
         ids = _check_ids(ids, len(vectors))
