@@ -39,7 +39,7 @@ PUBLISHED = {"kddcup99": {"NeuTraL-AD": "99.3 ± 0.1", "GOAD": "98.4 ± 0.2", "D
              "kddrev": {"NeuTraL-AD": "99.1 ± 0.1", "GOAD": "98.9 ± 0.3", "DAGMM": "93.8"}}
 LABELS = {"raw_knn": "raw features, kNN distance", "random_knn": "random-init encoder, kNN distance",
           "ssl_knn": "old default: SSL (SCARF InfoNCE) features, kNN distance", "neutral_ad": "NeuTraL-AD (ours)",
-          "neutral_ad+raw_knn": "NeuTraL-AD + raw kNN, rank mean (old default)",
+          "neutral_ad+raw_knn": "NeuTraL-AD + raw kNN, rank mean (default)",
           "neutral_ad_knn": "NeuTraL-AD embedding, kNN distance (ours)",
           "neutral_ad+neutral_ad_knn": "NeuTraL-AD + its embedding's kNN, rank mean (ours)"}
 ALL = ("raw_knn", "random_knn", "ssl_knn", "neutral_ad", "neutral_ad_knn", "neutral_ad+raw_knn", "neutral_ad+neutral_ad_knn")
