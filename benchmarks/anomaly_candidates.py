@@ -40,6 +40,7 @@ from multicl.eval.anomaly import detection_scores, knn_anomaly_scores, rank_mean
 from multicl.eval.report import format_table
 from multicl.recipes import security_anomaly as sa
 from multicl.recipes.security_threat import raw_features
+from multicl.train.icl import ICLModel, icl_scores, train_icl
 from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad, view_embeddings
 
 KS = (1, 5, 10, 20)
@@ -110,7 +111,7 @@ def test_table(out: Path, seeds: list[int], detectors: list[str]) -> str:
                 row.append(f"{np.mean(v):.2f} ± {np.std(v, ddof=1):.2f}" if len(v) > 1 else f"{v[0]:.2f}")
         rows.append(row)
     header = ["detector", "KDDTest+ AUROC", "KDDTest+ det@1%", "KDDTest-21 AUROC", "KDDTest-21 det@1%"]
-    return format_table(rows, header) + f"\nseeds {seeds} (one NeuTraL-AD / ICL run per seed; raw kNN is deterministic up to hnswlib)"
+    return format_table(rows, header) + f"\nseeds {seeds} (one NeuTraL-AD / ICL run per seed; raw kNN is deterministic)"
 
 
 def main() -> None:
@@ -154,8 +155,6 @@ def main() -> None:
                                     cfg.seed, device="cpu", overwrite=True)
         icl = None
         if args.icl_steps:
-            from multicl.train.icl import ICLModel, train_icl
-
             torch.manual_seed(cfg.seed)
             icl, _ = train_icl(ICLModel(train_x.shape[1]), train_x, Path(tmp) / "icl", args.icl_steps, seed=cfg.seed, overwrite=True)
     z_train, zall_train = embed_views(model, train_x)
@@ -164,8 +163,6 @@ def main() -> None:
         s = {f"raw_k{k}": knn_anomaly_scores(train_x, x, k, space="l2") for k in KS}
         s["neutral"] = anomaly_scores(model, x, cfg.temperature)
         if icl is not None:
-            from multicl.train.icl import icl_scores
-
             s["icl"] = icl_scores(icl, x)
         z, zall = embed_views(model, x)
         for k in (1, 10):

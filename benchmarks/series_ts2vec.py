@@ -95,6 +95,7 @@ def test_stage(series_dir: Path, seeds: list[int], old_seeds: list[int], stream_
         results[ds] = {"default": new, "old_default": old}
         partial.write_text(json.dumps({"results": results, "walls_per_default_run": walls}, indent=2, default=str))  # survives a stop
         m = new[0]["method"]
+        fused = "test_ts2vec_alone_knn_accuracy" in new[0]  # --fuse-raw-weight > 0: TS2Vec alone is in the same runs
         rows += [[ds, "raw series: euclidean 1-NN / DTW 1-NN (band 10%)", mean_std([new[0]["test_raw_1nn_accuracy"]]),
                   mean_std([new[0].get("test_raw_dtw_1nn_accuracy")]), "-", ""],
                  [ds, "raw series: euclidean 5-NN / LR / RBF SVM", mean_std([new[0]["test_raw_knn_accuracy"]]),
@@ -106,8 +107,8 @@ def test_stage(series_dir: Path, seeds: list[int], old_seeds: list[int], stream_
                   mean_std([r["test_svm_accuracy"] for r in old]), ""],
                  *([[ds, f"{m} embedding alone (the same {len(seeds)} runs)", mean_std([r["test_ts2vec_alone_knn_accuracy"] for r in new]),
                      mean_std([r["test_ts2vec_alone_linear_accuracy"] for r in new]), mean_std([r["test_ts2vec_alone_svm_accuracy"] for r in new]), ""]]
-                   if "test_ts2vec_alone_knn_accuracy" in new[0] else []),
-                 [ds, (f"{m} fused with the raw series ({' '.join(default_args)})" if "test_ts2vec_alone_knn_accuracy" in new[0] else f"default: {m}")
+                   if fused else []),
+                 [ds, (f"{m} fused with the raw series ({' '.join(default_args)})" if fused else f"default: {m}")
                   + f" ({len(seeds)} seeds)",
                   mean_std([r["test_knn_accuracy"] for r in new]),
                   mean_std([r["test_linear_accuracy"] for r in new]), mean_std([r["test_svm_accuracy"] for r in new]), PUBLISHED.get(ds, "-")]]

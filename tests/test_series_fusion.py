@@ -39,7 +39,7 @@ def test_fused_cosine_weighs_the_blocks_and_the_statistics_are_the_training_ones
     adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
     ts2vec = TS2VecEncoder(**ARGS).eval()
     z = encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len)
-    fused = SeriesRawFusionEncoder.wrap(ts2vec, ARGS, length=21, weight=0.5).fit_statistics(z).eval()
+    fused = SeriesRawFusionEncoder.wrap(ts2vec, length=21, weight=0.5).fit_statistics(z).eval()
     assert fused.embed_dim == 8 + 21 * 2
     np.testing.assert_allclose(fused.embedding_mean.numpy(), z.mean(0), rtol=1e-5, atol=1e-6)
     out = encode_in_length_order(fused, adapter.prepare_inputs, data, len)
@@ -64,7 +64,7 @@ def test_fused_series_model_round_trip_keeps_the_statistics(tmp_path):
     data = series()
     adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
     ts2vec = TS2VecEncoder(**ARGS).eval()
-    fused = SeriesRawFusionEncoder.wrap(ts2vec, ARGS, 25, 0.5).fit_statistics(encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len))
+    fused = SeriesRawFusionEncoder.wrap(ts2vec, 25, 0.5).fit_statistics(encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len))
     trained = encode_in_length_order(fused.eval(), adapter.prepare_inputs, data, len)
     EmbeddingModel.from_adapter(adapter, fused).save(tmp_path / "model")
     model = EmbeddingModel.load(tmp_path / "model", device="cpu")

@@ -24,15 +24,17 @@ from multicl.encoders.ts2vec import TS2VecEncoder
 def resample_valid_steps(values: torch.Tensor, lengths: torch.Tensor, length: int) -> torch.Tensor:
     """(B, T, C) zero-padded, valid lengths (B,) -> (B, length * C): each row's valid steps linearly
     interpolated to ``length`` steps (end points kept, as ``numpy.interp`` on [0, 1]), flattened step-major."""
-    rows = []
-    for row, n in zip(values, lengths.tolist()):
-        steps = row[: max(int(n), 1)].float().T[None]  # (1, C, n)
-        if steps.shape[-1] == 1:
+    lengths = lengths.to(values.device).clamp(min=1)
+    out = values.new_zeros((values.shape[0], length * values.shape[2]), dtype=torch.float32)
+    for n in torch.unique(lengths).tolist():  # rows of one length in one call (batches come sorted by length)
+        rows = torch.nonzero(lengths == n).flatten()
+        steps = values[rows, :n].float().transpose(1, 2)  # (R, C, n)
+        if n == 1:
             resampled = steps.expand(-1, -1, length)
         else:
             resampled = nn.functional.interpolate(steps, size=length, mode="linear", align_corners=True)
-        rows.append(resampled[0].T.reshape(-1))
-    return torch.stack(rows)
+        out[rows] = resampled.transpose(1, 2).reshape(len(rows), -1)
+    return out
 
 
 class SeriesRawFusionEncoder(nn.Module):
@@ -55,10 +57,9 @@ class SeriesRawFusionEncoder(nn.Module):
         self.embed_dim = self.ts2vec.embed_dim + self.length * int(ts2vec["in_channels"])
 
     @classmethod
-    def wrap(cls, encoder: TS2VecEncoder, arguments: dict[str, Any], length: int, weight: float = 0.5) -> "SeriesRawFusionEncoder":
-        """A fusion encoder holding a copy of the trained ``encoder``'s weights (``arguments``: its
-        constructor arguments; statistics not yet fitted)."""
-        fused = cls(arguments, length, weight)
+    def wrap(cls, encoder: TS2VecEncoder, length: int, weight: float = 0.5) -> "SeriesRawFusionEncoder":
+        """A fusion encoder holding a copy of the trained ``encoder``'s weights (statistics not yet fitted)."""
+        fused = cls(encoder.constructor_arguments(), length, weight)
         fused.ts2vec.load_state_dict(encoder.state_dict())
         return fused.to(next(encoder.parameters()).device)
 

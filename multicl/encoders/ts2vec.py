@@ -65,6 +65,12 @@ class TS2VecEncoder(nn.Module):
         self.repr_dropout = nn.Dropout(dropout)
         self.embed_dim, self.mask_p = embed_dim, float(mask_p)
 
+    def constructor_arguments(self) -> dict:
+        """The arguments that rebuild this module (read back from its structure; the saved-model format stores them)."""
+        return {"in_channels": self.input_fc.in_features, "embed_dim": self.embed_dim, "hidden": self.input_fc.out_features,
+                "depth": len(self.blocks) - 1, "kernel_size": self.blocks[0].conv1.kernel_size[0], "mask_p": self.mask_p,
+                "dropout": float(self.repr_dropout.p)}
+
     def forward_steps(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """-> (B, T, embed_dim), zero at padded steps; masked timesteps and dropout only in train mode."""
         x = inputs["values"]  # (B, T, C)

@@ -62,9 +62,7 @@ def _describe_series_transformer(e: SequenceTransformerEncoder) -> dict[str, Any
 
 
 def _describe_ts2vec(e: TS2VecEncoder) -> dict[str, Any]:
-    return {"in_channels": e.input_fc.in_features, "embed_dim": e.embed_dim, "hidden": e.input_fc.out_features,
-            "depth": len(e.blocks) - 1, "kernel_size": e.blocks[0].conv1.kernel_size[0], "mask_p": e.mask_p,
-            "dropout": float(e.repr_dropout.p)}
+    return e.constructor_arguments()
 
 
 def _describe_series_fusion(e: SeriesRawFusionEncoder) -> dict[str, Any]:

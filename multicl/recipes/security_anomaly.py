@@ -249,7 +249,7 @@ def main(cfg: Config) -> dict[str, float]:
                                           cfg.temperature, cfg.seed, device=device, overwrite=cfg.overwrite)
         timings["neutral_ad_train_seconds"] = time.perf_counter() - t
         reference_z = view_embeddings(model, train_x, device=device) if "neutral_ad_knn" in wanted else None
-        save_model(model, out / "model", extra={"method": cfg.method, **settings})
+        save_model(model, out / "model")
     save_detector(out / "model", cfg.method, settings, pre, train_x)
     t = time.perf_counter()
     own = sorted(wanted & set(SAVED_DETECTORS))
@@ -331,13 +331,11 @@ def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
     if reference is None and set(parts) & {"raw_knn", "neutral_ad_knn"}:
         raise FileNotFoundError(f"{folder}: reference_rows.npy is missing; the saved method {meta['method']!r} needs the normal reference rows")
 
-    cache: dict[str, np.ndarray] = {}
+    reference_z = view_embeddings(model, reference) if "neutral_ad_knn" in parts else None  # once per loaded detector
 
     def score(frame) -> np.ndarray:
         x = raw_features(pre.transform(frame), pre.cardinalities)
-        if "neutral_ad_knn" in parts and "embedded" not in cache:  # the reference rows' embeddings, once per loaded detector
-            cache["embedded"] = view_embeddings(model, reference)
-        out = part_scores(parts, x, model, reference, cache.get("embedded"), meta, icl=icl)
+        out = part_scores(parts, x, model, reference, reference_z, meta, icl=icl)
         return out[parts[0]] if len(parts) == 1 else rank_mean(*(out[p] for p in parts))
 
     return score

@@ -157,13 +157,8 @@ def pretrain(adapter: SequenceAdapter, policy: FalseNegativePolicy, out_dir: Pat
     return encoder, summary
 
 
-def ts2vec_arguments(adapter: SequenceAdapter, cfg: Config) -> dict[str, Any]:
-    return {"in_channels": adapter.channels, "embed_dim": cfg.ts2vec_dims, "hidden": cfg.ts2vec_hidden, "depth": cfg.ts2vec_depth,
-            "mask_p": cfg.ts2vec_mask_p}
-
-
 def build_ts2vec_encoder(adapter: SequenceAdapter, cfg: Config) -> TS2VecEncoder:
-    return TS2VecEncoder(**ts2vec_arguments(adapter, cfg))
+    return TS2VecEncoder(adapter.channels, cfg.ts2vec_dims, cfg.ts2vec_hidden, cfg.ts2vec_depth, mask_p=cfg.ts2vec_mask_p)
 
 
 def fuse_raw(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[np.ndarray], cfg: Config, device: str) -> torch.nn.Module:
@@ -171,7 +166,7 @@ def fuse_raw(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[
     longest training length)]``, the z-scoring fitted on the training series (multicl/encoders/series_fusion.py)."""
     from multicl.encoders.series_fusion import SeriesRawFusionEncoder
 
-    fused = SeriesRawFusionEncoder.wrap(encoder, ts2vec_arguments(adapter, cfg), max(len(x) for x in fit_series), cfg.fuse_raw_weight)
+    fused = SeriesRawFusionEncoder.wrap(encoder, max(len(x) for x in fit_series), cfg.fuse_raw_weight)
     return fused.fit_statistics(embed(encoder, adapter, fit_series, device)).eval()
 
 
