@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -173,13 +174,14 @@ def main() -> None:
     parser.add_argument("--seed-dirs", nargs="+", type=Path, default=None,
                         help="print the over-seeds table of these --out folders (each a full test stage) and exit")
     parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's default (smoke runs only)")
+    parser.add_argument("--recipe-flags", default="", help='more recipe flags for every run, one string (e.g. "--method swav")')
     args = parser.parse_args()
     if args.seed_dirs:
         text = seeds_table(args.seed_dirs, SUMMARY_ROWS) + f"\nseeds: one per folder {[str(d) for d in args.seed_dirs]}; ddof=1 over seeds"
         (args.seed_dirs[0] / "seeds_table.md").write_text(text + "\n")
         print(text)
         return
-    extra = [] if args.max_steps is None else ["--max-steps", str(args.max_steps)]
+    extra = ([] if args.max_steps is None else ["--max-steps", str(args.max_steps)]) + shlex.split(args.recipe_flags)
     all_folds = DEV_FOLDS if args.stage == "dev" else TEST_FOLDS
     chosen = args.folds or list(all_folds)
     if not args.table_only:

@@ -27,11 +27,15 @@ METHODS = (
 MULTI_CROP_METHODS = frozenset({"swav", "dino"})
 
 
-def mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool = True) -> nn.Module:
+def mlp(in_dim: int, hidden: int, out_dim: int, batch_norm: bool = True, output_norm: bool = False) -> nn.Module:
+    """Linear -> (BatchNorm) -> ReLU -> Linear, and with ``output_norm`` a BatchNorm without affine on the
+    output (SimSiam's projector: without it SimSiam barely learns, tests/test_methods_learn.py)."""
     layers: list[nn.Module] = [nn.Linear(in_dim, hidden)]
     if batch_norm:
         layers.append(nn.BatchNorm1d(hidden))
     layers += [nn.ReLU(inplace=True), nn.Linear(hidden, out_dim)]
+    if output_norm:
+        layers.append(nn.BatchNorm1d(out_dim, affine=False))
     return nn.Sequential(*layers)
 
 
@@ -60,7 +64,7 @@ def build_learner(
         out_dim = num_prototypes or 1024
         head = DINOHead(embed_dim, out_dim, hidden_dim=2 * hidden_dim, bottleneck_dim=projection_dim)
         return DINOLearner(encoder, head, DINOLoss(out_dim), momentum=MomentumSchedule(0.996, 1.0, total_steps))
-    projector = mlp(embed_dim, hidden_dim, projection_dim)
+    projector = mlp(embed_dim, hidden_dim, projection_dim, output_norm=method.startswith("simsiam"))
     if method == "swav":
         queue = min(queue_size, dataset_size) if dataset_size else 0
         return SwAVLearner(encoder, projector, projection_dim, num_prototypes or 256, SwAVLoss(), queue_length=queue)
