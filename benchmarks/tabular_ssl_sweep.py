@@ -41,6 +41,6 @@ for spec in sys.argv[1:]:
     ad = TabularAdapter(T, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, embed_dim=cfg.embed_dim, encoder=encoder_kind)
     enc = ad.build_encoder()
     t = time.time()
-    st.pretrain(ad, enc, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(), Path(f"runs/tabular_ssl_sweep/{spec}"), cfg.max_steps,
+    st.pretrain(ad, st.contrastive_learner(enc, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(), cfg), Path(f"runs/tabular_ssl_sweep/{spec}"), cfg.max_steps,
                 st.Config(**{**cfg.__dict__}))
     print(spec, evaluate(encode_table(enc, T), encode_table(enc, V)), round(time.time() - t), flush=True)

@@ -23,7 +23,8 @@ def write_ts(path, rng, n):
 
 
 @pytest.mark.slow
-def test_security_recipe_model_loads_encodes_and_searches(tmp_path):
+@pytest.mark.parametrize("method", ["info_nce", "simsiam"])
+def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
     from multicl.recipes.security_threat import Config, main
 
     rng = np.random.default_rng(0)
@@ -36,9 +37,11 @@ def test_security_recipe_model_loads_encodes_and_searches(tmp_path):
     new = table(30)
     new.to_csv(tmp_path / "test.csv", index=False)
     main(Config(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"), out_dir=str(tmp_path / "out"), device="cpu",
-                max_steps=4, batch_size=32, label_fractions=(), supervised_steps=2, finetune_steps=0, knn_k=3, anomaly_k=3, embed_dim=8))
+                max_steps=4, batch_size=32, label_fractions=(), supervised_steps=2, finetune_steps=0, knn_k=3, anomaly_k=3, embed_dim=8,
+                method=method))
     model = EmbeddingModel.load(tmp_path / "out" / "model")
     assert model.modality == "table" and model.embed_dim == 8
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["method"] == method
     emb = model.encode(new)
     assert emb.shape == (30, 8)
     ids, scores = model.index(tmp_path / "test.csv").search(new.iloc[:3], k=2)
@@ -114,3 +117,32 @@ def test_graph_recipe_model_loads_encodes_and_searches(tmp_path, shared_data):
         model.encode((graph.x[:, :10], graph.edge_index))
     with pytest.raises(TypeError, match="node-level graph model"):
         model.encode([graph])
+
+
+@pytest.mark.slow
+def test_security_recipe_methods_train_the_encoder_they_are_given():
+    """Every ``--method`` of security_threat wraps the recipe's encoder itself (the one saved after training)
+    and one step moves its weights."""
+    import torch
+
+    from multicl.data.table_preprocessing import TablePreprocessor
+    from multicl.modalities.tabular import TabularAdapter
+    from multicl.modalities.views_dataset import ViewsDataset
+    from multicl.recipes.security_threat import SSL_METHODS, Config, self_supervised_learner
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"bytes": rng.pareto(1.2, 64) * 100, "rate": rng.random(64), "proto": rng.choice(["tcp", "udp"], 64)})
+    pre = TablePreprocessor().fit(frame)
+    adapter = TabularAdapter(pre.transform(frame), pre, embed_dim=8)
+    dataset = ViewsDataset(list(range(32)), adapter, seed=0)
+    batch = adapter.collate([dataset[i] for i in range(32)])
+    for method in SSL_METHODS:
+        torch.manual_seed(0)
+        encoder = adapter.build_encoder()
+        learner = self_supervised_learner(encoder, Config(method=method, embed_dim=8), 64)
+        assert learner.encoder is encoder, method
+        before = [p.detach().clone() for p in encoder.parameters()]
+        optimizer = torch.optim.SGD(learner.parameters(), lr=0.1)
+        learner(batch).backward()
+        optimizer.step()
+        assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters())), method

@@ -57,13 +57,14 @@ from multicl.recipes._cli import OVERWRITE_HELP, console_main, check_batch_fits,
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
-from multicl.train.methods import mlp
+from multicl.train.methods import build_learner, mlp
 from multicl.train.trainer import Trainer
 from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_threat")
 SHARED = shared_data_dir() / "security" / "nsl_kdd"
+SSL_METHODS = ("info_nce", "nt_xent", "dcl", "moco", "byol", "simsiam", "barlow_twins", "vicreg")  # two-view, no labels
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class Config:
     max_steps: int = field(default=1000, metadata={"help": "self-supervised pre-training steps"})
     batch_size: int = field(default=256, metadata={"help": "rows per step"})
     learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    method: str = field(default="info_nce", metadata={"help": "self-supervised method on the SCARF views (info_nce: with --temperature and "
+                        "the recipe's head; the others: multicl.train.methods with their usual heads)", "choices": list(SSL_METHODS)})
     temperature: float = field(default=0.1, metadata={"help": "InfoNCE temperature"})
     corruption: float = field(default=0.3, metadata={"help": "SCARF: share of features redrawn from their marginals"})
     mask_rate: float = field(default=0.0, metadata={"help": "share of features blanked in each view"})
@@ -197,9 +200,23 @@ def probe_scores(train_z, train_y, test_z, test_y, names: list[str], prefix: str
     return scores, predictions
 
 
-def pretrain(adapter: TabularAdapter, encoder: torch.nn.Module, objective: torch.nn.Module, policy: FalseNegativePolicy,
-             out_dir: Path, steps: int, cfg: Config) -> dict[str, Any]:
-    learner = ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=policy)
+def contrastive_learner(encoder: torch.nn.Module, objective: torch.nn.Module, policy: FalseNegativePolicy, cfg: Config) -> ContrastiveLearner:
+    """``encoder`` + the recipe's projection head (256 -> 128), ``objective`` over the batch, masked by ``policy``."""
+    return ContrastiveLearner(encoder, objective, head=mlp(cfg.embed_dim, 256, 128), policy=policy)
+
+
+def self_supervised_learner(encoder: torch.nn.Module, cfg: Config, rows: int) -> torch.nn.Module:
+    """``--method``: InfoNCE (the recipe's head and ``--temperature``) or a method of
+    :func:`multicl.train.methods.build_learner` with its usual heads (projection 128, hidden 256)."""
+    if cfg.method == "info_nce":
+        return contrastive_learner(encoder, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(), cfg)
+    # MoCo's queue: 4,096 keys, or a quarter of a small table (a queue near the table's size holds the anchors' own rows)
+    return build_learner(cfg.method, encoder, cfg.embed_dim, projection_dim=128, hidden_dim=256, dataset_size=rows,
+                         queue_size=min(4096, max(1, rows // 4)))
+
+
+def pretrain(adapter: TabularAdapter, learner: torch.nn.Module, out_dir: Path, steps: int, cfg: Config) -> dict[str, Any]:
+    """Train ``learner`` (its encoder in place) for ``steps`` on ``adapter``'s views of every row."""
     trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                 weight_decay=1e-5, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device,
                                 precision="auto", log_every=20, save_every=None, progress_bar=True)  # None: every tenth of the run
@@ -244,8 +261,7 @@ def main(cfg: Config) -> dict[str, float]:
     random_encoder = adapter.build_encoder()
     encoder = copy.deepcopy(random_encoder)
     t = time.perf_counter()
-    summary = pretrain(adapter, encoder, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(),
-                       out / "pretrain", cfg.max_steps, cfg)
+    summary = pretrain(adapter, self_supervised_learner(encoder, cfg, len(train_table)), out / "pretrain", cfg.max_steps, cfg)
     timings["pretrain_seconds"] = time.perf_counter() - t
     import dataclasses
 
@@ -324,7 +340,7 @@ def main(cfg: Config) -> dict[str, float]:
         }
         for name, (run_adapter, objective, policy) in runs.items():
             tuned = copy.deepcopy(encoder).cpu()
-            pretrain(run_adapter, tuned, objective, policy, out / f"finetune_{name}", cfg.finetune_steps, cfg)
+            pretrain(run_adapter, contrastive_learner(tuned, objective, policy, cfg), out / f"finetune_{name}", cfg.finetune_steps, cfg)
             tuned = tuned.to(device)
             metrics.update(probe_scores(embed(tuned, train_table), y_train, embed(tuned, test_table), y_test, names,
                                         f"test_{name}", cfg.knn_k, cfg.seed, hard)[0])
