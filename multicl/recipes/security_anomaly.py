@@ -19,8 +19,8 @@ and its K transformations' embeddings, unit-normalised and concatenated),
 ``icl`` (Shenkar & Wolf 2022: internal contrastive learning, each window of consecutive features
 must find its own complement within the row; multicl/train/icl.py; the authors' sizes, not tuned here),
 ``raw_knn`` (mean squared L2 distance to the k nearest normal rows in the scaled raw features),
-``ssl_knn`` (cosine kNN distance in the embedding of the security_threat recipe's pre-training:
-SCARF + InfoNCE, here on normal rows only), ``random_knn`` (the same encoder untrained), and any
+``ssl_knn`` (cosine kNN distance in the embedding of the security_threat recipe's pre-training as
+it was when these baselines were measured: SCARF + InfoNCE, here on normal rows only), ``random_knn`` (the same encoder untrained), and any
 ``a+b`` of these (the mean of the detectors' ranks), e.g. the default ``neutral_ad+raw_knn``.
 
 Defaults chosen on the NSL-KDD dev split only (25% of KDDTrain+_20Percent, stratified, seed 0;
@@ -118,7 +118,7 @@ class Config:
     icl_learning_rate: float = field(default=1e-3, metadata={"help": "ICL Adam learning rate (the authors' code)"})
     icl_temperature: float = field(default=0.01, metadata={"help": "ICL temperature (the authors' code)"})
     ssl_knn_k: int = field(default=10, metadata={"help": "neighbours of ssl_knn / random_knn (the security_threat recipe's anomaly_k)"})
-    ssl_steps: int = field(default=1000, metadata={"help": "pre-training steps of the ssl_knn baseline (the security_threat default)"})
+    ssl_steps: int = field(default=1000, metadata={"help": "pre-training steps of the ssl_knn baseline (SCARF + InfoNCE, security_threat's steps)"})
     non_numeric: str = field(default="error", metadata={"help": "a non-number in a numeric column: error or nan (imputed)", "choices": ["error", "nan"]})
     max_train_rows: int = field(default=0, metadata={"help": "use at most this many normal training rows (0: all; quick tests)"})
 
@@ -173,7 +173,7 @@ def load_data(cfg: Config) -> AnomalyData:
 
 
 def ssl_encoders(pre: TablePreprocessor, train_table, cfg: Config, out: Path, device: str) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(random-init, pre-trained) encoders of the security_threat recipe (SCARF views, InfoNCE), on normal rows."""
+    """(random-init, pre-trained) encoders of the security_threat recipe's InfoNCE pre-training (SCARF views), on normal rows."""
     import copy
 
     from multicl.modalities.tabular import TabularAdapter
