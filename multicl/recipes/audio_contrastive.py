@@ -90,7 +90,7 @@ class Config:
     precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16 (bf16 autocast halves CNN time on CPUs with AMX)"})
     sample_rate: int = field(default=8000, metadata={"help": "clips are resampled to this rate"})
     method: str = field(default="infonce", metadata={"help": "self-supervised method: infonce (SimCLR-style, two views; the old default) | "
-                                                     "dino (self-distillation on multi-crop) | swav (online clustering on multi-crop); infonce is the "
+                                                     "dino (self-distillation on multi-crop) | swav (online clustering on multi-crop) | vicreg | barlow_twins (two views); infonce is the "
                                                      "default because it won on dev splits (FSDD inner leave-one-speaker-out, docs/audio.md)",
                                                      "choices": AUDIO_METHODS})
     max_steps: int = field(default=400, metadata={"help": "self-supervised pre-training steps (400: the default run fits 10 minutes on 2 CPU cores)"})

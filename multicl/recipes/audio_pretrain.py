@@ -37,9 +37,11 @@ from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
 from multicl.train.momentum import MomentumSchedule
 from multicl.train.swav import SwAVLearner
+from multicl.train import methods
 from multicl.train.trainer import Trainer
 
-AUDIO_METHODS = ("infonce", "dino", "swav")
+AUDIO_METHODS = ("infonce", "dino", "swav", "vicreg", "barlow_twins")
+TWO_VIEW_METHODS = frozenset({"infonce", "vicreg", "barlow_twins"})  # the others train on multi-crop batches
 KEEP = ("student", "teacher")
 
 
@@ -47,7 +49,7 @@ KEEP = ("student", "teacher")
 class PretrainSpec:
     """The method and its settings (the recipe's flags of the same names).
 
-    method: ``infonce`` | ``dino`` | ``swav``; temperature: InfoNCE's; crops: multi-crop
+    method: ``infonce`` | ``dino`` | ``swav`` | ``vicreg`` | ``barlow_twins``; temperature: InfoNCE's; crops: multi-crop
     (dino / swav); dino_out_dim: DINO's K (SwAV: the number of prototypes);
     dino_momentum: the teacher EMA's start (rising to 1 along a cosine);
     teacher_temperature: DINO's teacher temperature warm-up ``(start, end)``;
@@ -90,6 +92,8 @@ def build_learner(spec: PretrainSpec, encoder: nn.Module, embed_dim: int, datase
                            teacher_temperature=tuple(spec.teacher_temperature))
     if spec.method == "swav":
         return SwAVLearner(encoder, mlp(embed_dim, 256, 128), 128, spec.dino_out_dim, SwAVLoss(), queue_length=min(1024, dataset_size))
+    if spec.method in ("vicreg", "barlow_twins") and not labelled:
+        return methods.build_learner(spec.method, encoder, embed_dim, projection_dim=128, hidden_dim=256)
     objective = build_objective("supcon" if labelled else "info_nce", temperature=spec.temperature)
     return ContrastiveLearner(encoder, objective, head=mlp(embed_dim, 256, 128), policy=FalseNegativePolicy())
 
@@ -99,7 +103,7 @@ def pretrain(adapter: AudioAdapter, spec: PretrainSpec, encoder: nn.Module, embe
     """Train ``encoder`` on every clip of ``adapter`` (labels unused unless ``labelled``)."""
     samples = list(range(len(adapter.waveforms)))
     learner = build_learner(spec, encoder, embed_dim, len(samples), labelled)
-    if spec.method == "infonce":
+    if spec.method in TWO_VIEW_METHODS or labelled:
         dataset: Any = ViewsDataset(samples, adapter, seed=seed)
         collate = adapter.collate
     else:
