@@ -1,6 +1,7 @@
 """Does joining the self-supervised CNN embedding with log-mel statistics beat both? (issue 18)
 
-Each run is the audio recipe with its defaults (InfoNCE, 400 steps) but ``--fuse-stats none``, in a
+Each run is the audio recipe with its defaults (400 steps; the InfoNCE rows of docs/audio.md were run when
+InfoNCE was the default: ``--recipe-flags=--method=infonce`` repeats them) but ``--fuse-stats none``, in a
 fresh temporary out dir; afterwards the saved CNN embeds the probe-training and scored clips, and the same kNN (cosine,
 k=5, distance-weighted) and linear probes score:
 
