@@ -1,6 +1,6 @@
 """Anomaly detection scores and their figures (no attack labels needed to score).
 
-- :func:`knn_anomaly_scores`: mean distance to the ``k`` nearest normal vectors (hnswlib);
+- :func:`knn_anomaly_scores`: mean distance to the ``k`` nearest normal vectors (exact search, hnswlib beyond 1e10 pairs);
 - NeuTraL-AD's scores come from :func:`multicl.train.neutral_ad.anomaly_scores`;
 - :func:`rank_mean`: several detectors' scores as one (the mean of their ranks);
 - :func:`detection_scores`: AUROC and detection rate at a false-alarm rate;
@@ -10,38 +10,26 @@ Every function takes scores where higher means more anomalous.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.stats import rankdata
 from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 
-from multicl.negatives.ann_index import HnswIndex
+from multicl.negatives.ann_index import HnswIndex, exact_topk
 
 
 EXACT_PAIRS = 1e10  # distinct normal rows x distinct queries up to which the neighbours are found exactly (~30 s per 1e9 pairs of 78 dims, one core)
 
 
 def exact_neighbours(reference: np.ndarray, queries: np.ndarray, k: int, space: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force ``k`` nearest rows of ``reference`` for each query (float64, in chunks) -> (labels (Q, k),
-    distances (Q, k) ascending; 1 - cosine or squared L2)."""
-    ref = np.asarray(reference, dtype=np.float64)
+    """Brute-force ``k`` nearest rows of ``reference`` for each query -> (labels (Q, k), distances (Q, k)
+    ascending; 1 - cosine or squared L2), by :func:`~multicl.negatives.ann_index.exact_topk` on float64
+    inputs (the neighbours of lattice-like rows are chosen without float32 rounding; distances come back float32-exact)."""
+    ref, q = torch.from_numpy(np.asarray(reference, dtype=np.float64)), torch.from_numpy(np.asarray(queries, dtype=np.float64))
     if space == "cosine":
-        ref = ref / np.clip(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12, None)
-    ref_sq = (ref ** 2).sum(1)
-    k = min(k, len(ref))
-    chunk = max(1, int(2e7 // max(1, len(ref))))
-    labels, distances = [], []
-    for start in range(0, len(queries), chunk):
-        q = np.asarray(queries[start:start + chunk], dtype=np.float64)
-        if space == "cosine":
-            q = q / np.clip(np.linalg.norm(q, axis=1, keepdims=True), 1e-12, None)
-            d = 1.0 - q @ ref.T
-        else:
-            d = np.maximum((q ** 2).sum(1)[:, None] + ref_sq[None, :] - 2.0 * q @ ref.T, 0.0)
-        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(ref) else np.broadcast_to(np.arange(len(ref)), d.shape)
-        part_d = np.take_along_axis(d, part, axis=1)
-        order = np.argsort(part_d, axis=1, kind="stable")
-        labels.append(np.take_along_axis(part, order, axis=1))
-        distances.append(np.take_along_axis(part_d, order, axis=1))
-    return np.concatenate(labels), np.concatenate(distances)
+        ref, q = torch.nn.functional.normalize(ref, dim=1), torch.nn.functional.normalize(q, dim=1)
+    rows, sims = exact_topk(q, ref, k, "ip" if space == "cosine" else "l2", chunk_size=max(1, int(2e7 // max(1, len(ref)))))
+    distances = 1.0 - sims.double() if space == "cosine" else (-sims.double()).clamp(min=0.0)
+    return rows.numpy(), distances.numpy()
 
 
 def knn_anomaly_scores(normal: np.ndarray, queries: np.ndarray, k: int = 10, space: str = "cosine",
