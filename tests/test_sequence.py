@@ -281,4 +281,12 @@ def test_raw_series_baselines_include_svm_and_dtw():
     assert out["dev_raw_dtw_1nn_accuracy"] == 100.0
     z = np.c_[y, 1 - y] + 0.01 * rng.standard_normal((16, 2))
     scores = embedding_scores(z[train], y[train], z[test], y[test], 3, "x")
-    assert scores["x_knn_accuracy"] == scores["x_linear_accuracy"] == scores["x_svm_accuracy"] == 100.0
+    assert scores["x_1nn_accuracy"] == scores["x_knn_accuracy"] == scores["x_linear_accuracy"] == scores["x_svm_accuracy"] == 100.0
+    # the embedding's 1-NN is the cosine nearest neighbour's label: flip the label of test row 0's nearest training row
+    unit_test, unit_train = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (z[test], z[train]))
+    nearest = np.argmax(unit_test @ unit_train.T, axis=1)
+    flipped = y[train].copy()
+    flipped[nearest[0]] = 1 - flipped[nearest[0]]
+    expected = 100 * np.mean(flipped[nearest] == y[test])
+    assert expected < 100
+    assert embedding_scores(z[train], flipped, z[test], y[test], 3, "f")["f_1nn_accuracy"] == pytest.approx(expected)

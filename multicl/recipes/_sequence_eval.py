@@ -9,7 +9,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from multicl.eval.anomaly import knn_anomaly_scores
 from multicl.eval.dtw import dtw_1nn_predict
-from multicl.eval.probe import knn_proba, linear_predict, linear_proba, probe_accuracies
+from multicl.eval.probe import knn_predict, knn_proba, linear_predict, linear_proba, probe_accuracies
 from multicl.eval.svm_probe import svm_probe
 
 
@@ -23,10 +23,12 @@ def resample(series: np.ndarray, length: int) -> np.ndarray:
 
 
 def embedding_scores(train_z, y_train, test_z, y_test, k: int, prefix: str) -> dict[str, float]:
-    """``{prefix}_knn_accuracy`` (cosine, distance-weighted), ``{prefix}_linear_accuracy`` (logistic
+    """``{prefix}_1nn_accuracy`` (cosine nearest neighbour: the counterpart of the raw series' euclidean
+    1-NN), ``{prefix}_knn_accuracy`` (cosine, distance-weighted), ``{prefix}_linear_accuracy`` (logistic
     regression) and ``{prefix}_svm_accuracy`` (TS2Vec's RBF SVM, C by cross-validation on the
     training rows; ``{prefix}_svm_C``), x100."""
     out = probe_accuracies(train_z, y_train, test_z, y_test, k, prefix)
+    out[f"{prefix}_1nn_accuracy"] = 100 * float(np.mean(knn_predict(train_z, y_train, test_z, k=1) == np.asarray(y_test)))
     svm = svm_probe(train_z, y_train, test_z, y_test)
     return out | {f"{prefix}_svm_accuracy": svm["accuracy"], f"{prefix}_svm_C": svm["C"]}
 

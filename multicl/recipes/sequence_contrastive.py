@@ -393,10 +393,9 @@ def report(m: dict[str, Any], cfg: Config) -> str:
     split = m.get("split", "test")
     if f"{split}_raw_1nn_accuracy" in m:
         r = f"{split}_raw"
-        rows = [["raw series, euclidean 1-NN", _fmt(m[f"{r}_1nn_accuracy"]), "-", "-"],
-                ["raw series, DTW 1-NN", _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-"],
-                [f"raw series, euclidean {cfg.knn_k}-NN / logistic regression / RBF SVM", _fmt(m[f"{r}_knn_accuracy"]),
-                 _fmt(m[f"{r}_linear_accuracy"]), _fmt(m[f"{r}_svm_accuracy"])]]
+        rows = [["raw series (euclidean)", _fmt(m[f"{r}_1nn_accuracy"]), _fmt(m[f"{r}_knn_accuracy"]), _fmt(m[f"{r}_linear_accuracy"]),
+                 _fmt(m[f"{r}_svm_accuracy"])],
+                ["raw series, DTW (band {:g})".format(cfg.dtw_band), _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-", "-"]]
         for method in [x for x in ("infonce", "ts2vec") if f"{split}_{x}_knn_accuracy" in m]:
             name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else "TS2Vec encoder + hierarchical loss"
             fused = f"{split}_{method}_alone_knn_accuracy" in m
@@ -405,8 +404,9 @@ def report(m: dict[str, Any], cfg: Config) -> str:
                     ("pre-trained, no labels" + (f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if fused else ""), f"{split}_{method}"))
             for label, p in runs:
                 rows.append([f"{name}, {label}" + (" (default)" if method == cfg.method and p == f"{split}_{method}" else ""),
-                             _fmt(m[f"{p}_knn_accuracy"]), _fmt(m[f"{p}_linear_accuracy"]), _fmt(m[f"{p}_svm_accuracy"])])
-        table = format_table(rows, ["encoder", f"kNN acc (k={cfg.knn_k})", "linear acc", "SVM acc"]) + f"\n({split} split)"
+                             _fmt(m.get(f"{p}_1nn_accuracy")), _fmt(m[f"{p}_knn_accuracy"]), _fmt(m[f"{p}_linear_accuracy"]),
+                             _fmt(m[f"{p}_svm_accuracy"])])
+        table = format_table(rows, ["encoder", "1-NN acc", f"kNN acc (k={cfg.knn_k})", "linear acc", "SVM acc"]) + f"\n({split} split)"
     else:
         enc = cfg.encoder if cfg.method == "infonce" else "TS2Vec encoder"
         rows = [[name, _fmt(m.get(f"{p}_knn_accuracy")), _fmt(m.get(f"{p}_linear_accuracy")), _fmt(m.get(f"{p}_knn_auroc")),
