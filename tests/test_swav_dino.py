@@ -47,7 +47,7 @@ def test_sinkhorn_matches_the_reference_and_equipartitions():
     # Q = diag(a) exp(S / eps) diag(b): log Q - S / eps is a sum of a row and a column term
     residual = q.log() - scores.double() / 0.5
     centred = residual - residual.mean(1, keepdim=True) - residual.mean(0, keepdim=True) + residual.mean()
-    assert float(centred.abs().max()) < 1e-6
+    assert float(centred.abs().max()) < 1e-5  # float32 codes (by design): the log carries ~1e-6 rounding; a non-scaling step leaves >1e-2
     assert sinkhorn_knopp(scores * 1e3, epsilon=0.05).isfinite().all()  # the max shift keeps huge logits finite
     with pytest.raises(ValueError, match="epsilon"):
         sinkhorn_knopp(scores, epsilon=0.0)
