@@ -69,6 +69,26 @@ def embed_views(model: NeuTraLADModel, x: np.ndarray) -> tuple[np.ndarray, np.nd
     return every[:, :model.config["embed_dim"]], every
 
 
+def write_run(out: Path, stem: str, scores: dict[str, dict[str, np.ndarray]], is_anomaly: dict[str, np.ndarray], footer: str) -> str:
+    """One run's table (AUROC and detection at 1% false alarms per subset, best first) and scores:
+    ``<out>/<stem>.md`` and ``<stem>.npz`` (``<subset>__<detector>`` arrays, as :func:`rank_dev` reads them) -> the table."""
+    rows = []
+    for det in scores[next(iter(scores))]:
+        row = [det]
+        for name, y in is_anomaly.items():
+            m = detection_scores(scores[name][det], y, prefix="d")
+            row += [f"{m['d_auroc']:.2f}", f"{m['d_detection_at_1pct_fpr']:.2f}"]
+        rows.append(row)
+    rows.sort(key=lambda r: -float(r[1]))
+    header = ["detector"] + [f"{n} {k}" for n in is_anomaly for k in ("AUROC", "det@1%")]
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / f"{stem}.npz", **{f"{n}__{d}": v for n, s in scores.items() for d, v in s.items()},
+                        **{f"{n}__is_anomaly": y for n, y in is_anomaly.items()})
+    text = f"{format_table(rows, header)}\n{footer}"
+    (out / f"{stem}.md").write_text(text + "\n")
+    return text
+
+
 def rank_dev(out: Path, seeds: list[int], later: bool = False) -> str:
     """The selection criterion, averaged over the stored dev seeds: the mean of NSL-KDD dev and hard-dev AUROC,
     and (``later``) of the KDD Cup 99 later-recording AUROC as a third term."""
@@ -175,22 +195,8 @@ def main() -> None:
                       *((("icl", "neutral", "raw_k1"), ("icl", "neutral", "raw_k10")) if icl is not None else ())):
             s["+".join(combo)] = rank_mean(*(s[c] for c in combo))
         scores[name] = s
-    rows = []
-    for det in scores[next(iter(scores))]:
-        row = [det]
-        for name, (_, y) in evals.items():
-            m = detection_scores(scores[name][det], y, prefix="d")
-            row += [f"{m['d_auroc']:.2f}", f"{m['d_detection_at_1pct_fpr']:.2f}"]
-        rows.append(row)
-    rows.sort(key=lambda r: -float(r[1]))
-    header = ["detector"] + [f"{n} {k}" for n in evals for k in ("AUROC", "det@1%")]
-    table = format_table(rows, header)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.eval_split}_seed{args.seed}"
-    np.savez_compressed(args.out / f"{stem}.npz", **{f"{n}__{d}": v for n, s in scores.items() for d, v in s.items()},
-                        **{f"{n}__is_anomaly": y for n, (_, y) in evals.items()})
-    text = f"{table}\nseed {args.seed}, {args.eval_split}: {len(train_x)} normal fit rows; wall {time.perf_counter() - start:.0f}s"
-    (args.out / f"{stem}.md").write_text(text + "\n")
+    footer = f"seed {args.seed}, {args.eval_split}: {len(train_x)} normal fit rows; wall {time.perf_counter() - start:.0f}s"
+    text = write_run(args.out, f"{args.eval_split}_seed{args.seed}", scores, {n: y for n, (_, y) in evals.items()}, footer)
     print(text)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, rank_dev, test_table  # noqa: E402
+from anomaly_candidates import later_recording_data, rank_dev, test_table, write_run  # noqa: E402
 
 from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores, rank_mean  # noqa: E402
@@ -105,23 +105,9 @@ def run(split: str, seed: int, out: Path) -> str:
         base = [d for d in s if not d.startswith("raw_")]
         for a, b in itertools.product(base, ("raw_k1", "raw_k10")):
             s[f"{a}+{b}"] = rank_mean(s[a], s[b])
-    rows = []
-    for det in scores[next(iter(scores))]:
-        row = [det]
-        for name, (_, y) in eval_tables.items():
-            m = detection_scores(scores[name][det], y, prefix="d")
-            row += [f"{m['d_auroc']:.2f}", f"{m['d_detection_at_1pct_fpr']:.2f}"]
-        rows.append(row)
-    rows.sort(key=lambda r: -float(r[1]))
-    header = ["detector"] + [f"{n} {k}" for n in eval_tables for k in ("AUROC", "det@1%")]
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{split}_seed{seed}"
-    np.savez_compressed(out / f"{stem}.npz", **{f"{n}__{d}": v for n, s in scores.items() for d, v in s.items()},
-                        **{f"{n}__is_anomaly": y for n, (_, y) in eval_tables.items()})
     timing = ", ".join(f"{m} {s:.0f}s" for m, s in seconds.items())
-    text = (f"{format_table(rows, header)}\nseed {seed}, {split}: {len(train_x)} normal fit rows; pre-training {timing}; "
-            f"wall {time.perf_counter() - start:.0f}s")
-    (out / f"{stem}.md").write_text(text + "\n")
+    footer = f"seed {seed}, {split}: {len(train_x)} normal fit rows; pre-training {timing}; wall {time.perf_counter() - start:.0f}s"
+    text = write_run(out, f"{split}_seed{seed}", scores, {n: y for n, (_, y) in eval_tables.items()}, footer)
     return text
 
 
