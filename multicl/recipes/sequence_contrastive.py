@@ -395,7 +395,7 @@ def report(m: dict[str, Any], cfg: Config) -> str:
         r = f"{split}_raw"
         rows = [["raw series (euclidean)", _fmt(m[f"{r}_1nn_accuracy"]), _fmt(m[f"{r}_knn_accuracy"]), _fmt(m[f"{r}_linear_accuracy"]),
                  _fmt(m[f"{r}_svm_accuracy"])],
-                ["raw series, DTW (band {:g})".format(cfg.dtw_band), _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-", "-"]]
+                [f"raw series, DTW 1-NN (band {cfg.dtw_band:g})" if cfg.dtw_band >= 0 else "raw series, DTW 1-NN (off: --dtw-band < 0)", _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-", "-"]]
         for method in [x for x in ("infonce", "ts2vec") if f"{split}_{x}_knn_accuracy" in m]:
             name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else "TS2Vec encoder + hierarchical loss"
             fused = f"{split}_{method}_alone_knn_accuracy" in m
