@@ -24,7 +24,6 @@ Splits as in ``anomaly_candidates.py`` (dev, later_recording: the selection crit
 from __future__ import annotations
 
 import argparse
-import copy
 import itertools
 import sys
 import tempfile
@@ -38,10 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from anomaly_candidates import later_recording_data, rank_dev, test_table, write_run  # noqa: E402
 
 from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
-from multicl.eval.anomaly import detection_scores, knn_anomaly_scores, rank_mean  # noqa: E402
+from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
 from multicl.eval.probe import unit_rows  # noqa: E402
-from multicl.eval.report import format_table  # noqa: E402
-from multicl.modalities.tabular import TabularAdapter, encode_table  # noqa: E402
+from multicl.modalities.tabular import encode_table  # noqa: E402
 from multicl.recipes import security_anomaly as sa  # noqa: E402
 from multicl.recipes import security_threat as st  # noqa: E402
 
@@ -64,13 +62,8 @@ def joined(raw: np.ndarray, z: np.ndarray, scale: float) -> np.ndarray:
 
 def train_encoder(method: str, table, pre: TablePreprocessor, seed: int, tmp: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(random-init, trained) encoders of security_threat's pre-training with ``method`` on the normal rows ``table``."""
-    cfg = st.Config(method=method, seed=seed, device="cpu")
     torch.manual_seed(seed)
-    adapter = TabularAdapter(table, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, noise_std=cfg.noise_std,
-                             encoder=cfg.encoder, embed_dim=cfg.embed_dim)
-    random_encoder = adapter.build_encoder()
-    encoder = copy.deepcopy(random_encoder)
-    st.pretrain(adapter, st.self_supervised_learner(encoder, cfg, len(table)), tmp / method, cfg.max_steps, cfg)
+    _, random_encoder, encoder, _ = st.pretrained_encoders(table, pre, st.Config(method=method, seed=seed, device="cpu"), tmp / method)
     return random_encoder, encoder
 
 

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from multicl.eval.report import format_table
-from multicl.recipes import sequence_contrastive
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from series_ts2vec import mean_std, run  # noqa: E402  (one fresh temporary out dir per run, --overwrite)
+
+from multicl.eval.report import format_table  # noqa: E402
 
 SETS = ("JapaneseVowels", "ArrowHead", "ItalyPowerDemand", "OSULeaf")
 ROWS = {  # table row -> (1-NN key, kNN key, linear key, SVM key) after the split prefix; None: not measured
@@ -40,16 +42,6 @@ ROWS = {  # table row -> (1-NN key, kNN key, linear key, SVM key) after the spli
     "TS2Vec alone (the default)": ("ts2vec_alone_1nn", "ts2vec_alone_knn", "ts2vec_alone_linear", "ts2vec_alone_svm"),
     "fused [z(TS2Vec), 0.5 x raw] (--fuse-raw-weight 0.5)": ("1nn", "knn", "linear", "svm"),
 }
-
-
-def run(argv: list[str]) -> dict:
-    with tempfile.TemporaryDirectory(prefix="series_extra_") as out:
-        return sequence_contrastive.cli([*argv, "--out-dir", out, "--overwrite", "--device", "cpu", "--precision", "no"])
-
-
-def mean_std(values: list[float]) -> str:
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
 
 
 def table(results: dict[str, list[dict]], split: str) -> str:

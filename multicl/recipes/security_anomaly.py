@@ -174,26 +174,12 @@ def load_data(cfg: Config) -> AnomalyData:
 
 def ssl_encoders(pre: TablePreprocessor, train_table, cfg: Config, out: Path, device: str) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(random-init, pre-trained) encoders of the security_threat recipe's InfoNCE pre-training (SCARF views), on normal rows."""
-    import copy
-
-    from multicl.modalities.tabular import TabularAdapter
-    from multicl.modalities.views_dataset import ViewsDataset
-    from multicl.negatives.masks import FalseNegativePolicy
-    from multicl.objectives import build_objective
-    from multicl.train.config import TrainerConfig
-    from multicl.train.learner import ContrastiveLearner
-    from multicl.train.methods import mlp
-    from multicl.train.trainer import Trainer
+    from multicl.recipes.security_threat import Config as ThreatConfig
+    from multicl.recipes.security_threat import pretrained_encoders
 
     torch.manual_seed(cfg.seed)
-    adapter = TabularAdapter(train_table, pre, corruption=0.3, embed_dim=64)
-    random_encoder = adapter.build_encoder()
-    encoder = copy.deepcopy(random_encoder)
-    learner = ContrastiveLearner(encoder, build_objective("info_nce", temperature=0.1), head=mlp(64, 256, 128), policy=FalseNegativePolicy())
-    tcfg = TrainerConfig(out_dir=str(out / "ssl_pretrain"), max_steps=cfg.ssl_steps, batch_size=256, learning_rate=1e-3, weight_decay=1e-5,
-                         warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=device, precision="auto", log_every=50,
-                         progress_bar=False, tensorboard=False)
-    Trainer(learner, ViewsDataset(list(range(len(train_table))), adapter, seed=cfg.seed), adapter.collate, tcfg).train()
+    threat = ThreatConfig(method="info_nce", seed=cfg.seed, device=device, max_steps=cfg.ssl_steps)
+    _, random_encoder, encoder, _ = pretrained_encoders(train_table, pre, threat, out / "ssl_pretrain")
     return random_encoder.to(device), encoder.to(device)
 
 

@@ -226,6 +226,18 @@ def pretrain(adapter: TabularAdapter, learner: torch.nn.Module, out_dir: Path, s
     return Trainer(learner, ViewsDataset(list(range(len(adapter.table))), adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
 
 
+def pretrained_encoders(table: TransformedTable, pre: TablePreprocessor, cfg: Config, out_dir: Path
+                        ) -> tuple[TabularAdapter, torch.nn.Module, torch.nn.Module, dict[str, Any]]:
+    """The recipe's SCARF views of ``table`` and ``--method``'s pre-training for ``cfg.max_steps`` ->
+    ``(adapter, random-init encoder, the same encoder pre-trained, the trainer's summary)``."""
+    adapter = TabularAdapter(table, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, noise_std=cfg.noise_std,
+                             encoder=cfg.encoder, embed_dim=cfg.embed_dim)
+    random_encoder = adapter.build_encoder()
+    encoder = copy.deepcopy(random_encoder)
+    summary = pretrain(adapter, self_supervised_learner(encoder, cfg, len(table)), out_dir, cfg.max_steps, cfg)
+    return adapter, random_encoder, encoder, summary
+
+
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -259,12 +271,8 @@ def main(cfg: Config) -> dict[str, float]:
     metrics: dict[str, float] = dict(read_counts)  # cells imputed, non-numbers, unseen categories
 
     # -- 1. self-supervised pre-training (labels hidden) --------------------------------------------
-    adapter = TabularAdapter(train_table, pre, corruption=cfg.corruption, mask_rate=cfg.mask_rate, noise_std=cfg.noise_std,
-                             encoder=cfg.encoder, embed_dim=cfg.embed_dim)
-    random_encoder = adapter.build_encoder()
-    encoder = copy.deepcopy(random_encoder)
     t = time.perf_counter()
-    summary = pretrain(adapter, self_supervised_learner(encoder, cfg, len(train_table)), out / "pretrain", cfg.max_steps, cfg)
+    adapter, random_encoder, encoder, summary = pretrained_encoders(train_table, pre, cfg, out / "pretrain")
     timings["pretrain_seconds"] = time.perf_counter() - t
     import dataclasses
 
