@@ -17,11 +17,19 @@ Protocols (``--stage dev`` chooses, ``--stage test`` reports once):
   ``(theo, nicolas)``: the outer speaker dropped from everything, train on three, score the dev
   speaker) and a takes dev split (takes 0-4, the recipe's test takes, dropped from everything;
   train on takes 10-49, score takes 5-9). No test clip is read.
+* nested (dev, every speaker): for each of the 10 pairs ``{a, b}`` of speakers, one run with both left
+  out of everything (``--drop-speakers a --test-speaker b``) that scores each of the two on probes trained
+  on the other three: 20 inner folds, every speaker scored 4 times, plus the takes dev split. The inner
+  folds of outer test speaker ``b`` are the runs without ``b`` scoring the other speaker, so a per-outer-fold
+  choice reads nothing of ``b``. Embeddings are saved (``<fold>.npz``) and ``--rank-nested`` scores every
+  fusion weight from them without re-training.
 * test: the 5 leave-one-speaker-out folds and the recipe's default takes split (test takes 0-4).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audio_fusion.py --stage dev
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audio_fusion.py --stage test --folds george jackson
     .venv/bin/python benchmarks/audio_fusion.py --stage dev --table-only
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/audio_fusion.py --stage nested --recipe-flags=--method=vicreg --out DIR
+    .venv/bin/python benchmarks/audio_fusion.py --stage nested --rank-nested --out DIR
 
 Writes ``<out>/<stage>/<fold>.json`` (every row's accuracies, the recipe's metrics, the flags) and
 ``<out>/<stage>_table.md`` (mean ± std over folds, ddof=1, and per fold).
@@ -38,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from multicl.data.audio_files import read_clips
 from multicl.eval.probe import join_unit_blocks, probe_accuracies
 from multicl.eval.report import format_table
 
@@ -46,7 +55,10 @@ DEV_FOLDS = {"george-jackson": ["--drop-speakers", "george", "--test-speaker", "
              "theo-nicolas": ["--drop-speakers", "theo", "--test-speaker", "nicolas"],
              "takes-dev": "takes"}
 TEST_FOLDS = {**{s: ["--test-speaker", s] for s in SPEAKERS}, "takes": []}
-ALPHAS = (0.5, 0.7, 1.0)
+NESTED_FOLDS = {**{f"{a}+{b}": ["--drop-speakers", a, "--test-speaker", b]
+                   for i, a in enumerate(SPEAKERS) for b in SPEAKERS[i + 1:]}, "takes-dev": "takes"}
+STAGES = {"dev": DEV_FOLDS, "nested": NESTED_FOLDS, "test": TEST_FOLDS}
+ALPHAS = (0.25, 0.35, 0.5, 0.7, 1.0)
 
 
 def takes_dev_dir(data: Path, into: Path) -> Path:
@@ -108,12 +120,74 @@ def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str
         rows = rows_of(cnn, stats, cmvn_stats, y_train, y_test, cfg.knn_k)
         # the saved model's embedding must be the recipe's own (same probes, same clips)
         assert abs(rows["cnn_knn_accuracy"] - metrics["test_knn_accuracy"]) < 1e-6, (rows["cnn_knn_accuracy"], metrics["test_knn_accuracy"])
+        arrays = {"y_train": y_train, "cnn_train": cnn[0], "stats_train": stats[0], "cmvn_train": cmvn_stats[0]}
+        scored = {cfg.test_speaker or "test": (y_test, cnn[1], stats[1], cmvn_stats[1])}
+        for speaker in (cfg.drop_speakers if split != "takes" and cfg.test_speaker else ()):
+            # a left-out speaker: never seen in pre-training or by the probes, scored like the test speaker
+            every = read_clips(data_dir, sr).labelled
+            clips = every.subset(lambda i: every.groups[i] == speaker)
+            scored[speaker] = (np.array([names.index(label) for label in clips.labels]),
+                               model.encode([(w, sr) for w in clips.waveforms], show_progress_bar=False),
+                               ac.logmel_stats(adapter, clips.waveforms), ac.logmel_stats(adapter, clips.waveforms, "mean"))
+        for speaker, (y, c, st, cm) in scored.items():
+            arrays.update({f"y_{speaker}": y, f"cnn_{speaker}": c, f"stats_{speaker}": st, f"cmvn_{speaker}": cm})
+        by_speaker = {speaker: rows_of((cnn[0], c), (stats[0], st), (cmvn_stats[0], cm), y_train, y, cfg.knn_k)
+                      for speaker, (y, c, st, cm) in scored.items()}
         wall = time.perf_counter() - start
-    result = {"fold": fold, "argv": argv[2:], "seed": seed, "rows": rows, "recipe_metrics": metrics, "wall_seconds": wall,
-              "train_clips": len(train), "scored_clips": len(test)}
+    result = {"fold": fold, "argv": argv[2:], "seed": seed, "rows": rows, "rows_by_speaker": by_speaker, "knn_k": cfg.knn_k,
+              "recipe_metrics": metrics, "wall_seconds": wall, "train_clips": len(train), "scored_clips": len(test)}
     out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out.with_suffix(".npz"), **arrays)
     out.write_text(json.dumps(result, indent=2))
     return result
+
+
+def nested_ranking(stage_dir: Path, weights: tuple[float, float] = (2.0, 1.0)) -> str:
+    """Every representation on the nested dev folds: kNN and linear per inner fold (run ``a+b`` scoring ``a`` or
+    ``b``), the unseen-speaker term S = mean over the 20 inner folds of (kNN + linear) / 2, the takes term T
+    = (kNN + linear) / 2 on takes-dev, the criterion ``(2 S + T) / 3`` (the dev stage's 2 speaker folds : 1 takes
+    fold), and per outer test speaker the representation its own 4 inner folds (+ takes-dev) choose."""
+    runs = {f: json.loads((stage_dir / f"{f}.json").read_text()) for f in NESTED_FOLDS if (stage_dir / f"{f}.json").exists()}
+    missing = [f for f in NESTED_FOLDS if f not in runs]
+    if missing:
+        raise SystemExit(f"{stage_dir}: folds {missing} not run yet")
+    inner = [(f, s) for f in NESTED_FOLDS if f != "takes-dev" for s in f.split("+")]  # (run, scored speaker)
+    reps = sorted(k[: -len("_knn_accuracy")] for k in runs["takes-dev"]["rows"] if k.endswith("_knn_accuracy"))
+
+    def term(rows: dict, rep: str) -> float:
+        return (rows[f"{rep}_knn_accuracy"] + rows[f"{rep}_linear_accuracy"]) / 2
+
+    takes = runs["takes-dev"]["rows"]
+    scores, lines = {}, []
+    for rep in reps:
+        per = {(f, s): runs[f]["rows_by_speaker"][s] for f, s in inner}
+        speaker_term = float(np.mean([term(r, rep) for r in per.values()]))
+        knn = float(np.mean([r[f"{rep}_knn_accuracy"] for r in per.values()]))
+        linear = float(np.mean([r[f"{rep}_linear_accuracy"] for r in per.values()]))
+        crit = (weights[0] * speaker_term + weights[1] * term(takes, rep)) / sum(weights)
+        scores[rep] = (crit, per)
+        by_scored = " / ".join(f"{np.mean([r[f'{rep}_knn_accuracy'] for (f, s), r in per.items() if s == sp]):.1f}" for sp in SPEAKERS)
+        lines.append([rep, f"{crit:.2f}", f"{knn:.1f}", f"{linear:.1f}", by_scored,
+                      f"{takes[f'{rep}_knn_accuracy']:.1f} / {takes[f'{rep}_linear_accuracy']:.1f}"])
+    lines.sort(key=lambda line: -float(line[1]))
+    head = ["representation", "criterion (2 S + T) / 3", "kNN, 20 inner folds", "linear, 20 inner folds",
+            "kNN by scored speaker (" + " / ".join(SPEAKERS) + ")", "takes-dev kNN / linear"]
+    text = format_table(lines, head)
+    choices = []
+    for outer in SPEAKERS:
+        # inner folds of outer speaker b: runs without b that score the other speaker
+        own = [(f, s) for f, s in inner if outer in f.split("+") and s != outer]
+
+        def outer_crit(rep: str) -> float:
+            per = scores[rep][1]
+            s_term = float(np.mean([term(per[key], rep) for key in own]))
+            return (weights[0] * s_term + weights[1] * term(takes, rep)) / sum(weights)
+
+        best = max(reps, key=outer_crit)
+        choices.append([outer, best, f"{outer_crit(best):.2f}", ", ".join(f"{s} ({f})" for f, s in own)])
+    text += "\n\nPer outer test speaker, chosen on its own inner folds (+ takes-dev):\n\n"
+    text += format_table(choices, ["outer test speaker", "choice", "its criterion", "inner folds (scored speaker, run)"])
+    return text
 
 
 def table(stage_dir: Path, folds: list[str]) -> str:
@@ -166,12 +240,13 @@ SUMMARY_ROWS = ["stats", "stats_z", "cmvn_stats", "cmvn_stats_z", "cnn", "fused_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stage", choices=("dev", "test"), required=True)
+    parser.add_argument("--stage", choices=tuple(STAGES), required=True)
     parser.add_argument("--folds", nargs="*", default=None, help="subset of the stage's folds (default: all)")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/audio/fsdd/recordings"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/audio_fusion"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--rank-nested", action="store_true", help="--stage nested: print and write the ranking of every representation")
     parser.add_argument("--seed-dirs", nargs="+", type=Path, default=None,
                         help="print the over-seeds table of these --out folders (each a full test stage) and exit")
     parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's default (smoke runs only)")
@@ -183,8 +258,13 @@ def main() -> None:
         print(text)
         return
     extra = ([] if args.max_steps is None else ["--max-steps", str(args.max_steps)]) + shlex.split(args.recipe_flags)
-    all_folds = DEV_FOLDS if args.stage == "dev" else TEST_FOLDS
+    all_folds = STAGES[args.stage]
     chosen = args.folds or list(all_folds)
+    if args.rank_nested:
+        text = nested_ranking(args.out / "nested")
+        (args.out / "nested_ranking.md").write_text(text + "\n")
+        print(text)
+        return
     if not args.table_only:
         for fold in chosen:
             path = args.out / args.stage / f"{fold}.json"
