@@ -40,10 +40,14 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
                 max_steps=4, batch_size=32, label_fractions=(), supervised_steps=2, finetune_steps=0, knn_k=3, anomaly_k=3, embed_dim=8,
                 method=method))
     model = EmbeddingModel.load(tmp_path / "out" / "model")
-    assert model.modality == "table" and model.embed_dim == 8
+    meta = json.loads((tmp_path / "out" / "model" / "multicl.json").read_text())
+    # the default --probe-features concat saves [unit(embedding), unit(raw features)]: 8 + numerics + one-hot widths
+    inner = meta["encoder"]["args"]["encoder_args"]
+    assert model.modality == "table" and meta["encoder"]["class"] == "TableRawFusionEncoder"
+    assert inner["embed_dim"] == 8 and model.embed_dim == 8 + inner["numeric_width"] + sum(inner["cardinalities"])
     assert json.loads((tmp_path / "out" / "config.json").read_text())["method"] == method
     emb = model.encode(new)
-    assert emb.shape == (30, 8)
+    assert emb.shape == (30, model.embed_dim)
     ids, scores = model.index(tmp_path / "test.csv").search(new.iloc[:3], k=2)
     assert ids[:, 0].tolist() == [0, 1, 2] or np.allclose(scores[:, 0], 1.0, atol=1e-5)  # duplicates may tie
     card = (tmp_path / "out" / "model" / "README.md").read_text()

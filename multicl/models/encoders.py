@@ -19,6 +19,7 @@ from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
 from multicl.encoders.gnn import GNNEncoder
 from multicl.encoders.sequence import SequenceTransformerEncoder, TCNEncoder
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
+from multicl.encoders.tabular_fusion import TableRawFusionEncoder
 from multicl.encoders.series_fusion import SeriesRawFusionEncoder
 from multicl.encoders.ts2vec import TS2VecEncoder
 
@@ -38,6 +39,11 @@ def _describe_ft_transformer(e: FeatureTokenTransformer) -> dict[str, Any]:
     return {"numeric_width": e.numeric_width, "cardinalities": [t.num_embeddings for t in e.embeddings], "embed_dim": e.embed_dim,
             "token_dim": int(e.cls.shape[-1]), "depth": len(e.transformer.layers), "heads": int(layer.self_attn.num_heads),
             "dropout": float(layer.dropout.p)}
+
+
+def _describe_table_fusion(e: TableRawFusionEncoder) -> dict[str, Any]:
+    inner = ENCODER_CLASSES[e.encoder_class][1](e.encoder)
+    return {"encoder_class": e.encoder_class, "encoder_args": inner, "weight": e.weight}
 
 
 def _describe_audio_cnn(e: AudioCNNEncoder) -> dict[str, Any]:
@@ -77,6 +83,7 @@ def _describe_gnn(e: GNNEncoder) -> dict[str, Any]:
 ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]]]] = {
     "TabularMLPEncoder": (TabularMLPEncoder, _describe_tabular_mlp),
     "FeatureTokenTransformer": (FeatureTokenTransformer, _describe_ft_transformer),
+    "TableRawFusionEncoder": (TableRawFusionEncoder, _describe_table_fusion),
     "AudioCNNEncoder": (AudioCNNEncoder, _describe_audio_cnn),
     "AudioStatsFusionEncoder": (AudioStatsFusionEncoder, _describe_audio_fusion),
     "TCNEncoder": (TCNEncoder, _describe_tcn),

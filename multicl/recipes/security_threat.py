@@ -18,7 +18,9 @@ works too (``--label-column``; the value ``--normal-label`` marks benign rows).
    regression / kNN on the raw scaled features; 4. supervised-contrastive and triplet
    fine-tuning with the labels; 5. anomaly detection without attack labels: distance to the k
    nearest normal training rows (AUROC, detection rate at 1% false alarms);
-   6. ``metrics.json``, ``config.json``, ``model/`` (encoder weights + preprocessing).
+   6. ``metrics.json``, ``config.json``, ``model/`` (encoder weights + preprocessing; with the default
+   ``--probe-features concat`` it encodes rows as [unit(embedding), unit(raw features)], the headline
+   probe's features).
 
 Which split chose the defaults: ``--probe-features concat`` (the headline ``test_category_macro_f1``
 / ``test_binary_macro_f1`` are the linear probe on [embedding | raw]) was chosen on the dev split
@@ -45,6 +47,7 @@ from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_re
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_files import read_table
 from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable, report_counts
+from multicl.encoders.tabular_fusion import TableRawFusionEncoder
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.classification import classification_scores, plot_confusion
@@ -96,7 +99,11 @@ class Config:
     label_fractions: tuple[float, ...] = field(default=(0.01, 0.05, 0.1, 1.0), metadata={"help": "few-label regimes (share of training labels)"})
     label_draws: int = field(default=5, metadata={"help": "few-label subsets drawn per fraction; scores are averaged (std kept)"})
     probe_features: str = field(default="concat", metadata={"help": "features of the headline probe: embedding, or concat = [embedding | raw features] "
-                                "(chosen on the dev split of the training file: docs/security.md)", "choices": ["embedding", "concat"]})
+                                "(chosen on the dev split of the training file: docs/security.md); concat also makes model/ encode rows as "
+                                "[unit(embedding), w * unit(raw features)] (TableRawFusionEncoder), so a search over it is the measured one",
+                                "choices": ["embedding", "concat"]})
+    concat_weight: float = field(default=1.0, metadata={"help": "concat: the raw block's scale w (cosine = (cos_z + w^2 cos_raw) / (1 + w^2); "
+                                                                "the linear probe standardises, so w changes kNN and search only)"})
     eval_split: str = field(default="test", metadata={"help": "test, or dev: a stratified --dev-fraction of --train-file (model selection; "
                             "metrics keys then start with dev_)", "choices": ["test", "dev"]})
     dev_fraction: float = field(default=0.25, metadata={"help": "share of --train-file held out by --eval-split dev"})
@@ -240,6 +247,8 @@ def pretrained_encoders(table: TransformedTable, pre: TablePreprocessor, cfg: Co
 
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
+    if not cfg.concat_weight > 0:
+        raise UserInputError(f"--concat-weight {cfg.concat_weight}: the raw block's scale must be positive (1 weighs both blocks alike)")
     torch.manual_seed(cfg.seed)
 
     # -- data ------------------------------------------------------------------------------------
@@ -280,10 +289,12 @@ def main(cfg: Config) -> dict[str, float]:
     from multicl.models.card import ModelCard
     from multicl.train.run_identity import config_fingerprint
 
+    # [unit(z), w * unit(raw)]: the concat probes' features, and the saved model's embedding with --probe-features concat
+    fused = TableRawFusionEncoder.wrap(encoder, cfg.concat_weight).eval()
     # one model folder (encoder + fitted preprocessing + card), swapped in atomically: EmbeddingModel.load(out / "model")
-    EmbeddingModel.from_adapter(adapter, encoder).save(out / "model", card=ModelCard.from_run(
+    EmbeddingModel.from_adapter(adapter, fused if cfg.probe_features == "concat" else encoder).save(out / "model", card=ModelCard.from_run(
         "security_threat", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": timings["pretrain_seconds"]}))
-    encoder = encoder.to(device)
+    encoder, fused = encoder.to(device), fused.to(device)
 
     def embed(model, table):
         return encode_table(model, table, device=device)
@@ -293,7 +304,7 @@ def main(cfg: Config) -> dict[str, float]:
 
     # -- 2. probes with all labels ----------------------------------------------------------------
     t = time.perf_counter()
-    concat_train, concat_test = concat_features(train_z, raw_train), concat_features(test_z, raw_test)
+    concat_train, concat_test = embed(fused, train_table), embed(fused, test_table)
     scores, predictions = probe_scores(train_z, y_train, test_z, y_test, names, "test_pretrained", cfg.knn_k, cfg.seed, hard)
     metrics.update(scores)
     plot_confusion(y_test, predictions["linear"], names, out / "confusion_pretrained_linear.png", "pre-trained encoder + linear probe")
