@@ -235,7 +235,8 @@ def seeds_table(outs: list[Path], rows: list[str]) -> str:
     return format_table(lines, ["representation", "unseen speakers kNN (5-fold mean)", "unseen speakers linear", "takes kNN", "takes linear"])
 
 
-SUMMARY_ROWS = ["stats", "stats_z", "cmvn_stats", "cmvn_stats_z", "cnn", "fused_a1.0_stats", "fused_a0.5_cmvn_stats"]
+SUMMARY_ROWS = ["stats", "stats_z", "cmvn_stats", "cmvn_stats_z", "cnn", "fused_a1.0_stats", "fused_a0.25_stats", "fused_a0.35_stats",
+                "fused_a0.25_cmvn_stats", "fused_a0.5_cmvn_stats"]
 
 
 def main() -> None:
