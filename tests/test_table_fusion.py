@@ -12,6 +12,7 @@ from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
 from multicl.encoders.tabular_fusion import TableRawFusionEncoder
 from multicl.eval.probe import join_unit_blocks
+from multicl.models.encoders import fuse_table_encoder
 from multicl.modalities.tabular import TabularAdapter, encode_table
 from multicl.recipes.security_threat import raw_features
 
@@ -38,10 +39,10 @@ def test_fused_rows_are_the_concat_probe_features(kind):
     else:
         encoder = FeatureTokenTransformer(pre.numeric_width, pre.cardinalities, embed_dim=8, token_dim=8, depth=1, heads=2).eval()
     z, raw = encode_table(encoder, table), raw_features(table, pre.cardinalities)
-    fused = TableRawFusionEncoder.wrap(encoder).eval()
+    fused = fuse_table_encoder(encoder).eval()
     assert fused.embed_dim == 8 + raw.shape[1]
     np.testing.assert_allclose(encode_table(fused, table), join_unit_blocks(z, raw), atol=1e-5)
-    half = TableRawFusionEncoder.wrap(encoder, weight=0.5).eval()
+    half = fuse_table_encoder(encoder, weight=0.5).eval()
     np.testing.assert_allclose(cos(encode_table(half, table)), (cos(z) + 0.25 * cos(raw)) / 1.25, atol=1e-5)
 
 
@@ -50,7 +51,7 @@ def test_fused_table_model_round_trip_and_bad_weights(tmp_path):
     rows = frame()
     pre = TablePreprocessor().fit(rows)
     adapter = TabularAdapter(pre.transform(rows), pre, corruption=0.3, embed_dim=8, hidden_dims=(16,))
-    fused = TableRawFusionEncoder.wrap(adapter.build_encoder(), weight=0.7).eval()
+    fused = fuse_table_encoder(adapter.build_encoder(), weight=0.7).eval()
     expected = encode_table(fused, pre.transform(rows))
     EmbeddingModel.from_adapter(adapter, fused).save(tmp_path / "model")
     meta = json.loads((tmp_path / "model" / "multicl.json").read_text())

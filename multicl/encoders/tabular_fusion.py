@@ -33,7 +33,8 @@ def raw_row_features(numeric: torch.Tensor, categorical: torch.Tensor | None, ca
 class TableRawFusionEncoder(nn.Module):
     """``encoder_class`` / ``encoder_args``: the wrapped table encoder (one of :data:`TABLE_ENCODERS`; its
     weights come with the state dict); ``weight``: the raw block's scale. ``embed_dim`` = the encoder's +
-    ``numeric_width + sum(cardinalities)``. Build one around a trained encoder with :meth:`wrap`."""
+    ``numeric_width + sum(cardinalities)``. Build one around a trained encoder with
+    :func:`multicl.models.encoders.fuse_table_encoder`."""
 
     def __init__(self, encoder_class: str, encoder_args: dict[str, Any], weight: float = 1.0) -> None:
         super().__init__()
@@ -48,16 +49,6 @@ class TableRawFusionEncoder(nn.Module):
         self.cardinalities = [int(c) for c in encoder_args["cardinalities"]]
         self.raw_width = self.numeric_width + sum(self.cardinalities)
         self.embed_dim = int(self.encoder.embed_dim) + self.raw_width
-
-    @classmethod
-    def wrap(cls, encoder: nn.Module, weight: float = 1.0) -> "TableRawFusionEncoder":
-        """A fusion encoder holding a copy of the trained table ``encoder``'s weights, on its device."""
-        from multicl.models.encoders import describe_encoder
-
-        name, args = describe_encoder(encoder)
-        fused = cls(name, args, weight)
-        fused.encoder.load_state_dict(encoder.state_dict())
-        return fused.to(next(encoder.parameters()).device)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         learned = nn.functional.normalize(self.encoder(inputs).float(), dim=-1)

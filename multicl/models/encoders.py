@@ -121,3 +121,12 @@ def describe_encoder(encoder: nn.Module) -> tuple[str, dict[str, Any]]:
 def weights_of(encoder: nn.Module) -> dict[str, torch.Tensor]:
     """The state dict as contiguous CPU tensors (what safetensors stores)."""
     return {k: v.detach().contiguous().cpu() for k, v in encoder.state_dict().items()}
+
+
+def fuse_table_encoder(encoder: nn.Module, weight: float = 1.0) -> TableRawFusionEncoder:
+    """A :class:`TableRawFusionEncoder` holding a copy of the trained table ``encoder``'s weights, on its device
+    (here, not in the encoder's module: reading the constructor arguments back is this module's job)."""
+    name, args = describe_encoder(encoder)
+    fused = TableRawFusionEncoder(name, args, weight)
+    fused.encoder.load_state_dict(encoder.state_dict())
+    return fused.to(next(encoder.parameters()).device)

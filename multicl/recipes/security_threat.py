@@ -47,8 +47,8 @@ from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_re
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_files import read_table
 from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable, report_counts
-from multicl.encoders.tabular_fusion import TableRawFusionEncoder
 from multicl.modalities.views_dataset import ViewsDataset
+from multicl.models.encoders import fuse_table_encoder
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.classification import classification_scores, plot_confusion
 from multicl.eval.probe import knn_predict, linear_predict
@@ -290,7 +290,7 @@ def main(cfg: Config) -> dict[str, float]:
     from multicl.train.run_identity import config_fingerprint
 
     # [unit(z), w * unit(raw)]: the concat probes' features, and the saved model's embedding with --probe-features concat
-    fused = TableRawFusionEncoder.wrap(encoder, cfg.concat_weight).eval()
+    fused = fuse_table_encoder(encoder, cfg.concat_weight).eval()
     # one model folder (encoder + fitted preprocessing + card), swapped in atomically: EmbeddingModel.load(out / "model")
     EmbeddingModel.from_adapter(adapter, fused if cfg.probe_features == "concat" else encoder).save(out / "model", card=ModelCard.from_run(
         "security_threat", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": timings["pretrain_seconds"]}))
