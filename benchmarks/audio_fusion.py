@@ -117,14 +117,13 @@ def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str
         adapter = ac.make_adapter(train, None, cfg, ac.WaveViews(), cfg.specaugment)
         stats = tuple(ac.logmel_stats(adapter, clips.waveforms) for clips in (train, test))
         cmvn_stats = tuple(ac.logmel_stats(adapter, clips.waveforms, "mean") for clips in (train, test))
-        rows = rows_of(cnn, stats, cmvn_stats, y_train, y_test, cfg.knn_k)
-        # the saved model's embedding must be the recipe's own (same probes, same clips)
-        assert abs(rows["cnn_knn_accuracy"] - metrics["test_knn_accuracy"]) < 1e-6, (rows["cnn_knn_accuracy"], metrics["test_knn_accuracy"])
         arrays = {"y_train": y_train, "cnn_train": cnn[0], "stats_train": stats[0], "cmvn_train": cmvn_stats[0]}
-        scored = {cfg.test_speaker or "test": (y_test, cnn[1], stats[1], cmvn_stats[1])}
-        for speaker in (cfg.drop_speakers if split != "takes" and cfg.test_speaker else ()):
+        scored_key = cfg.test_speaker or "test"
+        scored = {scored_key: (y_test, cnn[1], stats[1], cmvn_stats[1])}
+        left_out = cfg.drop_speakers if split != "takes" and cfg.test_speaker else ()
+        every = read_clips(data_dir, sr).labelled if left_out else None
+        for speaker in left_out:
             # a left-out speaker: never seen in pre-training or by the probes, scored like the test speaker
-            every = read_clips(data_dir, sr).labelled
             clips = every.subset(lambda i: every.groups[i] == speaker)
             scored[speaker] = (np.array([names.index(label) for label in clips.labels]),
                                model.encode([(w, sr) for w in clips.waveforms], show_progress_bar=False),
@@ -133,6 +132,9 @@ def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str
             arrays.update({f"y_{speaker}": y, f"cnn_{speaker}": c, f"stats_{speaker}": st, f"cmvn_{speaker}": cm})
         by_speaker = {speaker: rows_of((cnn[0], c), (stats[0], st), (cmvn_stats[0], cm), y_train, y, cfg.knn_k)
                       for speaker, (y, c, st, cm) in scored.items()}
+        rows = by_speaker[scored_key]
+        # the saved model's embedding must be the recipe's own (same probes, same clips)
+        assert abs(rows["cnn_knn_accuracy"] - metrics["test_knn_accuracy"]) < 1e-6, (rows["cnn_knn_accuracy"], metrics["test_knn_accuracy"])
         wall = time.perf_counter() - start
     result = {"fold": fold, "argv": argv[2:], "seed": seed, "rows": rows, "rows_by_speaker": by_speaker, "knn_k": cfg.knn_k,
               "recipe_metrics": metrics, "wall_seconds": wall, "train_clips": len(train), "scored_clips": len(test)}

@@ -14,7 +14,7 @@ from multicl.encoders.tabular_fusion import TableRawFusionEncoder
 from multicl.eval.probe import join_unit_blocks
 from multicl.models.encoders import fuse_table_encoder
 from multicl.modalities.tabular import TabularAdapter, encode_table
-from multicl.recipes.security_threat import raw_features
+from multicl.recipes.security_threat import concat_features, raw_features
 
 
 def frame(n=30, seed=0):
@@ -44,6 +44,8 @@ def test_fused_rows_are_the_concat_probe_features(kind):
     np.testing.assert_allclose(encode_table(fused, table), join_unit_blocks(z, raw), atol=1e-5)
     half = fuse_table_encoder(encoder, weight=0.5).eval()
     np.testing.assert_allclose(cos(encode_table(half, table)), (cos(z) + 0.25 * cos(raw)) / 1.25, atol=1e-5)
+    # the recipe's concat probes, made from embeddings already computed, are the saved model's output
+    np.testing.assert_allclose(concat_features(z, raw, 0.5), encode_table(half, table), atol=1e-5)
 
 
 def test_fused_table_model_round_trip_and_bad_weights(tmp_path):

@@ -44,7 +44,7 @@ class TableRawFusionEncoder(nn.Module):
             raise ValueError(f"weight must be positive (the raw block's scale), got {weight}")
         args = {k: tuple(v) if isinstance(v, list) and k == "hidden_dims" else v for k, v in encoder_args.items()}
         self.encoder = TABLE_ENCODERS[encoder_class](**args)
-        self.encoder_class, self.encoder_args, self.weight = encoder_class, dict(encoder_args), float(weight)
+        self.encoder_class, self.weight = encoder_class, float(weight)
         self.numeric_width = int(encoder_args["numeric_width"])
         self.cardinalities = [int(c) for c in encoder_args["cardinalities"]]
         self.raw_width = self.numeric_width + sum(self.cardinalities)

@@ -47,6 +47,7 @@ from multicl.data.nsl_kdd import ATTACK_CATEGORY, CATEGORIES, read_connection_re
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_files import read_table
 from multicl.data.table_preprocessing import TablePreprocessor, TransformedTable, report_counts
+from multicl.encoders.tabular_fusion import raw_row_features
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.models.encoders import fuse_table_encoder
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
@@ -161,13 +162,9 @@ def class_names_for(train_labels: np.ndarray, test_labels: np.ndarray, normal: s
 
 
 def raw_features(table: TransformedTable, cardinalities: list[int]) -> np.ndarray:
-    """Scaled numerics + one-hot categoricals: the input of the raw-feature baselines."""
-    blocks = [table.numeric]
-    for j, card in enumerate(cardinalities):
-        onehot = np.zeros((len(table), card), dtype=np.float32)
-        onehot[np.arange(len(table)), table.categorical[:, j]] = 1.0
-        blocks.append(onehot)
-    return np.concatenate(blocks, axis=1)
+    """Scaled numerics + one-hot categoricals: the input of the raw-feature baselines (the raw block of
+    :class:`~multicl.encoders.tabular_fusion.TableRawFusionEncoder`, computed by the same function)."""
+    return raw_row_features(torch.from_numpy(table.numeric), torch.from_numpy(table.categorical), cardinalities).numpy()
 
 
 def few_label_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -181,11 +178,12 @@ def few_label_rows(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray
     return np.sort(np.concatenate(rows))
 
 
-def concat_features(z: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """[embedding | raw features], each block scaled to unit length per row so that both weigh alike in cosine kNN."""
+def concat_features(z: np.ndarray, raw: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """``[unit(z), weight * unit(raw)]``: what the saved TableRawFusionEncoder outputs for the same rows (tested),
+    from embeddings already computed."""
     from multicl.eval.probe import join_unit_blocks
 
-    return join_unit_blocks(z, raw).astype(np.float32)
+    return join_unit_blocks(z, raw, weights=(1.0, weight)).astype(np.float32)
 
 
 def scores_of(test_y, pred, names: list[str], prefix: str, hard: np.ndarray | None = None) -> dict[str, float]:
@@ -289,12 +287,12 @@ def main(cfg: Config) -> dict[str, float]:
     from multicl.models.card import ModelCard
     from multicl.train.run_identity import config_fingerprint
 
-    # [unit(z), w * unit(raw)]: the concat probes' features, and the saved model's embedding with --probe-features concat
-    fused = fuse_table_encoder(encoder, cfg.concat_weight).eval()
+    # with --probe-features concat the saved model outputs the concat probes' features, [unit(z), w * unit(raw)]
+    saved = fuse_table_encoder(encoder, cfg.concat_weight).eval() if cfg.probe_features == "concat" else encoder
     # one model folder (encoder + fitted preprocessing + card), swapped in atomically: EmbeddingModel.load(out / "model")
-    EmbeddingModel.from_adapter(adapter, fused if cfg.probe_features == "concat" else encoder).save(out / "model", card=ModelCard.from_run(
+    EmbeddingModel.from_adapter(adapter, saved).save(out / "model", card=ModelCard.from_run(
         "security_threat", dataclasses.asdict(cfg), config_fingerprint(cfg), {"pretrain_seconds": timings["pretrain_seconds"]}))
-    encoder, fused = encoder.to(device), fused.to(device)
+    encoder = encoder.to(device)
 
     def embed(model, table):
         return encode_table(model, table, device=device)
@@ -304,7 +302,7 @@ def main(cfg: Config) -> dict[str, float]:
 
     # -- 2. probes with all labels ----------------------------------------------------------------
     t = time.perf_counter()
-    concat_train, concat_test = embed(fused, train_table), embed(fused, test_table)
+    concat_train, concat_test = concat_features(train_z, raw_train, cfg.concat_weight), concat_features(test_z, raw_test, cfg.concat_weight)
     scores, predictions = probe_scores(train_z, y_train, test_z, y_test, names, "test_pretrained", cfg.knn_k, cfg.seed, hard)
     metrics.update(scores)
     plot_confusion(y_test, predictions["linear"], names, out / "confusion_pretrained_linear.png", "pre-trained encoder + linear probe")
