@@ -25,7 +25,8 @@ def test_security_recipe_short_run(shared_data, tmp_path):
                 "test_1pct_supervised_mlp_category_macro_f1", "test_1pct_raw_linear_category_macro_f1", "test_supcon_linear_category_macro_f1"):
         assert 0.0 < metrics[key] <= 100.0, key
     for key in ("test_hard_category_macro_f1", "test_hard_1pct_concat_linear_category_macro_f1", "test_hard_raw_knn_category_macro_f1",
-                "test_concat_linear_category_macro_f1", "test_1pct_concat_knn_category_macro_f1_std"):
+                "test_concat_linear_category_macro_f1", "test_1pct_concat_knn_category_macro_f1_std", "test_hard_anomaly_auroc",
+                "test_pretrained_anomaly_auroc", "test_hard_raw_anomaly_auroc"):
         assert key in metrics, key  # KDDTest-21 (difficulty < 21) and the [embedding | raw] probe
     assert metrics["test_category_macro_f1"] == metrics["test_concat_linear_category_macro_f1"]  # the dev-chosen headline
     assert metrics["test_anomaly_auroc"] > 70  # attacks sit far from normal traffic even after 30 steps

@@ -33,10 +33,11 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
         return pd.DataFrame({"bytes": rng.pareto(1.2, n) * 100, "proto": rng.choice(["tcp", "udp"], n), "flag": rng.choice(["SF", "S0", "REJ"], n),
                              "label": rng.choice(["normal", "dos", "probe"], n, p=[0.6, 0.3, 0.1])})
 
-    table(200).to_csv(tmp_path / "train.csv", index=False)
+    train = table(200)
+    train.to_csv(tmp_path / "train.csv", index=False)
     new = table(30)
     new.to_csv(tmp_path / "test.csv", index=False)
-    main(Config(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"), out_dir=str(tmp_path / "out"), device="cpu",
+    metrics = main(Config(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"), out_dir=str(tmp_path / "out"), device="cpu",
                 max_steps=4, batch_size=32, label_fractions=(), supervised_steps=2, finetune_steps=0, knn_k=3, anomaly_k=3, embed_dim=8,
                 method=method))
     model = EmbeddingModel.load(tmp_path / "out" / "model")
@@ -52,6 +53,14 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
     assert ids[:, 0].tolist() == [0, 1, 2] or np.allclose(scores[:, 0], 1.0, atol=1e-5)  # duplicates may tie
     card = (tmp_path / "out" / "model" / "README.md").read_text()
     assert "security_threat" in card and "train_file (content)" in card
+    # step 5's test_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it encodes
+    from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
+
+    normal = train["label"] == "normal"
+    distance = knn_anomaly_scores(model.encode(train[normal]), emb, 3)
+    expected = detection_scores(distance, new["label"] != "normal", prefix="test_anomaly")
+    assert metrics["test_anomaly_auroc"] == pytest.approx(expected["test_anomaly_auroc"], abs=1e-6)
+    assert {"test_pretrained_anomaly_auroc", "test_raw_anomaly_auroc"} <= set(metrics)
 
 
 def test_sequence_recipe_model_loads_encodes_and_searches(tmp_path):

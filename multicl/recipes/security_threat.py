@@ -17,7 +17,8 @@ works too (``--label-column``; the value ``--normal-label`` marks benign rows).
    encoder + probe vs the same network trained supervised on those labels only vs logistic
    regression / kNN on the raw scaled features; 4. supervised-contrastive and triplet
    fine-tuning with the labels; 5. anomaly detection without attack labels: distance to the k
-   nearest normal training rows (AUROC, detection rate at 1% false alarms);
+   nearest normal training rows (AUROC, detection rate at 1% false alarms) in the saved model's space,
+   in the SSL embedding alone and in the raw features;
    6. ``metrics.json``, ``config.json``, ``model/`` (encoder weights + preprocessing; with the default
    ``--probe-features concat`` it encodes rows as [unit(embedding), unit(raw features)], the headline
    probe's features).
@@ -370,9 +371,16 @@ def main(cfg: Config) -> dict[str, float]:
     t = time.perf_counter()
     normal_rows = y_train == 0
     is_attack = y_test > 0
-    metrics.update(detection_scores(knn_anomaly_scores(train_z[normal_rows], test_z, cfg.anomaly_k), is_attack, prefix="test_anomaly"))
-    metrics.update(detection_scores(knn_anomaly_scores(raw_train[normal_rows], raw_test, cfg.anomaly_k, space="l2"), is_attack,
-                                    prefix="test_raw_anomaly"))
+    # test_anomaly_*: in the saved model's space (the fused [SSL, raw] rows with --probe-features concat), what a user's
+    # index gives; beside it the SSL embedding alone and the raw features (squared L2, as security_anomaly's raw_knn)
+    saved_train, saved_test = (concat_train, concat_test) if cfg.probe_features == "concat" else (train_z, test_z)
+    spaces = {"anomaly": (saved_train, saved_test, "cosine"), "pretrained_anomaly": (train_z, test_z, "cosine"),
+              "raw_anomaly": (raw_train, raw_test, "l2")}
+    for prefix, (reference, queries, space) in spaces.items():
+        distance = knn_anomaly_scores(reference[normal_rows], queries, cfg.anomaly_k, space=space)
+        metrics.update(detection_scores(distance, is_attack, prefix=f"test_{prefix}"))
+        if hard is not None and 0 < is_attack[hard].sum() < hard.sum():
+            metrics.update(detection_scores(distance[hard], is_attack[hard], prefix=f"test_hard_{prefix}"))
     timings["anomaly_seconds"] = time.perf_counter() - t
 
     # -- 6. headline metrics --------------------------------------------------------------------------
@@ -417,9 +425,10 @@ def report(m: dict[str, float], cfg: Config) -> str:
         if f"test_{name}_knn_category_macro_f1" in m:
             rows.append([f"{name} fine-tuned (all labels)", m[f"test_{name}_knn_category_macro_f1"], m[f"test_{name}_linear_category_macro_f1"], m[f"test_{name}_linear_binary_macro_f1"]])
     table = format_table(rows, ["encoder / regime", "kNN category macro-F1", "linear (or MLP) category macro-F1", "linear binary macro-F1"])
-    anomaly = (f"anomaly detection (no attack labels, {cfg.anomaly_k}-NN distance to normal training rows): "
+    anomaly = (f"anomaly detection (no attack labels, {cfg.anomaly_k}-NN distance to normal training rows): saved model's space "
                f"AUROC {m['test_anomaly_auroc']:.2f}, detection at 1% false alarms {m['test_anomaly_detection_at_1pct_fpr']:.2f} "
-               f"(raw features: AUROC {m['test_raw_anomaly_auroc']:.2f}, {m['test_raw_anomaly_detection_at_1pct_fpr']:.2f})")
+               f"(SSL embedding alone: {m['test_pretrained_anomaly_auroc']:.2f}, {m['test_pretrained_anomaly_detection_at_1pct_fpr']:.2f}; "
+               f"raw features: {m['test_raw_anomaly_auroc']:.2f}, {m['test_raw_anomaly_detection_at_1pct_fpr']:.2f})")
     return f"{table}\n{anomaly}\nwall {m['wall_seconds']:.0f}s (pre-training {m['pretrain_seconds']:.0f}s); outputs in {cfg.out_dir}/"
 
 

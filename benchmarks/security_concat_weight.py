@@ -1,0 +1,117 @@
+"""security_threat's saved model is ``[unit(SSL), w * unit(raw)]``: which ``w`` for kNN and search? (NSL-KDD dev only)
+
+A standardised linear probe does not depend on ``w``; the kNN probe, an index built on the saved model and the
+step-5 anomaly score do. From one dev run of the recipe (its ``model/``: the SSL encoder inside the saved fusion
+encoder), this scores the recipe's kNN probe (cosine, distance-weighted, k = ``--knn-k``) on the joined rows for each
+``w`` of ``--weights``, beside the SSL embedding alone and the raw features alone, at the recipe's label fractions
+and draws (``few_label_rows`` with seeds ``seed + draw``), on dev and hard dev; and the step-5 anomaly score (cosine
+10-NN distance to the normal fit rows) in each space. The rule that uses it: ``results/security_concat_weight/RULE.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m multicl.recipes.security_threat --eval-split dev --finetune-steps 0 --label-fractions 1.0 --label-draws 1 --seed 0 --out-dir runs/st_dev_s0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/security_concat_weight.py --run runs/st_dev_s0 --seed 0
+    .venv/bin/python benchmarks/security_concat_weight.py --rank 0 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from multicl.api import EmbeddingModel
+from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
+from multicl.data.table_preprocessing import TablePreprocessor
+from multicl.encoders.tabular_fusion import TableRawFusionEncoder
+from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
+from multicl.eval.probe import knn_predict
+from multicl.eval.report import format_table
+from multicl.modalities.tabular import encode_table
+from multicl.recipes import security_threat as st
+
+OUT = Path("benchmarks/results/security_concat_weight")
+
+
+def spaces(z_fit, z_dev, raw_fit, raw_dev, weights) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    out = {"SSL embedding alone": (z_fit, z_dev), "raw features alone": (raw_fit, raw_dev)}
+    for w in weights:
+        out[f"w {w:g}"] = (st.concat_features(z_fit, raw_fit, w), st.concat_features(z_dev, raw_dev, w))
+    return out
+
+
+def score_run(run: Path, seed: int, weights, fractions, draws: int, k: int) -> dict:
+    cfg = st.Config(eval_split="dev")
+    frame, labels = st.load_split(cfg.train_file, cfg)
+    difficulty = read_difficulty(cfg.train_file)
+    fit, dev = stratified_dev_split(labels, cfg.dev_fraction, seed=0)  # the recipe's dev split
+    hard = difficulty[dev] < HARD_BELOW
+    names, to_index = st.class_names_for(labels[fit], labels[dev], cfg.normal_label)
+    y_fit, y_dev = to_index(labels[fit]), to_index(labels[dev])
+    pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(frame.iloc[fit].reset_index(drop=True))
+    fit_table, dev_table = (pre.transform(frame.iloc[rows].reset_index(drop=True)) for rows in (fit, dev))
+    saved = EmbeddingModel.load(run / "model", device="cpu").encoder
+    encoder = saved.encoder if isinstance(saved, TableRawFusionEncoder) else saved  # the SSL encoder itself
+    z_fit, z_dev = encode_table(encoder, fit_table), encode_table(encoder, dev_table)
+    raw_fit, raw_dev = st.raw_features(fit_table, pre.cardinalities), st.raw_features(dev_table, pre.cardinalities)
+    result: dict = {"run": str(run), "seed": seed, "knn_k": k, "knn": {}, "anomaly": {}}
+    normal = y_fit == 0
+    for name, (a, b) in spaces(z_fit, z_dev, raw_fit, raw_dev, weights).items():
+        per_fraction = {}
+        for fraction in fractions:
+            values = []
+            for draw in range(draws if fraction < 1 else 1):
+                rows = st.few_label_rows(y_fit, fraction, seed + draw)
+                pred = knn_predict(a[rows], y_fit[rows], b, k, weights="distance")
+                values.append([100 * f1_score(y_dev, pred, average="macro"), 100 * f1_score(y_dev[hard], pred[hard], average="macro")])
+            per_fraction[f"{fraction:g}"] = values
+        result["knn"][name] = per_fraction
+        scores = knn_anomaly_scores(a[normal], b, 10)
+        result["anomaly"][name] = {**detection_scores(scores, y_dev > 0, prefix="dev"), **detection_scores(scores[hard], y_dev[hard] > 0, prefix="hard")}
+    return result
+
+
+def render(results: list[dict]) -> str:
+    names = list(results[0]["knn"])
+    fractions = list(results[0]["knn"][names[0]])
+    rows = []
+    for name in names:
+        per_seed = [np.mean([np.mean(r["knn"][name][f]) for f in fractions]) for r in results]  # mean over fractions, dev and hard
+        cells = [f"{np.mean([np.mean(np.array(r['knn'][name][f])[:, 0]) for r in results]):.2f} / "
+                 f"{np.mean([np.mean(np.array(r['knn'][name][f])[:, 1]) for r in results]):.2f}" for f in fractions]
+        anomaly = f"{np.mean([r['anomaly'][name]['dev_auroc'] for r in results]):.2f} / {np.mean([r['anomaly'][name]['hard_auroc'] for r in results]):.2f}"
+        rows.append([name, f"{np.mean(per_seed):.3f}", " / ".join(f"{v:.3f}" for v in per_seed), *cells, anomaly])
+    header = ["space (kNN probe, dev)", "criterion", "per seed", *[f"{100 * float(f):g}% labels: dev / hard" for f in fractions],
+              "anomaly AUROC dev / hard (cosine 10-NN)"]
+    seeds = [r["seed"] for r in results]
+    return (format_table(rows, header) + f"\nseeds {seeds}; criterion: kNN category macro-F1, mean over fractions x {{dev, hard dev}} x seeds; "
+            f"k = {results[0]['knn_k']}; label draws per fraction < 100%: {len(results[0]['knn'][names[0]][fractions[0]])}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, help="a security_threat --eval-split dev out dir")
+    parser.add_argument("--seed", type=int, help="that run's --seed (label draws use seed + draw, as the recipe)")
+    parser.add_argument("--rank", type=int, nargs="+", help="render the table over these seeds' saved results instead")
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 0.7, 1.0, 1.4, 2.0, 3.0])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.05, 0.1, 1.0])
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--knn-k", type=int, default=st.Config().knn_k)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.rank:
+        text = render([json.loads((args.out / f"dev_seed{s}.json").read_text()) for s in args.rank])
+        (args.out / "dev_ranking.md").write_text(text)
+    else:
+        if args.run is None or args.seed is None:
+            parser.error("give --run and --seed, or --rank")
+        result = score_run(args.run, args.seed, args.weights, args.fractions, args.draws, args.knn_k)
+        (args.out / f"dev_seed{args.seed}.json").write_text(json.dumps(result, indent=1))
+        text = render([result])
+        (args.out / f"dev_seed{args.seed}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
