@@ -23,7 +23,7 @@ from sklearn.metrics import f1_score
 from multicl.api import EmbeddingModel
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_preprocessing import TablePreprocessor
-from multicl.encoders.tabular_fusion import TableRawFusionEncoder
+from multicl.encoders.tabular_fusion import learned_table_encoder
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.probe import knn_predict
 from multicl.eval.report import format_table
@@ -50,8 +50,7 @@ def score_run(run: Path, seed: int, weights, fractions, draws: int, k: int) -> d
     y_fit, y_dev = to_index(labels[fit]), to_index(labels[dev])
     pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(frame.iloc[fit].reset_index(drop=True))
     fit_table, dev_table = (pre.transform(frame.iloc[rows].reset_index(drop=True)) for rows in (fit, dev))
-    saved = EmbeddingModel.load(run / "model", device="cpu").encoder
-    encoder = saved.encoder if isinstance(saved, TableRawFusionEncoder) else saved  # the SSL encoder itself
+    encoder = learned_table_encoder(EmbeddingModel.load(run / "model", device="cpu").encoder)  # the SSL encoder itself
     z_fit, z_dev = encode_table(encoder, fit_table), encode_table(encoder, dev_table)
     raw_fit, raw_dev = st.raw_features(fit_table, pre.cardinalities), st.raw_features(dev_table, pre.cardinalities)
     result: dict = {"run": str(run), "seed": seed, "knn_k": k, "knn": {}, "anomaly": {}}

@@ -29,6 +29,7 @@ from sklearn.semi_supervised import LabelSpreading
 from multicl.api import EmbeddingModel
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_preprocessing import TablePreprocessor
+from multicl.encoders.tabular_fusion import learned_table_encoder
 from multicl.eval.probe import unit_rows
 from multicl.eval.report import format_table
 from multicl.modalities.tabular import encode_table
@@ -77,7 +78,8 @@ def main() -> None:
     y_fit, y_dev = to_index(labels[fit]), to_index(labels[dev])
     pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(frame.iloc[fit].reset_index(drop=True))
     fit_table, dev_table = (pre.transform(frame.iloc[rows].reset_index(drop=True)) for rows in (fit, dev))
-    encoder = EmbeddingModel.load(args.run / "model", device="cpu").encoder
+    # the SSL encoder (inside the saved fusion encoder since --probe-features concat saves [SSL, raw])
+    encoder = learned_table_encoder(EmbeddingModel.load(args.run / "model", device="cpu").encoder)
     z_fit, z_dev = encode_table(encoder, fit_table), encode_table(encoder, dev_table)
     raw_fit, raw_dev = st.raw_features(fit_table, pre.cardinalities), st.raw_features(dev_table, pre.cardinalities)
     cat_fit, cat_dev = st.concat_features(z_fit, raw_fit), st.concat_features(z_dev, raw_dev)

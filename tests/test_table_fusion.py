@@ -10,7 +10,7 @@ import torch
 from multicl import EmbeddingModel
 from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
-from multicl.encoders.tabular_fusion import TableRawFusionEncoder
+from multicl.encoders.tabular_fusion import TableRawFusionEncoder, learned_table_encoder
 from multicl.eval.probe import join_unit_blocks
 from multicl.models.encoders import fuse_table_encoder
 from multicl.modalities.tabular import TabularAdapter, encode_table
@@ -64,6 +64,10 @@ def test_fused_table_model_round_trip_and_bad_weights(tmp_path):
     np.testing.assert_allclose(model.encode(rows), expected / np.linalg.norm(expected, axis=1, keepdims=True), atol=1e-5)
     _, scores = model.index(rows).search(rows.iloc[:4], k=1)
     np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)  # each row finds itself (or an identical row)
+    # the trained encoder inside the loaded model gives the SSL embedding alone (the benchmarks' study input)
+    inner = learned_table_encoder(model.encoder)
+    np.testing.assert_allclose(encode_table(inner, pre.transform(rows)), encode_table(fused.encoder, pre.transform(rows)), atol=1e-5)
+    assert learned_table_encoder(fused.encoder) is fused.encoder  # a plain encoder is its own
     with pytest.raises(ValueError, match="weight"):
         TableRawFusionEncoder("TabularMLPEncoder", meta["encoder"]["args"]["encoder_args"], weight=0.0)
     with pytest.raises(ValueError, match="encoder_class"):

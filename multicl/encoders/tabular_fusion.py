@@ -54,3 +54,9 @@ class TableRawFusionEncoder(nn.Module):
         learned = nn.functional.normalize(self.encoder(inputs).float(), dim=-1)
         raw = raw_row_features(inputs["numeric"], inputs.get("categorical"), self.cardinalities)
         return torch.cat([learned, self.weight * nn.functional.normalize(raw, dim=-1)], dim=-1)
+
+
+def learned_table_encoder(module: nn.Module) -> nn.Module:
+    """The trained table encoder inside a saved security model: the wrapped one of a :class:`TableRawFusionEncoder`
+    (``--probe-features concat``), else ``module`` itself (``--probe-features embedding``)."""
+    return module.encoder if isinstance(module, TableRawFusionEncoder) else module
