@@ -49,6 +49,7 @@ import numpy as np
 from multicl.data.audio_files import read_clips
 from multicl.eval.probe import join_unit_blocks, probe_accuracies
 from multicl.eval.report import format_table
+from multicl.utils.environment import run_environment
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
 DEV_FOLDS = {"george-jackson": ["--drop-speakers", "george", "--test-speaker", "jackson"],
@@ -137,7 +138,7 @@ def run_fold(fold: str, split, data: Path, out: Path, seed: int, extra: list[str
         assert abs(rows["cnn_knn_accuracy"] - metrics["test_knn_accuracy"]) < 1e-6, (rows["cnn_knn_accuracy"], metrics["test_knn_accuracy"])
         wall = time.perf_counter() - start
     result = {"fold": fold, "argv": argv[2:], "seed": seed, "rows": rows, "rows_by_speaker": by_speaker, "knn_k": cfg.knn_k,
-              "recipe_metrics": metrics, "wall_seconds": wall, "train_clips": len(train), "scored_clips": len(test)}
+              "recipe_metrics": metrics, "environment": run_environment("cpu"), "wall_seconds": wall, "train_clips": len(train), "scored_clips": len(test)}
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out.with_suffix(".npz"), **arrays)
     out.write_text(json.dumps(result, indent=2))

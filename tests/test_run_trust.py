@@ -221,6 +221,26 @@ def test_folders_from_before_fingerprints_are_checked_against_their_config_json(
     assert (out / "run_identity.json").exists()
 
 
+def test_run_folder_records_versions_and_thread_count(tmp_path):
+    out, _ = prepare_out_dir(text_simcse.Config(out_dir=str(tmp_path / "run")))
+    facts = json.loads((out / "environment.json").read_text())
+    assert facts["torch"] == torch.__version__ and facts["torch_threads"] == torch.get_num_threads() >= 1
+    assert {"python", "numpy", "OMP_NUM_THREADS", "cpu_count", "device"} <= set(facts)
+
+
+def test_same_seed_same_threads_gives_the_same_weights(tmp_path):
+    # what makes a CPU figure repeatable (environment.json records the thread count it also depends on)
+    weights = []
+    for name in ("a", "b"):
+        torch.manual_seed(0)
+        learner = ToyLearner()
+        start = [p.detach().clone() for p in learner.parameters()]
+        toy_trainer(tmp_path / name, learner=learner).train()
+        weights.append([p.detach().clone() for p in learner.parameters()])
+        assert not all(torch.equal(x, y) for x, y in zip(start, weights[-1]))  # it trained
+    assert all(torch.equal(x, y) for x, y in zip(*weights))
+
+
 def test_overwrite_refuses_to_empty_a_folder_that_is_not_a_run(tmp_path):
     (tmp_path / "notes.txt").write_text("precious")
     with pytest.raises(RunIdentityError, match="does not look like a multicl run folder"):

@@ -77,12 +77,14 @@ def prepare_out_dir(cfg: Any) -> tuple[Path, dict[str, Any]]:
     (or, for folders from before fingerprints, with their ``config.json``): the same one
     resumes; another one raises :class:`~multicl.train.run_identity.RunIdentityError` naming
     each change and the ways out (``--out-dir``, ``--overwrite``). ``cfg.overwrite`` (and
-    ``cfg.resume=False``) clear the folder first, keeping only caches. Returns
+    ``cfg.resume=False``) clear the folder first, keeping only caches. Also writes ``environment.json``
+    (:func:`multicl.utils.environment.run_environment`: versions, CPU thread count). Returns
     ``(out_dir, fingerprint)``; give the fingerprint to ``Trainer(run_identity=...)``.
     """
     import json
 
     from multicl.train.run_identity import RESUME_FREE_FIELDS, IDENTITY_FILE, claim_run_dir, config_fingerprint
+    from multicl.utils.environment import ENVIRONMENT_FILE, run_environment
     from multicl.utils.io import atomic_write_json
 
     check_config(cfg)  # before config.json is written: a refused run leaves no config describing no model
@@ -96,14 +98,16 @@ def prepare_out_dir(cfg: Any) -> tuple[Path, dict[str, Any]]:
     overwrite = bool(values.get("overwrite", False)) or values.get("resume", True) is False
     claim_run_dir(out, identity, overwrite=overwrite, legacy=legacy, keep=KEEP_ON_OVERWRITE)
     atomic_write_json(out / "config.json", values)
+    # versions and thread count: on CPU the same seed repeats bit for bit only with the same thread count
+    atomic_write_json(out / ENVIRONMENT_FILE, run_environment(values.get("device")))
     return out, identity
 
 
 def start_run(cfg: Any) -> tuple[Any, str]:
     """What every recipe does first: log to the console, claim ``out_dir`` for this
     configuration (:func:`prepare_out_dir`: refuses another run's folder, ``--overwrite`` clears
-    it), write ``config.json``, create ``out_dir/model`` and resolve ``device="auto"`` ->
-    ``(out_dir, device)``."""
+    it), write ``config.json`` and ``environment.json``, create
+    ``out_dir/model`` and resolve ``device="auto"`` -> ``(out_dir, device)``."""
     import logging
 
     import torch
