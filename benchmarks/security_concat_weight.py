@@ -20,15 +20,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from multicl.api import EmbeddingModel
-from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
-from multicl.data.table_preprocessing import TablePreprocessor
-from multicl.encoders.tabular_fusion import learned_table_encoder
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.probe import knn_predict
 from multicl.eval.report import format_table
-from multicl.modalities.tabular import encode_table
 from multicl.recipes import security_threat as st
+
+from _security_dev import load_security_dev
 
 OUT = Path("benchmarks/results/security_concat_weight")
 
@@ -41,18 +38,9 @@ def spaces(z_fit, z_dev, raw_fit, raw_dev, weights) -> dict[str, tuple[np.ndarra
 
 
 def score_run(run: Path, seed: int, weights, fractions, draws: int, k: int) -> dict:
-    cfg = st.Config(eval_split="dev")
-    frame, labels = st.load_split(cfg.train_file, cfg)
-    difficulty = read_difficulty(cfg.train_file)
-    fit, dev = stratified_dev_split(labels, cfg.dev_fraction, seed=0)  # the recipe's dev split
-    hard = difficulty[dev] < HARD_BELOW
-    names, to_index = st.class_names_for(labels[fit], labels[dev], cfg.normal_label)
-    y_fit, y_dev = to_index(labels[fit]), to_index(labels[dev])
-    pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(frame.iloc[fit].reset_index(drop=True))
-    fit_table, dev_table = (pre.transform(frame.iloc[rows].reset_index(drop=True)) for rows in (fit, dev))
-    encoder = learned_table_encoder(EmbeddingModel.load(run / "model", device="cpu").encoder)  # the SSL encoder itself
-    z_fit, z_dev = encode_table(encoder, fit_table), encode_table(encoder, dev_table)
-    raw_fit, raw_dev = st.raw_features(fit_table, pre.cardinalities), st.raw_features(dev_table, pre.cardinalities)
+    data = load_security_dev(run)
+    y_fit, y_dev, hard = data.y_fit, data.y_dev, data.hard
+    z_fit, z_dev, raw_fit, raw_dev = data.z_fit, data.z_dev, data.raw_fit, data.raw_dev
     result: dict = {"run": str(run), "seed": seed, "knn_k": k, "knn": {}, "anomaly": {}}
     normal = y_fit == 0
     for name, (a, b) in spaces(z_fit, z_dev, raw_fit, raw_dev, weights).items():

@@ -26,14 +26,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 
-from multicl.api import EmbeddingModel
-from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
-from multicl.data.table_preprocessing import TablePreprocessor
-from multicl.encoders.tabular_fusion import learned_table_encoder
 from multicl.eval.probe import unit_rows
 from multicl.eval.report import format_table
-from multicl.modalities.tabular import encode_table
 from multicl.recipes import security_threat as st
+
+from _security_dev import load_security_dev
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 
@@ -69,19 +66,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/security_few_label_probes"))
     args = parser.parse_args()
-    cfg = st.Config(eval_split="dev")
-    frame, labels = st.load_split(cfg.train_file, cfg)
-    difficulty = read_difficulty(cfg.train_file)
-    fit, dev = stratified_dev_split(labels, cfg.dev_fraction, seed=0)  # the recipe's dev split
-    hard = difficulty[dev] < HARD_BELOW
-    names, to_index = st.class_names_for(labels[fit], labels[dev], cfg.normal_label)
-    y_fit, y_dev = to_index(labels[fit]), to_index(labels[dev])
-    pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(frame.iloc[fit].reset_index(drop=True))
-    fit_table, dev_table = (pre.transform(frame.iloc[rows].reset_index(drop=True)) for rows in (fit, dev))
-    # the SSL encoder (inside the saved fusion encoder since --probe-features concat saves [SSL, raw])
-    encoder = learned_table_encoder(EmbeddingModel.load(args.run / "model", device="cpu").encoder)
-    z_fit, z_dev = encode_table(encoder, fit_table), encode_table(encoder, dev_table)
-    raw_fit, raw_dev = st.raw_features(fit_table, pre.cardinalities), st.raw_features(dev_table, pre.cardinalities)
+    data = load_security_dev(args.run)
+    y_fit, y_dev, hard = data.y_fit, data.y_dev, data.hard
+    z_fit, z_dev, raw_fit, raw_dev = data.z_fit, data.z_dev, data.raw_fit, data.raw_dev
     cat_fit, cat_dev = st.concat_features(z_fit, raw_fit), st.concat_features(z_dev, raw_dev)
     width = z_fit.shape[1]
 
