@@ -53,6 +53,7 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
     assert ids[:, 0].tolist() == [0, 1, 2] or np.allclose(scores[:, 0], 1.0, atol=1e-5)  # duplicates may tie
     card = (tmp_path / "out" / "model" / "README.md").read_text()
     assert "security_threat" in card and "train_file (content)" in card
+    assert "## Training environment" in card and "| torch_threads |" in card  # what repeating the run needs
     # step 5's test_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it encodes
     from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 

@@ -1,4 +1,4 @@
-"""The model card: ``README.md`` in a saved model's folder (recipe, configuration, data, metrics)."""
+"""The model card: ``README.md`` in a saved model's folder (recipe, configuration, data, metrics, environment)."""
 from __future__ import annotations
 
 import json
@@ -10,20 +10,25 @@ from typing import Any
 @dataclass
 class ModelCard:
     """What a saved model says about itself. ``data``: data fingerprints (file -> size + SHA-256,
-    as in a run's ``run_identity.json``); ``metrics``: any scores known when it was saved."""
+    as in a run's ``run_identity.json``); ``metrics``: any scores known when it was saved;
+    ``environment``: versions and CPU thread count of the run that trained it (what repeating it needs)."""
 
     recipe: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_run(cls, recipe: str, config: dict[str, Any], identity: dict[str, Any] | None = None,
                  metrics: dict[str, Any] | None = None) -> "ModelCard":
-        """A recipe's card: its config, and the data fingerprints from its run identity."""
+        """A recipe's card: its config, the data fingerprints from its run identity, and this process's environment."""
+        from multicl.utils.environment import run_environment
+
         data = {k: v for k, v in (identity or {}).items() if k.endswith("(content)")}
-        return cls(recipe=recipe, config=dict(config), data=data, metrics=dict(metrics or {}))
+        return cls(recipe=recipe, config=dict(config), data=data, metrics=dict(metrics or {}),
+                   environment=run_environment(config.get("device")))
 
 
 def write_card(folder: Path, meta: dict[str, Any], card: ModelCard | None) -> None:
@@ -43,7 +48,8 @@ def write_card(folder: Path, meta: dict[str, Any], card: ModelCard | None) -> No
         lines += ["Also loads in sentence-transformers: `SentenceTransformer(path)` gives the same embeddings.", ""]
     lines += ["## Encoder", "", "```json", json.dumps(meta["encoder"], indent=2), "```", "",
               "## Input", "", "```json", json.dumps(meta.get("input", {}), indent=2)[:4000], "```", ""]
-    for title, values in (("Configuration", card.config), ("Data", card.data), ("Metrics", card.metrics)):
+    for title, values in (("Configuration", card.config), ("Data", card.data), ("Metrics", card.metrics),
+                          ("Training environment", card.environment)):
         if values:
             lines += [f"## {title}", "", "| key | value |", "|---|---|"]
             lines += [f"| {k} | {_cell(v)} |" for k, v in sorted(values.items())]
