@@ -42,9 +42,9 @@ folds at 400 steps (two inner speaker folds and a takes dev split: takes 0-4 dro
 score 5-9): mean (kNN + linear) / 2 of 71.4 vs 63.3 for the CNN alone and 61.5 for the statistics alone
 (the dev stage of benchmarks/audio_fusion.py). ``--fuse-weight 0.25`` (was 1) was chosen on a nested dev
 stage where every speaker is scored (10 runs, each leaving a pair of speakers out and scoring both on
-probes trained on the other three, + the takes dev split; benchmarks/results/audio_fusion_nested/):
-criterion 73.0 vs 69.5 at weight 1; the weight changes only kNN (the linear probe standardises), unseen-speaker
-kNN 41.9 -> 52.8 over the 20 inner folds. ``metrics.json`` has the CNN alone as ``test_cnn_*``;
+probes trained on the other three, + the takes dev split; benchmarks/results/audio_fusion_nested_rerun/, the
+single-thread re-run): criterion 72.8 vs 69.2 at weight 1; the weight changes only kNN (the linear probe standardises), unseen-speaker
+kNN 41.4 -> 52.6 over the 20 inner folds. ``metrics.json`` has the CNN alone as ``test_cnn_*``;
 ``--fuse-stats none`` saves the CNN alone.
 Details: docs/audio.md, benchmarks/results/audio_fsdd_dino/.
 Writes ``metrics.json`` (``test_knn_accuracy``, ``test_linear_accuracy`` and every row),
@@ -135,7 +135,7 @@ class Config:
     knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
     # fusion chosen on the dev folds (the dev stage of benchmarks/audio_fusion.py: 2 inner speaker folds + a takes dev split,
     # 400 steps): mean (kNN + linear) / 2 of 71.4 for plain statistics vs 63.3 for the CNN alone and 61.5 for the statistics;
-    # the weight on the nested dev stage (20 inner speaker folds + takes-dev): 73.0 at 0.25 vs 69.5 at 1.0
+    # the weight on the nested dev stage (20 inner speaker folds + takes-dev): 72.8 at 0.25 vs 69.2 at 1.0 (single-thread re-run)
     fuse_stats: str = field(default="plain", metadata={
         "help": "join the CNN embedding with the clip's log-mel statistics (z-scored on the training clips) in the saved model: "
                 "none | plain (per-band mean/std) | cmvn (after per-utterance mean removal); plain won on the dev folds "
@@ -143,7 +143,7 @@ class Config:
         "choices": ("none", "plain", "cmvn")})
     fuse_weight: float = field(default=0.25, metadata={"help": "--fuse-stats: scale w of the statistics block (cosine = (cos_cnn + w^2 cos_stats) / (1 + w^2); "
                                                                "the linear probe standardises, so w changes kNN only); 0.25 was chosen on the nested dev "
-                                                               "stage, every speaker scored (benchmarks/results/audio_fusion_nested/; 1.0 before)"})
+                                                               "stage, every speaker scored (benchmarks/results/audio_fusion_nested_rerun/; 1.0 before)"})
 
 
 def check_args(cfg: Config) -> None:
