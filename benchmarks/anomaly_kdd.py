@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from multicl.eval.report import format_table  # noqa: E402
 from multicl.recipes import security_anomaly  # noqa: E402
+from multicl.utils.environment import run_environment  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "anomaly_kdd"
 # F1 x100 at the known anomaly ratio; Qiu et al. 2021 (NeuTraL-AD, ICML), Table 3, which also lists
@@ -124,11 +125,14 @@ def final(datasets: list[str], seeds: list[int], detectors: tuple[str, ...]) -> 
         verdict = (f"verdict ({data}, AUROC on the test set): the recipe's default ({defaults.method}) {ours:.2f} vs the best "
                    f"raw / random-feature kNN {best_raw:.2f}: {'beats' if ours > best_raw else 'does not beat'} them")
         wall = time.perf_counter() - start
-        text = f"{table}\n{verdict}\nseeds {seeds}; {len(seeds)} fresh runs in {wall:.0f}s (2-core CPU, OMP_NUM_THREADS=1)"
+        environment = run_environment("cpu")  # the thread count the figures depend on, as measured, not as intended
+        text = (f"{table}\n{verdict}\nseeds {seeds}; {len(seeds)} fresh runs in {wall:.0f}s "
+                f"({environment['cpu_count']}-core CPU, torch threads {environment['torch_threads']})")
         print(text, flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{data}.json").write_text(json.dumps({"seeds": seeds, "config": dataclasses.asdict(defaults), "per_seed": per_seed,
-                                                          "summary": summary, "published": PUBLISHED.get(data), "wall_seconds": wall}, indent=1))
+                                                          "summary": summary, "published": PUBLISHED.get(data), "wall_seconds": wall,
+                                                          "environment": environment}, indent=1))
         (RESULTS / f"{data}.md").write_text(text + "\n")
 
 
