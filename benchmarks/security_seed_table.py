@@ -29,10 +29,11 @@ def table(runs: list[dict]) -> str:
     rows = []
     for tag in tags:
         for feature, name in FEATURES.items():
-            probes = ("knn", "linear") if feature != "supervised_mlp" else ("-", "")  # the MLP is its own classifier
-            keys = [f"test_{tag}_{feature}_{probe}_category_macro_f1".replace("__", "_") for probe in probes]
-            hard = [f"test_hard_{tag}_{feature}_{probe}_category_macro_f1".replace("__", "_") for probe in probes]
-            rows.append([tag, name, *(cell(runs, k) for k in keys + hard)])
+            # the supervised MLP is its own classifier (no kNN column): test_<tag>_supervised_mlp_category_macro_f1
+            probes = ("knn", "linear") if feature != "supervised_mlp" else (None, "")
+            cells = [cell(runs, f"{prefix}_{tag}_{feature}{'_' + probe if probe else ''}_category_macro_f1") if probe is not None else "-"
+                     for prefix in ("test", "test_hard") for probe in probes]
+            rows.append([tag, name, *cells])
     return format_table(rows, ["labels", "features", "KDDTest+ kNN", "KDDTest+ linear", "KDDTest-21 kNN", "KDDTest-21 linear"])
 
 

@@ -244,6 +244,22 @@ def pretrained_encoders(table: TransformedTable, pre: TablePreprocessor, cfg: Co
     return adapter, random_encoder, encoder, summary
 
 
+def load_splits(cfg: Config) -> tuple[Any, np.ndarray, Any, np.ndarray, np.ndarray | None]:
+    """``(train_frame, train_labels, test_frame, test_labels, hard)``: with ``--eval-split dev`` the fit and dev
+    parts of ``--train-file`` (stratified, seed 0; the test file is never read), else the train and test files;
+    ``hard``: the scored rows with difficulty < 21 (NSL-KDD files; ``None`` for other tables)."""
+    train_frame, train_labels = load_split(cfg.train_file, cfg)
+    train_difficulty = read_difficulty(cfg.train_file) if not _is_table(cfg.train_file) else None
+    if cfg.eval_split == "dev":  # model selection: the test file is never read
+        fit, dev = stratified_dev_split(train_labels, cfg.dev_fraction, seed=0)
+        hard = None if train_difficulty is None else train_difficulty[dev] < HARD_BELOW
+        return (train_frame.iloc[fit].reset_index(drop=True), train_labels[fit],
+                train_frame.iloc[dev].reset_index(drop=True), train_labels[dev], hard)
+    test_frame, test_labels = load_split(cfg.test_file, cfg)
+    test_difficulty = read_difficulty(cfg.test_file) if not _is_table(cfg.test_file) else None
+    return train_frame, train_labels, test_frame, test_labels, None if test_difficulty is None else test_difficulty < HARD_BELOW
+
+
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
     if not cfg.concat_weight > 0:
@@ -252,17 +268,7 @@ def main(cfg: Config) -> dict[str, float]:
 
     # -- data ------------------------------------------------------------------------------------
     t = time.perf_counter()
-    train_frame, train_labels = load_split(cfg.train_file, cfg)
-    train_difficulty = read_difficulty(cfg.train_file) if not _is_table(cfg.train_file) else None
-    if cfg.eval_split == "dev":  # model selection: the test file is never read
-        fit, dev = stratified_dev_split(train_labels, cfg.dev_fraction, seed=0)
-        test_frame, test_labels = train_frame.iloc[dev].reset_index(drop=True), train_labels[dev]
-        train_frame, train_labels = train_frame.iloc[fit].reset_index(drop=True), train_labels[fit]
-        hard = None if train_difficulty is None else train_difficulty[dev] < HARD_BELOW
-    else:
-        test_frame, test_labels = load_split(cfg.test_file, cfg)
-        test_difficulty = read_difficulty(cfg.test_file) if not _is_table(cfg.test_file) else None
-        hard = None if test_difficulty is None else test_difficulty < HARD_BELOW
+    train_frame, train_labels, test_frame, test_labels, hard = load_splits(cfg)
     names, to_index = class_names_for(train_labels, test_labels, cfg.normal_label)
     y_train, y_test = to_index(train_labels), to_index(test_labels)
     pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(train_frame)
@@ -373,11 +379,11 @@ def main(cfg: Config) -> dict[str, float]:
     is_attack = y_test > 0
     # test_anomaly_*: in the saved model's space (the fused [SSL, raw] rows with --probe-features concat), what a user's
     # index gives; beside it the SSL embedding alone and the raw features (squared L2, as security_anomaly's raw_knn)
-    saved_train, saved_test = (concat_train, concat_test) if cfg.probe_features == "concat" else (train_z, test_z)
-    spaces = {"anomaly": (saved_train, saved_test, "cosine"), "pretrained_anomaly": (train_z, test_z, "cosine"),
-              "raw_anomaly": (raw_train, raw_test, "l2")}
-    for prefix, (reference, queries, space) in spaces.items():
-        distance = knn_anomaly_scores(reference[normal_rows], queries, cfg.anomaly_k, space=space)
+    distances = {"pretrained_anomaly": knn_anomaly_scores(train_z[normal_rows], test_z, cfg.anomaly_k),
+                 "raw_anomaly": knn_anomaly_scores(raw_train[normal_rows], raw_test, cfg.anomaly_k, space="l2")}
+    distances["anomaly"] = (knn_anomaly_scores(concat_train[normal_rows], concat_test, cfg.anomaly_k)
+                            if cfg.probe_features == "concat" else distances["pretrained_anomaly"])
+    for prefix, distance in distances.items():
         metrics.update(detection_scores(distance, is_attack, prefix=f"test_{prefix}"))
         if hard is not None and 0 < is_attack[hard].sum() < hard.sum():
             metrics.update(detection_scores(distance[hard], is_attack[hard], prefix=f"test_hard_{prefix}"))
