@@ -101,7 +101,7 @@ def select(seeds: list[int], stage: int) -> None:
     print(table)
 
 
-def final(datasets: list[str], seeds: list[int], detectors: tuple[str, ...]) -> None:
+def final(datasets: list[str], seeds: list[int], detectors: tuple[str, ...], out: Path = RESULTS) -> None:
     defaults = security_anomaly.Config()
     for data in datasets:
         start = time.perf_counter()
@@ -129,11 +129,11 @@ def final(datasets: list[str], seeds: list[int], detectors: tuple[str, ...]) -> 
         text = (f"{table}\n{verdict}\nseeds {seeds}; {len(seeds)} fresh runs in {wall:.0f}s "
                 f"({environment['cpu_count']}-core CPU, torch threads {environment['torch_threads']})")
         print(text, flush=True)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"{data}.json").write_text(json.dumps({"seeds": seeds, "config": dataclasses.asdict(defaults), "per_seed": per_seed,
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{data}.json").write_text(json.dumps({"seeds": seeds, "config": dataclasses.asdict(defaults), "per_seed": per_seed,
                                                           "summary": summary, "published": PUBLISHED.get(data), "wall_seconds": wall,
                                                           "environment": environment}, indent=1))
-        (RESULTS / f"{data}.md").write_text(text + "\n")
+        (out / f"{data}.md").write_text(text + "\n")
 
 
 def main() -> None:
@@ -143,11 +143,12 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["nsl_kdd", "kddcup99", "kddrev"], choices=["nsl_kdd", "kddcup99", "kddrev"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--detectors", nargs="+", default=list(ALL), choices=list(ALL))
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the test tables (a re-run writes beside the first)")
     args = parser.parse_args()
     if args.select:
         select(args.seeds, args.stage)
     else:
-        final(args.data, args.seeds, tuple(args.detectors))
+        final(args.data, args.seeds, tuple(args.detectors), args.out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,135 @@
+"""security_threat's saved model joins ``[unit(SSL), unit(raw)]``: should the raw block keep its magnitude? (NSL-KDD dev only)
+
+Scaling each row's raw vector to unit length drops its magnitude; the candidate scales the block by one constant,
+``raw / c`` with ``c`` the root mean squared norm of the fit rows' raw vectors. From one dev run of the recipe (its
+``model/``: the SSL encoder inside the saved fusion encoder), this scores both layouts and the raw features alone with
+the recipe's kNN probe (cosine, distance-weighted, k = ``--knn-k``) and linear probe (standardised logistic regression)
+at the recipe's label fractions and draws (``few_label_rows`` with seeds ``seed + draw``), category macro-F1 on dev and
+hard dev, and step 5's anomaly score (cosine 10-NN distance to the normal fit rows; for the raw features alone also the
+squared L2 10-NN that step 5 reports as its raw baseline). The rule: ``results/security_raw_block/RULE.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m multicl.recipes.security_threat --eval-split dev --finetune-steps 0 --label-fractions 1.0 --label-draws 1 --seed 0 --out-dir runs/st_dev_s0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/security_raw_block.py --run runs/st_dev_s0 --seed 0
+    .venv/bin/python benchmarks/security_raw_block.py --rank 0 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
+from multicl.eval.probe import knn_predict, linear_predict, unit_rows
+from multicl.eval.report import format_table
+from multicl.recipes import security_threat as st
+
+from _security_dev import load_security_dev
+
+OUT = Path("benchmarks/results/security_raw_block")
+CURRENT, CANDIDATE, RAW = "[unit(SSL), unit(raw)] (current)", "[unit(SSL), raw / c] (global scale)", "raw features alone"
+
+
+def layouts(z_fit, z_dev, raw_fit, raw_dev) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    c = float(np.sqrt(np.mean(np.sum(raw_fit.astype(np.float64) ** 2, axis=1))))  # fitted on the fit rows only
+    return {CURRENT: (st.concat_features(z_fit, raw_fit), st.concat_features(z_dev, raw_dev)),
+            CANDIDATE: (np.concatenate([unit_rows(z_fit), raw_fit / c], 1), np.concatenate([unit_rows(z_dev), raw_dev / c], 1)),
+            RAW: (raw_fit, raw_dev)}
+
+
+def macro_f1(y, pred, hard) -> list[float]:
+    return [100 * f1_score(y, pred, average="macro"), 100 * f1_score(y[hard], pred[hard], average="macro")]
+
+
+def score_run(run: Path, seed: int, fractions, draws: int, k: int) -> dict:
+    data = load_security_dev(run)
+    y_fit, y_dev, hard = data.y_fit, data.y_dev, data.hard
+    result: dict = {"run": str(run), "seed": seed, "knn_k": k, "knn": {}, "linear": {}, "anomaly": {}}
+    normal = y_fit == 0
+    for name, (a, b) in layouts(data.z_fit, data.z_dev, data.raw_fit, data.raw_dev).items():
+        knn, linear = {}, {}
+        for fraction in fractions:
+            knn_values, linear_values = [], []
+            for draw in range(draws if fraction < 1 else 1):
+                rows = st.few_label_rows(y_fit, fraction, seed + draw)
+                knn_values.append(macro_f1(y_dev, knn_predict(a[rows], y_fit[rows], b, k, weights="distance"), hard))
+                linear_values.append(macro_f1(y_dev, linear_predict(a[rows], y_fit[rows], b, max_iter=2000, seed=seed + draw), hard))
+            knn[f"{fraction:g}"], linear[f"{fraction:g}"] = knn_values, linear_values
+            print(f"{name} {fraction:g}: kNN {np.mean(knn_values, 0).round(2)} linear {np.mean(linear_values, 0).round(2)}", flush=True)
+        result["knn"][name], result["linear"][name] = knn, linear
+        scores = knn_anomaly_scores(a[normal], b, 10)
+        result["anomaly"][name] = {**detection_scores(scores, y_dev > 0, prefix="dev"), **detection_scores(scores[hard], y_dev[hard] > 0, prefix="hard")}
+    l2 = knn_anomaly_scores(data.raw_fit[normal], data.raw_dev, 10, space="l2")
+    result["anomaly"]["raw features alone, squared L2"] = {**detection_scores(l2, y_dev > 0, prefix="dev"),
+                                                           **detection_scores(l2[hard], y_dev[hard] > 0, prefix="hard")}
+    return result
+
+
+def terms(results: list[dict], name: str) -> dict[str, float]:
+    """The rule's three terms for one layout, each a mean over {dev, hard dev} x seeds (and fractions)."""
+    out = {}
+    for probe in ("knn", "linear"):
+        out[probe] = float(np.mean([np.mean(r[probe][name][f]) for r in results for f in r[probe][name]]))
+    out["anomaly"] = float(np.mean([[r["anomaly"][name]["dev_auroc"], r["anomaly"][name]["hard_auroc"]] for r in results]))
+    out["criterion"] = (out["knn"] + out["linear"] + out["anomaly"]) / 3
+    return out
+
+
+def render(results: list[dict]) -> str:
+    fractions = list(results[0]["knn"][CURRENT])
+    rows = []
+    for name in (CURRENT, CANDIDATE, RAW):
+        t = terms(results, name)
+        cells = []
+        for probe in ("knn", "linear"):
+            cells += [f"{np.mean([np.mean(np.array(r[probe][name][f])[:, 0]) for r in results]):.2f} / "
+                      f"{np.mean([np.mean(np.array(r[probe][name][f])[:, 1]) for r in results]):.2f}" for f in fractions]
+        a = results[0]["anomaly"][name]
+        anomaly = " / ".join(f"{np.mean([r['anomaly'][name][key] for r in results]):.2f}"
+                             for key in ("dev_auroc", "hard_auroc", "dev_detection_at_1pct_fpr", "hard_detection_at_1pct_fpr") if key in a)
+        rows.append([name, f"{t['criterion']:.3f}", f"{t['knn']:.2f}", f"{t['linear']:.2f}", f"{t['anomaly']:.2f}", *cells, anomaly])
+    l2 = "raw features alone, squared L2"
+    rows.append([l2 + " (anomaly only)", "-", "-", "-", "-", *["-"] * (2 * len(fractions)),
+                 " / ".join(f"{np.mean([r['anomaly'][l2][key] for r in results]):.2f}"
+                            for key in ("dev_auroc", "hard_auroc", "dev_detection_at_1pct_fpr", "hard_detection_at_1pct_fpr"))])
+    header = ["layout (dev)", "criterion", "kNN term", "linear term", "anomaly term",
+              *[f"kNN {100 * float(f):g}%: dev / hard" for f in fractions], *[f"linear {100 * float(f):g}%: dev / hard" for f in fractions],
+              "anomaly AUROC dev / hard, det@1% dev / hard"]
+    current, candidate = terms(results, CURRENT), terms(results, CANDIDATE)
+    gain = candidate["criterion"] - current["criterion"]
+    worst = min(candidate[k] - current[k] for k in ("knn", "linear", "anomaly"))
+    verdict = (f"global scale - current: criterion {gain:+.3f}, worst term {worst:+.3f}; rule (> +0.3, no term below -0.3): "
+               f"{'change the layout' if gain > 0.3 and worst >= -0.3 else 'no change'}")
+    seeds = [r["seed"] for r in results]
+    return format_table(rows, header) + f"\n{verdict}\nseeds {seeds}; k = {results[0]['knn_k']}; label draws per fraction < 100%: " \
+        f"{len(results[0]['knn'][CURRENT][fractions[0]])}\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, help="a security_threat --eval-split dev out dir")
+    parser.add_argument("--seed", type=int, help="that run's --seed (label draws use seed + draw, as the recipe)")
+    parser.add_argument("--rank", type=int, nargs="+", help="render the table over these seeds' saved results instead")
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.05, 0.1, 1.0])
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--knn-k", type=int, default=st.Config().knn_k)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.rank:
+        text = render([json.loads((args.out / f"dev_seed{s}.json").read_text()) for s in args.rank])
+        (args.out / "dev_ranking.md").write_text(text)
+    else:
+        if args.run is None or args.seed is None:
+            parser.error("give --run and --seed, or --rank")
+        result = score_run(args.run, args.seed, args.fractions, args.draws, args.knn_k)
+        (args.out / f"dev_seed{args.seed}.json").write_text(json.dumps(result, indent=1))
+        text = render([result])
+        (args.out / f"dev_seed{args.seed}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
