@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from series_ts2vec import mean_std, run  # noqa: E402  (one fresh temporary out dir per run, --overwrite)
 
 from multicl.eval.report import format_table  # noqa: E402
+from multicl.utils.environment import run_environment  # noqa: E402
 
 SETS = ("JapaneseVowels", "ArrowHead", "ItalyPowerDemand", "OSULeaf")
 ROWS = {  # table row -> (1-NN key, kNN key, linear key, SVM key) after the split prefix; None: not measured
@@ -90,10 +91,13 @@ def main() -> None:
         else:
             results[ds] = [run(["--train-file", str(train), "--seed", str(s), "--fuse-raw-weight", "0.5"]) for s in args.seeds]
         walls[ds] = (time.perf_counter() - t) / len(results[ds])
-        (args.out / f"{args.stage}.json").write_text(json.dumps({"results": results, "seconds_per_run": walls}, indent=2, default=str))
+        environment = run_environment("cpu")  # the thread count the figures depend on (docs/remeasured.md)
+        (args.out / f"{args.stage}.json").write_text(json.dumps({"results": results, "seconds_per_run": walls, "environment": environment},
+                                                                indent=2, default=str))
     seeds = args.split_seeds if args.stage == "dev" else args.seeds
     text = (table(results, args.stage) + f"\n{'split seeds' if args.stage == 'dev' else 'seeds'} {seeds}; seconds per run: "
-            + ", ".join(f"{d} {w:.0f}" for d, w in walls.items()))
+            + ", ".join(f"{d} {w:.0f}" for d, w in walls.items())
+            + f" ({environment['cpu_count']}-core CPU, torch threads {environment['torch_threads']})")
     (args.out / f"{args.stage}.md").write_text(text + "\n")
     print(text)
 

@@ -220,6 +220,22 @@ def test_dtw_matches_a_full_dynamic_program_and_forgives_shifts():
 
     expected = np.array([[full(x, y) for y in b] for x in a])
     np.testing.assert_allclose(dtw_distances(a, b, band=1.0), expected, rtol=1e-12)
+    # a narrow band: the same program over the cells with |i - j| <= w only (w = max(|T - U|, round(band * max(T, U))))
+    c, d = rng.normal(size=(4, 20, 2)), rng.normal(size=(3, 23, 2))
+
+    def banded(x, y, w):
+        e = np.full((len(x) + 1, len(y) + 1), np.inf)
+        e[0, 0] = 0
+        for i in range(1, len(x) + 1):
+            for j in range(max(1, i - w), min(len(y), i + w) + 1):
+                e[i, j] = ((x[i - 1] - y[j - 1]) ** 2).sum() + min(e[i - 1, j], e[i, j - 1], e[i - 1, j - 1])
+        return math.sqrt(e[-1, -1])
+
+    narrow = np.array([[banded(x, y, 5) for y in d] for x in c])  # w = max(3, round(0.2 * 23)) = 5
+    np.testing.assert_allclose(dtw_distances(c, d, band=0.2), narrow, rtol=1e-12)
+    assert (narrow > np.array([[full(x, y) for y in d] for x in c]) - 1e-12).all()  # a band can only lengthen the path
+    # rows of a go in chunks under max_cells: the same distances, one row at a time
+    np.testing.assert_allclose(dtw_distances(c, d, band=0.2, max_cells=1), narrow, rtol=1e-12)
     t = np.linspace(0, 4 * np.pi, 60)
     bump = lambda shift: np.exp(-((t - 6 - shift) ** 2))[:, None]  # noqa: E731
     train, labels = np.stack([bump(0), np.sin(t)[:, None]]), np.array([0, 1])
