@@ -6,8 +6,11 @@ fusion model), ``raw_*`` the raw baselines' vectors (scaled numerics + one-hot).
 """
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -41,3 +44,33 @@ def load_security_dev(run: Path) -> SecurityDev:
     return SecurityDev(to_index(fit_labels), to_index(dev_labels), hard,
                        encode_table(encoder, fit_table), encode_table(encoder, dev_table),
                        st.raw_features(fit_table, pre.cardinalities), st.raw_features(dev_table, pre.cardinalities))
+
+
+def study_parser(description: str, out: Path) -> argparse.ArgumentParser:
+    """The flags every dev study shares: one run's scores (``--run``, ``--seed``) or the table over saved seeds (``--rank``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--run", type=Path, help="a security_threat --eval-split dev out dir")
+    parser.add_argument("--seed", type=int, help="that run's --seed (label draws use seed + draw, as the recipe)")
+    parser.add_argument("--rank", type=int, nargs="+", help="render the table over these seeds' saved results instead")
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.05, 0.1, 1.0])
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--knn-k", type=int, default=st.Config().knn_k)
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
+def run_study(parser: argparse.ArgumentParser, args: argparse.Namespace, score: Callable[[], dict], render: Callable[[list[dict]], str]) -> None:
+    """``--rank``: ``render`` the saved ``dev_seed<S>.json`` files into ``dev_ranking.md``; else ``score()`` one run
+    into ``dev_seed<S>.json`` / ``.md``. Prints the table."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.rank:
+        text = render([json.loads((args.out / f"dev_seed{s}.json").read_text()) for s in args.rank])
+        (args.out / "dev_ranking.md").write_text(text)
+    else:
+        if args.run is None or args.seed is None:
+            parser.error("give --run and --seed, or --rank")
+        result = score()
+        (args.out / f"dev_seed{args.seed}.json").write_text(json.dumps(result, indent=1))
+        text = render([result])
+        (args.out / f"dev_seed{args.seed}.md").write_text(text)
+    print(text)

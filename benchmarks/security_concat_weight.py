@@ -13,8 +13,6 @@ and draws (``few_label_rows`` with seeds ``seed + draw``), on dev and hard dev; 
 """
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from multicl.eval.probe import knn_predict
 from multicl.eval.report import format_table
 from multicl.recipes import security_threat as st
 
-from _security_dev import load_security_dev
+from _security_dev import load_security_dev, run_study, study_parser
 
 OUT = Path("benchmarks/results/security_concat_weight")
 
@@ -76,28 +74,10 @@ def render(results: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, help="a security_threat --eval-split dev out dir")
-    parser.add_argument("--seed", type=int, help="that run's --seed (label draws use seed + draw, as the recipe)")
-    parser.add_argument("--rank", type=int, nargs="+", help="render the table over these seeds' saved results instead")
+    parser = study_parser(__doc__.split("\n\n")[0], OUT)
     parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 0.7, 1.0, 1.4, 2.0, 3.0])
-    parser.add_argument("--fractions", type=float, nargs="+", default=[0.01, 0.05, 0.1, 1.0])
-    parser.add_argument("--draws", type=int, default=5)
-    parser.add_argument("--knn-k", type=int, default=st.Config().knn_k)
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    if args.rank:
-        text = render([json.loads((args.out / f"dev_seed{s}.json").read_text()) for s in args.rank])
-        (args.out / "dev_ranking.md").write_text(text)
-    else:
-        if args.run is None or args.seed is None:
-            parser.error("give --run and --seed, or --rank")
-        result = score_run(args.run, args.seed, args.weights, args.fractions, args.draws, args.knn_k)
-        (args.out / f"dev_seed{args.seed}.json").write_text(json.dumps(result, indent=1))
-        text = render([result])
-        (args.out / f"dev_seed{args.seed}.md").write_text(text)
-    print(text)
+    run_study(parser, args, lambda: score_run(args.run, args.seed, args.weights, args.fractions, args.draws, args.knn_k), render)
 
 
 if __name__ == "__main__":
