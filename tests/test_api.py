@@ -137,6 +137,11 @@ def test_run_folder_checkpoint_and_mistyped_paths_name_the_path_never_a_tokenize
         assert typo in str(err.value) and "multicl.json" in str(err.value)
     with pytest.raises(NotAModelError, match=r"run exists and holds \['config.json', 'metrics.json', 'model/', 'pretrain/'\]"):
         EmbeddingModel.load("run/best")
+    detector = tmp_path / "anomaly_run" / "model"  # what security_anomaly saves: a detector, not an embedding model
+    detector.mkdir(parents=True)
+    (detector / "detector.json").write_text('{"method": "raw_knn"}')
+    with pytest.raises(NotAModelError, match=r"anomaly detector saved by security_anomaly.*load_detector\('.*anomaly_run/model'\)\(frame\)"):
+        EmbeddingModel.load(detector)
 
 
 def test_transformers_folder_without_tokenizer_says_so_and_the_fix_works(tiny_text_model, tmp_path):

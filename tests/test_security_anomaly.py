@@ -8,6 +8,8 @@ import pytest
 from multicl.data.kddcup99 import KDDREV_ATTACKS, protocol_split
 from multicl.data.nsl_kdd_splits import read_difficulty, stratified_dev_split
 from multicl.eval.anomaly import f1_at_known_ratio, rank_mean
+from multicl import EmbeddingModel
+from multicl.models.folder import NotAModelError
 from multicl.recipes import security_anomaly
 
 
@@ -68,6 +70,8 @@ def test_anomaly_recipe_on_nsl_kdd_slice(shared_data, tmp_path):
     s = score(frame.iloc[:3000])
     assert s.shape == (3000,) and np.isfinite(s).all()
     assert_reloaded_auroc(score, folder, metrics)
+    with pytest.raises(NotAModelError, match=r"anomaly detector saved by security_anomaly.*load_detector"):
+        EmbeddingModel.load(tmp_path / "model")  # the detector folder is not an embedding model: say what loads it
 
 
 @pytest.mark.realdata

@@ -92,6 +92,7 @@ def read_meta(path: Path) -> dict[str, Any] | None:
     return meta
 
 
+DETECTOR_FILE = "detector.json"  # an anomaly detector of multicl.recipes.security_anomaly: not an embedding model
 MODEL_FOLDER_HELP = ("a model folder holds multicl.json + model.safetensors (written by EmbeddingModel.save; a recipe "
                      "writes one to out_dir/model), or is a sentence-transformers / transformers folder (modules.json or a "
                      "config.json with model_type, tokenizer files, weights)")
@@ -167,6 +168,9 @@ def check_model_folder(path: Path) -> None:
     if (path / META_FILE).exists() or (path / "modules.json").exists():
         return
     found = sorted(p.name for p in path.iterdir())[:8]
+    if (path / DETECTOR_FILE).exists():
+        raise NotAModelError(f"{path} is an anomaly detector saved by security_anomaly ({DETECTOR_FILE}; found {found}), not an "
+                             f"embedding model: score rows with multicl.recipes.security_anomaly.load_detector({str(path)!r})(frame)")
     if (path / "trainer_state.json").exists() or path.name == "checkpoints":
         raise NotAModelError(f"{path} is a training checkpoint (found {found}), not a saved model: a recipe resumes from it when "
                              f"run again with the same --out-dir{_run_folder_hint(path)}; {MODEL_FOLDER_HELP}")

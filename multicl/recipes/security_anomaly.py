@@ -52,6 +52,7 @@ from multicl.data.nsl_kdd import read_connection_records
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.errors import UserInputError
+from multicl.models.folder import DETECTOR_FILE
 from multicl.eval.anomaly import detection_scores, f1_at_known_ratio, knn_anomaly_scores, rank_mean
 from multicl.eval.report import format_table
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
@@ -67,7 +68,6 @@ logger = logging.getLogger("multicl.recipes.security_anomaly")
 SHARED = shared_data_dir() / "security" / "nsl_kdd"
 BASE_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "raw_knn", "ssl_knn", "random_knn")
 SAVED_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "raw_knn")  # what model/ holds and load_detector scores
-DETECTOR_FILE = "detector.json"
 # named combinations (any "a+b" of base detectors is accepted: the mean of their ranks)
 DETECTORS = (*BASE_DETECTORS, "neutral_ad+neutral_ad_knn", "neutral_ad+raw_knn")
 
