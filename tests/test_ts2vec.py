@@ -236,6 +236,7 @@ def test_dtw_matches_a_full_dynamic_program_and_forgives_shifts():
     assert (narrow > np.array([[full(x, y) for y in d] for x in c]) - 1e-12).all()  # a band can only lengthen the path
     # rows of a go in chunks under max_cells: the same distances, one row at a time
     np.testing.assert_allclose(dtw_distances(c, d, band=0.2, max_cells=1), narrow, rtol=1e-12)
+    assert dtw_distances(c[:0], d).shape == (0, 3)
     t = np.linspace(0, 4 * np.pi, 60)
     bump = lambda shift: np.exp(-((t - 6 - shift) ** 2))[:, None]  # noqa: E731
     train, labels = np.stack([bump(0), np.sin(t)[:, None]]), np.array([0, 1])

@@ -24,6 +24,8 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, band: float = 0.1, max_cells: in
         a, b = a[..., None], b[..., None]
     t, u = a.shape[1], b.shape[1]
     w = max(abs(t - u), int(round(band * max(t, u))))
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
     rows = max(1, max_cells // max(1, len(b) * (2 * w + 2)))
     return np.concatenate([_banded_dtw(a[i:i + rows], b, w) for i in range(0, len(a), rows)], axis=0)
 

@@ -52,9 +52,9 @@ from multicl.data.nsl_kdd import read_connection_records
 from multicl.data.nsl_kdd_splits import HARD_BELOW, read_difficulty, stratified_dev_split
 from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.errors import UserInputError
-from multicl.models.folder import DETECTOR_FILE
 from multicl.eval.anomaly import detection_scores, f1_at_known_ratio, knn_anomaly_scores, rank_mean
 from multicl.eval.report import format_table
+from multicl.models.folder import DETECTOR_FILE
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
 from multicl.recipes.security_threat import load_split, raw_features
 from multicl.train.icl import ICLModel, icl_scores, train_icl
