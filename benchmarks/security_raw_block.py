@@ -75,6 +75,13 @@ def terms(results: list[dict], name: str) -> dict[str, float]:
     return out
 
 
+ANOMALY_KEYS = ("dev_auroc", "hard_auroc", "dev_detection_at_1pct_fpr", "hard_detection_at_1pct_fpr")
+
+
+def anomaly_cell(results: list[dict], name: str) -> str:
+    return " / ".join(f"{np.mean([r['anomaly'][name][key] for r in results]):.2f}" for key in ANOMALY_KEYS)
+
+
 def render(results: list[dict]) -> str:
     fractions = list(results[0]["knn"][CURRENT])
     rows = []
@@ -84,14 +91,10 @@ def render(results: list[dict]) -> str:
         for probe in ("knn", "linear"):
             cells += [f"{np.mean([np.mean(np.array(r[probe][name][f])[:, 0]) for r in results]):.2f} / "
                       f"{np.mean([np.mean(np.array(r[probe][name][f])[:, 1]) for r in results]):.2f}" for f in fractions]
-        a = results[0]["anomaly"][name]
-        anomaly = " / ".join(f"{np.mean([r['anomaly'][name][key] for r in results]):.2f}"
-                             for key in ("dev_auroc", "hard_auroc", "dev_detection_at_1pct_fpr", "hard_detection_at_1pct_fpr") if key in a)
-        rows.append([name, f"{t['criterion']:.3f}", f"{t['knn']:.2f}", f"{t['linear']:.2f}", f"{t['anomaly']:.2f}", *cells, anomaly])
+        rows.append([name, f"{t['criterion']:.3f}", f"{t['knn']:.2f}", f"{t['linear']:.2f}", f"{t['anomaly']:.2f}", *cells,
+                     anomaly_cell(results, name)])
     l2 = "raw features alone, squared L2"
-    rows.append([l2 + " (anomaly only)", "-", "-", "-", "-", *["-"] * (2 * len(fractions)),
-                 " / ".join(f"{np.mean([r['anomaly'][l2][key] for r in results]):.2f}"
-                            for key in ("dev_auroc", "hard_auroc", "dev_detection_at_1pct_fpr", "hard_detection_at_1pct_fpr"))])
+    rows.append([l2 + " (anomaly only)", "-", "-", "-", "-", *["-"] * (2 * len(fractions)), anomaly_cell(results, l2)])
     header = ["layout (dev)", "criterion", "kNN term", "linear term", "anomaly term",
               *[f"kNN {100 * float(f):g}%: dev / hard" for f in fractions], *[f"linear {100 * float(f):g}%: dev / hard" for f in fractions],
               "anomaly AUROC dev / hard, det@1% dev / hard"]

@@ -82,6 +82,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict]] = {}
     walls: dict[str, float] = {}
+    environment = run_environment("cpu")  # the thread count the figures depend on (docs/remeasured.md)
     for ds in args.sets:
         train = args.data_root / ds / f"{ds}_TRAIN.ts"
         t = time.perf_counter()
@@ -91,7 +92,6 @@ def main() -> None:
         else:
             results[ds] = [run(["--train-file", str(train), "--seed", str(s), "--fuse-raw-weight", "0.5"]) for s in args.seeds]
         walls[ds] = (time.perf_counter() - t) / len(results[ds])
-        environment = run_environment("cpu")  # the thread count the figures depend on (docs/remeasured.md)
         (args.out / f"{args.stage}.json").write_text(json.dumps({"results": results, "seconds_per_run": walls, "environment": environment},
                                                                 indent=2, default=str))
     seeds = args.split_seeds if args.stage == "dev" else args.seeds

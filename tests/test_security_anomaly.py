@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from multicl import EmbeddingModel
 from multicl.data.kddcup99 import KDDREV_ATTACKS, protocol_split
 from multicl.data.nsl_kdd_splits import read_difficulty, stratified_dev_split
 from multicl.eval.anomaly import f1_at_known_ratio, rank_mean
-from multicl import EmbeddingModel
 from multicl.models.folder import NotAModelError
 from multicl.recipes import security_anomaly
 
