@@ -104,6 +104,7 @@ def test_dev_fraction_and_method_errors():
     from multicl.errors import UserInputError
     from multicl.recipes.sequence_contrastive import Config, check_args
 
-    for bad in ({"method": "simclr"}, {"dev_fraction": 1.5}, {"window_ablation": (32,)}, {"dev_fraction": 0.3, "test_file": "x_TEST.ts"}):
+    for bad in ({"method": "simclr"}, {"dev_fraction": 1.5}, {"window_ablation": (32,)}, {"dev_fraction": 0.3, "test_file": "x_TEST.ts"},
+                {"method": "dino", "global_crops": 1}, {"method": "swav", "local_share": (0.5, 1.5)}):
         with pytest.raises(UserInputError):
             check_args(Config(train_file="x_TRAIN.ts", **bad))

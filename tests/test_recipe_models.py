@@ -80,6 +80,29 @@ def test_sequence_recipe_model_loads_encodes_and_searches(tmp_path):
     assert ids[:, 0].tolist() == [0, 1, 2]
 
 
+@pytest.mark.parametrize("method", ["dino", "swav"])
+def test_sequence_recipe_multi_crop_methods_train_save_and_report(method, tmp_path):
+    """--method dino / swav: the TS2Vec encoder on multi-crop views of each series; the saved model (DINO: the
+    teacher) gives the embeddings the recipe scored."""
+    from multicl.recipes.sequence_contrastive import Config, main
+
+    rng = np.random.default_rng(0)
+    write_ts(tmp_path / "Toy_TRAIN.ts", rng, 12)
+    write_ts(tmp_path / "Toy_TEST.ts", rng, 6)
+    metrics = main(Config(train_file=str(tmp_path / "Toy_TRAIN.ts"), out_dir=str(tmp_path / "out"), device="cpu", method=method, knn_k=3,
+                          multi_crop_steps=3, multi_crop_batch_size=4, local_crops=1, dino_out_dim=16, ts2vec_dims=16, ts2vec_hidden=8,
+                          ts2vec_depth=2, dtw_band=-1))
+    assert metrics["method"] == method and metrics["test_svm_accuracy"] == metrics[f"test_{method}_svm_accuracy"]
+    assert 0 <= metrics[f"test_{method}_random_init_knn_accuracy"] <= 100
+    model = EmbeddingModel.load(tmp_path / "out" / "model")
+    assert type(model.encoder).__name__ == "TS2VecEncoder" and model.embed_dim == 16
+    from multicl.data.series_files import read_ts
+
+    test = read_ts(str(tmp_path / "Toy_TEST.ts")).series
+    z = model.encode(test)
+    assert z.shape == (6, 16) and np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_audio_recipe_model_loads_encodes_and_searches(tmp_path):
     import soundfile as sf

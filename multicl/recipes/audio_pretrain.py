@@ -23,20 +23,15 @@ from typing import Any
 
 from torch import nn
 
-from multicl.encoders.dino_head import DINOHead
 from multicl.modalities.audio import AudioAdapter
 from multicl.modalities.multi_crop import MultiCropDataset, MultiCropSpec
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.objectives import build_objective
-from multicl.objectives.dino import DINOLoss
-from multicl.objectives.swav import SwAVLoss
 from multicl.train.config import TrainerConfig
 from multicl.train.dino import DINOLearner
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.methods import mlp
-from multicl.train.momentum import MomentumSchedule
-from multicl.train.swav import SwAVLearner
 from multicl.train import methods
 from multicl.train.trainer import Trainer
 
@@ -85,13 +80,9 @@ class Pretrained:
 def build_learner(spec: PretrainSpec, encoder: nn.Module, embed_dim: int, dataset_size: int, labelled: bool = False) -> nn.Module:
     """The learner around ``encoder`` for ``spec.method``; ``labelled``: InfoNCE over same-label
     positives becomes SupCon (the recipe's supervised-contrastive row)."""
-    if spec.method == "dino":
-        # batch norm in the head: without it the CNN's shared embedding component flattens the teacher (uniform collapse on FSDD)
-        head = DINOHead(embed_dim, spec.dino_out_dim, hidden_dim=512, bottleneck_dim=128, batch_norm=True)
-        return DINOLearner(encoder, head, DINOLoss(spec.dino_out_dim), momentum=MomentumSchedule(spec.dino_momentum, 1.0),
-                           teacher_temperature=tuple(spec.teacher_temperature))
-    if spec.method == "swav":
-        return SwAVLearner(encoder, mlp(embed_dim, 256, 128), 128, spec.dino_out_dim, SwAVLoss(), queue_length=min(1024, dataset_size))
+    if spec.method in methods.MULTI_CROP_METHODS:
+        return methods.build_multi_crop_learner(spec.method, encoder, embed_dim, spec.dino_out_dim, spec.dino_momentum,
+                                                tuple(spec.teacher_temperature), queue_length=min(1024, dataset_size))
     if spec.method in ("vicreg", "barlow_twins") and not labelled:
         return methods.build_learner(spec.method, encoder, embed_dim, projection_dim=128, hidden_dim=256)
     objective = build_objective("supcon" if labelled else "info_nce", temperature=spec.temperature)

@@ -21,6 +21,11 @@ never a *_TEST.ts; see docs/series.md and benchmarks/series_ts2vec.py.
   ``crop_ratio`` with the positive's crop ``jitter`` steps away, noise, scaling, magnitude and
   time warping); its crop 0.9 / time warp 0.2 were chosen long ago on PickupGestureWiimoteZ's
   test split, so its test figures there are optimistic.
+* ``--method dino`` / ``swav``: the TS2Vec encoder trained with DINO (EMA teacher seeing only the
+  global crops; the teacher is saved) or SwAV on multi-crop views (``global_crops`` of
+  ``global_share`` and ``local_crops`` of ``local_share`` of each series, with the views above),
+  ``multi_crop_steps`` steps of ``multi_crop_batch_size`` series; compared on dev splits in
+  benchmarks/series_multi_crop.py (docs/series.md).
 
 Scores on the test series (or, with ``--dev-fraction``, on the held-out share of the training
 file; the test file is then never read): kNN (cosine), linear (logistic regression) and
@@ -68,7 +73,9 @@ from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_ru
 from multicl.recipes._sequence_eval import embedding_scores, raw_series_knn, stream_scores, window_labels
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
-from multicl.train.methods import mlp
+from multicl.modalities.multi_crop import MultiCropDataset, MultiCropSpec
+from multicl.train.dino import DINOLearner
+from multicl.train.methods import MULTI_CROP_METHODS, build_multi_crop_learner, mlp
 from multicl.train.trainer import Trainer
 from multicl.train.ts2vec import TS2VecLearner
 from multicl.utils.io import atomic_write_json
@@ -78,6 +85,8 @@ from multicl.encoders.ts2vec import TS2VecEncoder
 from multicl.modalities.overlap_crops import OverlapCropDataset
 
 logger = logging.getLogger("multicl.recipes.sequence_contrastive")
+# --method -> the loss, as the report names it (every method but infonce trains the TS2Vec encoder)
+METHOD_NAMES = {"ts2vec": "hierarchical loss", "infonce": "InfoNCE", "dino": "DINO (multi-crop)", "swav": "SwAV (multi-crop)"}
 SHARED = shared_data_dir() / "timeseries"
 
 
@@ -113,7 +122,9 @@ class Config:
     label_column: str = field(default="auto", metadata={"help": ".csv: per-step label column (auto: is_anomaly / label)"})
     window_ablation: tuple[int, ...] = field(default=(), metadata={"help": ".csv: also pre-train with the window off and at each of these widths"})
     knn_k: int = field(default=5, metadata={"help": "neighbours of the kNN probe"})
-    method: str = field(default="ts2vec", metadata={"help": "ts2vec (hierarchical loss on overlapping crops) | infonce (the old default: TCN on augmented views); ts2vec won on dev splits (30%% of each *_TRAIN.ts), never tuned on *_TEST"})
+    method: str = field(default="ts2vec", metadata={"help": "ts2vec (hierarchical loss on overlapping crops) | infonce (the old default: TCN on augmented views) | "
+                                                     "dino | swav (the TS2Vec encoder on multi-crop views); ts2vec won on dev splits (30%% of each *_TRAIN.ts), "
+                                                     "never tuned on *_TEST (docs/series.md)"})
     ts2vec_steps: int = field(default=200, metadata={"help": "ts2vec: pre-training steps (paper: 200 for small sets)"})
     ts2vec_batch_size: int = field(default=8, metadata={"help": "ts2vec: series per step (paper: 8)"})
     ts2vec_learning_rate: float = field(default=1e-3, metadata={"help": "ts2vec: AdamW learning rate, constant (paper: 1e-3)"})
@@ -122,6 +133,15 @@ class Config:
     ts2vec_depth: int = field(default=10, metadata={"help": "ts2vec: dilated blocks (paper: 10)"})
     ts2vec_mask_p: float = field(default=0.5, metadata={"help": "ts2vec: probability of masking a timestep's latent in training (paper: 0.5)"})
     ts2vec_weight_average: bool = field(default=True, metadata={"help": "ts2vec: evaluate the running average of the weights (paper: yes)"})
+    multi_crop_steps: int = field(default=200, metadata={"help": "dino / swav: pre-training steps (AdamW --learning-rate, 5%% warm-up, cosine)"})
+    multi_crop_batch_size: int = field(default=16, metadata={"help": "dino / swav: series per step, each cut into every crop (capped at the training series)"})
+    global_crops: int = field(default=2, metadata={"help": "dino / swav: global crops per series (the DINO teacher sees only these)"})
+    local_crops: int = field(default=2, metadata={"help": "dino / swav: local crops per series"})
+    global_share: tuple[float, ...] = field(default=(0.6, 1.0), metadata={"help": "dino / swav: global crop length, LO HI shares of the series"})
+    local_share: tuple[float, ...] = field(default=(0.2, 0.5), metadata={"help": "dino / swav: local crop length, LO HI shares of the series"})
+    dino_out_dim: int = field(default=256, metadata={"help": "DINO's output size K (swav: the number of prototypes)"})
+    dino_momentum: float = field(default=0.99, metadata={"help": "DINO teacher EMA momentum at the start (rises to 1 along a cosine)"})
+    teacher_temperature: tuple[float, ...] = field(default=(0.04, 0.07), metadata={"help": "DINO teacher temperature warm-up START END"})
     dev_fraction: float = field(default=0.0, metadata={"help": ".ts: > 0: hold out this stratified share of the TRAINING file and score on it (the test file is not read); for choosing settings"})
     split_seed: int = field(default=0, metadata={"help": ".ts with --dev-fraction: seed of the dev split"})
     fuse_raw_weight: float = field(default=0.0, metadata={
@@ -182,14 +202,40 @@ def pretrain_ts2vec(adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tup
     return learner.averaged_encoder(), summary
 
 
+def crop_spec(cfg: Config) -> MultiCropSpec:
+    """``--global-crops / --local-crops / --global-share / --local-share`` -> the multi-crop spec (raises on bad values)."""
+    return MultiCropSpec(cfg.global_crops, (float(cfg.global_share[0]), float(cfg.global_share[-1])), cfg.local_crops,
+                         (float(cfg.local_share[0]), float(cfg.local_share[-1])))
+
+
+def pretrain_multi_crop(method: str, adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """DINO or SwAV on multi-crop views of each series (the adapter's augmented crops), with the TS2Vec encoder
+    (its instance embedding: the max over time) -> (DINO: the teacher encoder; SwAV: the encoder, summary)."""
+    torch.manual_seed(cfg.seed)
+    encoder = build_ts2vec_encoder(adapter, cfg)
+    learner = build_multi_crop_learner(method, encoder, cfg.ts2vec_dims, cfg.dino_out_dim, cfg.dino_momentum,
+                                       (float(cfg.teacher_temperature[0]), float(cfg.teacher_temperature[-1])),
+                                       queue_length=min(1024, len(adapter.samples)))
+    dataset = MultiCropDataset(adapter.samples, adapter, crop_spec(cfg), seed=cfg.seed)
+    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=cfg.multi_crop_steps, batch_size=min(cfg.multi_crop_batch_size, len(adapter.samples)),
+                                learning_rate=cfg.learning_rate, weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed,
+                                device=cfg.device, precision=cfg.precision, log_every=20, save_every=None, num_workers=0)
+    summary = Trainer(learner, dataset, dataset.collate, trainer_cfg).train()
+    return (learner.teacher_encoder if isinstance(learner, DINOLearner) else encoder), summary
+
+
 def pretrain_method(method: str, adapter: SequenceAdapter, policy: FalseNegativePolicy, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
-    return pretrain_ts2vec(adapter, out_dir, cfg) if method == "ts2vec" else pretrain(adapter, policy, out_dir, cfg)
+    if method == "ts2vec":
+        return pretrain_ts2vec(adapter, out_dir, cfg)
+    if method in MULTI_CROP_METHODS:
+        return pretrain_multi_crop(method, adapter, out_dir, cfg)
+    return pretrain(adapter, policy, out_dir, cfg)
 
 
 def fresh_encoder(method: str, adapter: SequenceAdapter, cfg: Config) -> torch.nn.Module:
     """The method's encoder, randomly initialised (seeded): the random-init row."""
     torch.manual_seed(cfg.seed)
-    return build_ts2vec_encoder(adapter, cfg) if method == "ts2vec" else adapter.build_encoder()
+    return adapter.build_encoder() if method == "infonce" else build_ts2vec_encoder(adapter, cfg)
 
 
 def embed(encoder: torch.nn.Module, adapter: SequenceAdapter, clips: list[np.ndarray], device: str) -> np.ndarray:
@@ -353,8 +399,13 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--crop-ratio {cfg.crop_ratio}: the share of a series each view covers, in (0, 1]")
     if not 0 <= cfg.channel_dropout < 1:
         raise UserInputError(f"--channel-dropout {cfg.channel_dropout}: a probability in [0, 1)")
-    if cfg.method not in ("ts2vec", "infonce"):
-        raise UserInputError(f"--method {cfg.method}: ts2vec or infonce")
+    if cfg.method not in METHOD_NAMES:
+        raise UserInputError(f"--method {cfg.method}: one of {', '.join(METHOD_NAMES)}")
+    if cfg.method in MULTI_CROP_METHODS:
+        try:
+            crop_spec(cfg)
+        except ValueError as err:
+            raise UserInputError(f"multi-crop flags: {err}") from None
     if cfg.window_ablation and cfg.method != "infonce":
         raise UserInputError("--window-ablation masks InfoNCE's in-batch negatives; TS2Vec has no such window: add --method infonce")
     if not 0 <= cfg.dev_fraction < 1:
@@ -396,19 +447,19 @@ def report(m: dict[str, Any], cfg: Config) -> str:
         rows = [["raw series (euclidean)", _fmt(m[f"{r}_1nn_accuracy"]), _fmt(m[f"{r}_knn_accuracy"]), _fmt(m[f"{r}_linear_accuracy"]),
                  _fmt(m[f"{r}_svm_accuracy"])],
                 [f"raw series, DTW 1-NN (band {cfg.dtw_band:g})" if cfg.dtw_band >= 0 else "raw series, DTW 1-NN (off: --dtw-band < 0)", _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-", "-"]]
-        for method in [x for x in ("infonce", "ts2vec") if f"{split}_{x}_knn_accuracy" in m]:
-            name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else "TS2Vec encoder + hierarchical loss"
+        for method in [x for x in METHOD_NAMES if f"{split}_{x}_knn_accuracy" in m]:
+            name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else f"TS2Vec encoder + {METHOD_NAMES[method]}"
             fused = f"{split}_{method}_alone_knn_accuracy" in m
             runs = (("random init" + (", fused with the raw series" if fused else ""), f"{split}_{method}_random_init"),
                     *((("pre-trained, no labels, alone", f"{split}_{method}_alone"),) if fused else ()),
                     ("pre-trained, no labels" + (f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if fused else ""), f"{split}_{method}"))
             for label, p in runs:
-                rows.append([f"{name}, {label}" + (" (default)" if method == cfg.method and p == f"{split}_{method}" else ""),
+                rows.append([f"{name}, {label}" + (" (saved)" if method == cfg.method and p == f"{split}_{method}" else ""),
                              _fmt(m.get(f"{p}_1nn_accuracy")), _fmt(m[f"{p}_knn_accuracy"]), _fmt(m[f"{p}_linear_accuracy"]),
                              _fmt(m[f"{p}_svm_accuracy"])])
         table = format_table(rows, ["encoder", "1-NN acc", f"kNN acc (k={cfg.knn_k})", "linear acc", "SVM acc"]) + f"\n({split} split)"
     else:
-        enc = cfg.encoder if cfg.method == "infonce" else "TS2Vec encoder"
+        enc = cfg.encoder if cfg.method == "infonce" else f"TS2Vec encoder ({cfg.method})"
         rows = [[name, _fmt(m.get(f"{p}_knn_accuracy")), _fmt(m.get(f"{p}_linear_accuracy")), _fmt(m.get(f"{p}_knn_auroc")),
                  _fmt(m.get(f"{p}_linear_auroc")), _fmt(m.get(f"{p}_distance_auroc"))]
                 for name, p in (("raw windows", "test_raw"), (f"{enc}, random init", "test_random_init"), (f"{enc}, contrastive (ours)", "test"))]

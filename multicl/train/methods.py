@@ -89,3 +89,28 @@ def build_learner(
         "supcon": {"temperature": 0.1}, "dcl": {"temperature": 0.1}, "debiased": {"temperature": 0.1, "tau_plus": 0.1},
     }
     return ContrastiveLearner(encoder, build_objective(method, **defaults.get(method, {})), head=projector, policy=policy)
+
+
+def build_multi_crop_learner(
+    method: str,
+    encoder: nn.Module,
+    embed_dim: int,
+    num_prototypes: int = 256,
+    momentum: float = 0.99,
+    teacher_temperature: tuple[float, float] = (0.04, 0.07),
+    queue_length: int = 0,
+) -> nn.Module:
+    """DINO or SwAV around ``encoder`` as the audio and series recipes train them on multi-crop batches.
+
+    DINO: a 3-layer head (hidden 512, bottleneck 128) *with* batch norm (without it a CNN's shared embedding
+    component flattens the teacher: uniform collapse on FSDD, docs/audio.md), ``num_prototypes`` outputs, the
+    teacher's EMA rising from ``momentum`` to 1, the teacher temperature warmed up over ``teacher_temperature``.
+    SwAV: projector 256 -> 128, ``num_prototypes`` prototypes, a queue of ``queue_length`` past projections.
+    """
+    if method == "dino":
+        head = DINOHead(embed_dim, num_prototypes, hidden_dim=512, bottleneck_dim=128, batch_norm=True)
+        return DINOLearner(encoder, head, DINOLoss(num_prototypes), momentum=MomentumSchedule(momentum, 1.0),
+                           teacher_temperature=tuple(teacher_temperature))
+    if method == "swav":
+        return SwAVLearner(encoder, mlp(embed_dim, 256, 128), 128, num_prototypes, SwAVLoss(), queue_length=queue_length)
+    raise KeyError(f"{method!r} is not a multi-crop method; available: {sorted(MULTI_CROP_METHODS)}")
