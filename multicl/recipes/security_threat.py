@@ -63,14 +63,15 @@ from multicl.recipes._cli import OVERWRITE_HELP, console_main, check_batch_fits,
 from multicl.train.classifier import predict, train_classifier
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
-from multicl.train.methods import build_learner, mlp
+from multicl.train.dino import DINOLearner
+from multicl.train.methods import MULTI_CROP_METHODS, build_learner, build_multi_crop_learner, mlp
 from multicl.train.trainer import Trainer
 from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_threat")
 SHARED = shared_data_dir() / "security" / "nsl_kdd"
-SSL_METHODS = ("info_nce", "nt_xent", "dcl", "moco", "byol", "simsiam", "barlow_twins", "vicreg")  # two-view, no labels
+SSL_METHODS = ("info_nce", "nt_xent", "dcl", "moco", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino")  # two views, no labels
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,8 @@ def self_supervised_learner(encoder: torch.nn.Module, cfg: Config, rows: int) ->
     :func:`multicl.train.methods.build_learner` with its usual heads (projection 128, hidden 256)."""
     if cfg.method == "info_nce":
         return contrastive_learner(encoder, build_objective("info_nce", temperature=cfg.temperature), FalseNegativePolicy(), cfg)
+    if cfg.method in MULTI_CROP_METHODS:  # two SCARF views as DINO's / SwAV's two global crops; the audio and series recipes' settings
+        return build_multi_crop_learner(cfg.method, encoder, cfg.embed_dim, queue_length=min(1024, rows))
     # MoCo's queue: 4,096 keys, or a quarter of a small table (a queue near the table's size holds the anchors' own rows)
     return build_learner(cfg.method, encoder, cfg.embed_dim, projection_dim=128, hidden_dim=256, dataset_size=rows,
                          queue_size=min(4096, max(1, rows // 4)))
@@ -240,7 +243,10 @@ def pretrained_encoders(table: TransformedTable, pre: TablePreprocessor, cfg: Co
                              encoder=cfg.encoder, embed_dim=cfg.embed_dim)
     random_encoder = adapter.build_encoder()
     encoder = copy.deepcopy(random_encoder)
-    summary = pretrain(adapter, self_supervised_learner(encoder, cfg, len(table)), out_dir, cfg.max_steps, cfg)
+    learner = self_supervised_learner(encoder, cfg, len(table))
+    summary = pretrain(adapter, learner, out_dir, cfg.max_steps, cfg)
+    if isinstance(learner, DINOLearner):  # DINO's EMA teacher is the encoder its paper evaluates (and the audio / series recipes save)
+        encoder = learner.teacher_encoder
     return adapter, random_encoder, encoder, summary
 
 
