@@ -64,6 +64,7 @@ from multicl.data.series_files import Stream, read_stream_csv, read_ts
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.report import format_table
 from multicl.modalities.batching import encode_in_length_order
+from multicl.modalities.multi_crop import MultiCropDataset, MultiCropSpec
 from multicl.modalities.sequence import SequenceAdapter, clip_starts
 from multicl.negatives.masks import FalseNegativePolicy
 from multicl.negatives.temporal import in_batch_window_stats
@@ -73,7 +74,6 @@ from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_ru
 from multicl.recipes._sequence_eval import embedding_scores, raw_series_knn, stream_scores, window_labels
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
-from multicl.modalities.multi_crop import MultiCropDataset, MultiCropSpec
 from multicl.train.dino import DINOLearner
 from multicl.train.methods import MULTI_CROP_METHODS, build_multi_crop_learner, mlp
 from multicl.train.trainer import Trainer
