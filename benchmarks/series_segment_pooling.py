@@ -58,18 +58,26 @@ def pooled(model, series: list[np.ndarray], segments: int) -> np.ndarray:
     return np.stack(out)
 
 
-def run(train_file: Path, split_seed: int) -> dict[str, float]:
+def run(train_file: Path, seed: int, stage: str = "dev") -> dict[str, float]:
+    """One default TS2Vec run: ``dev`` (30% of the training file held out, split seed = seed) or ``test``
+    (train -> the *_TEST.ts beside it) -> every probe on the raw series, as the recipe scored, and per S."""
     from multicl.api import EmbeddingModel
     from multicl.data.series_files import read_ts
 
+    split = ["--dev-fraction", "0.3", "--split-seed", str(seed)] if stage == "dev" else []
     with tempfile.TemporaryDirectory(prefix="segpool_") as tmp:
-        metrics = sc.cli(["--train-file", str(train_file), "--dev-fraction", "0.3", "--split-seed", str(split_seed), "--seed", str(split_seed),
+        metrics = sc.cli(["--train-file", str(train_file), *split, "--seed", str(seed),
                           "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--out-dir", tmp, "--overwrite"])
         train = read_ts(str(train_file))
-        y = train.label_ids(train.class_names or sorted(set(train.labels or [])))
-        fit_s, y_fit, dev_s, y_dev = sc.dev_split(train.series, y, 0.3, split_seed)
+        names = train.class_names or sorted(set(train.labels or []))
+        y = train.label_ids(names)
+        if stage == "dev":
+            fit_s, y_fit, dev_s, y_dev = sc.dev_split(train.series, y, 0.3, seed)
+        else:
+            test = read_ts(str(train_file).replace("_TRAIN", "_TEST"))
+            fit_s, y_fit, dev_s, y_dev = train.series, y, test.series, test.label_ids(names)
         model = EmbeddingModel.load(Path(tmp) / "model", device="cpu")
-        out = {f"raw_{p}": metrics[f"dev_raw_{p}_accuracy"] for p in PROBES} | {f"recipe_{p}": metrics[f"dev_{p}_accuracy"] for p in PROBES}
+        out = {f"raw_{p}": metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES} | {f"recipe_{p}": metrics[f"{stage}_{p}_accuracy"] for p in PROBES}
         for s in SEGMENTS:
             scores = embedding_scores(pooled(model, fit_s, s), y_fit, pooled(model, dev_s, s), y_dev, 5, "p")
             out |= {f"S{s}_{p}": scores[f"p_{p}_accuracy"] for p in PROBES}
@@ -80,28 +88,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared-root", type=Path, default=shared_data_dir() / "timeseries")
     parser.add_argument("--sktime-root", type=Path, required=True, help="the sktime wheel's sktime/datasets/data folder")
-    parser.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2], help="dev: split seeds; test: run seeds")
+    parser.add_argument("--stage", choices=("dev", "test"), default="dev")
+    parser.add_argument("--sets", nargs="+", help="names (default: the 7 dev sets); sktime ones are read from --sktime-root")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/series_segment_pooling"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "dev.json"
+    path = args.out / f"{args.stage}.json"
     results: dict = json.loads(path.read_text()) if path.exists() else {}  # finished (set, split) cells are kept
-    sets = [(ds, args.shared_root) for ds in SHARED_SETS] + [(ds, args.sktime_root) for ds in SKTIME_SETS]
+    sets = [(ds, args.shared_root if ds in SHARED_SETS else args.sktime_root) for ds in (args.sets or SHARED_SETS + SKTIME_SETS)]
     for ds, root in sets:
         for seed in args.split_seeds:
             key = f"{ds}/{seed}"
             if key not in results:
-                results[key] = run(root / ds / f"{ds}_TRAIN.ts", seed)
+                results[key] = run(root / ds / f"{ds}_TRAIN.ts", seed, args.stage)
                 path.write_text(json.dumps(results, indent=2))
     rows = []
     names = {"raw": "raw series (euclidean; LR / SVM on it)"} | {f"S{s}": f"TS2Vec, {s} segment max{' (as saved)' if s == 1 else 'es'}" for s in SEGMENTS}
     for prefix, label in names.items():
         for p in PROBES:
-            cells = [np.mean([results[f"{ds}/{s}"][f"{prefix}_{p}"] for s in args.split_seeds]) for ds, _ in sets]
-            rows.append([label, p, *[f"{c:.1f}" for c in cells], f"{np.mean(cells):.2f}"])
+            values = [np.array([results[f"{ds}/{s}"][f"{prefix}_{p}"] for s in args.split_seeds]) for ds, _ in sets]
+            cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if args.stage == "test" and len(v) > 1 else "") for v in values]
+            rows.append([label, p, *cells, f"{np.mean([v.mean() for v in values]):.2f}"])
     text = format_table(rows, ["representation", "probe", *[ds for ds, _ in sets], "mean"])
-    text += f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {args.split_seeds} (each also the run's seed)"
-    (args.out / "dev.md").write_text(text + "\n")
+    text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {args.split_seeds} (each also the run's seed)" if args.stage == "dev"
+             else f"\ntest accuracy, mean over seeds {args.split_seeds}")
+    (args.out / f"{args.stage}.md").write_text(text + "\n")
     print(text)
 
 
