@@ -101,7 +101,7 @@ class Config:
     precision: str = field(default="auto", metadata={"help": "auto | no | bf16 | fp16"})
     max_steps: int = field(default=400, metadata={"help": "infonce: pre-training steps"})
     batch_size: int = field(default=64, metadata={"help": "infonce: clips per step (capped at the number of training samples)"})
-    learning_rate: float = field(default=1e-3, metadata={"help": "infonce: AdamW learning rate"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "infonce, dino, swav: AdamW learning rate (peak of the cosine schedule)"})
     temperature: float = field(default=0.2, metadata={"help": "InfoNCE temperature"})
     encoder: str = field(default="tcn", metadata={"help": "infonce: tcn | transformer"})
     embed_dim: int = field(default=128, metadata={"help": "infonce: embedding size"})
