@@ -47,15 +47,18 @@ def segment_max(steps: torch.Tensor, lengths: torch.Tensor, segments: int) -> to
 
 
 @torch.no_grad()
-def pooled(model, series: list[np.ndarray], segments: int) -> np.ndarray:
-    """The saved TS2Vec model's per-step output on ``series`` (standardised by its reader, eval mode) -> segment maxima."""
+def pooled(model, series: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """The saved TS2Vec model's per-step output on ``series`` (standardised by its reader, eval mode), computed once per
+    series -> ``{S: (N, S * D) segment maxima}`` for every S of ``SEGMENTS``."""
     encoder, reader = model.encoder.eval(), model.reader
-    out = []
-    for s in series:  # one at a time: no padding at all
-        x = torch.from_numpy(((np.asarray(s, np.float32) - reader.center) / reader.scale)[None])
-        lengths = torch.tensor([len(s)])
-        out.append(segment_max(encoder.forward_steps({"values": x, "lengths": lengths}), lengths, segments)[0].numpy())
-    return np.stack(out)
+    out: dict[int, list[np.ndarray]] = {s: [] for s in SEGMENTS}
+    for x in series:  # one at a time: no padding at all
+        values = torch.from_numpy(((np.asarray(x, np.float32) - reader.center) / reader.scale)[None])
+        lengths = torch.tensor([len(x)])
+        steps = encoder.forward_steps({"values": values, "lengths": lengths})
+        for s in SEGMENTS:
+            out[s].append(segment_max(steps, lengths, s)[0].numpy())
+    return {s: np.stack(v) for s, v in out.items()}
 
 
 def run(train_file: Path, seed: int, stage: str = "dev") -> dict[str, float]:
@@ -78,8 +81,9 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict[str, float]:
             fit_s, y_fit, dev_s, y_dev = train.series, y, test.series, test.label_ids(names)
         model = EmbeddingModel.load(Path(tmp) / "model", device="cpu")
         out = {f"raw_{p}": metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES} | {f"recipe_{p}": metrics[f"{stage}_{p}_accuracy"] for p in PROBES}
+        fit_z, dev_z = pooled(model, fit_s), pooled(model, dev_s)
         for s in SEGMENTS:
-            scores = embedding_scores(pooled(model, fit_s, s), y_fit, pooled(model, dev_s, s), y_dev, 5, "p")
+            scores = embedding_scores(fit_z[s], y_fit, dev_z[s], y_dev, 5, "p")
             out |= {f"S{s}_{p}": scores[f"p_{p}_accuracy"] for p in PROBES}
     return out
 

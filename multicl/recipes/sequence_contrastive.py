@@ -170,11 +170,16 @@ def pretrain(adapter: SequenceAdapter, policy: FalseNegativePolicy, out_dir: Pat
     torch.manual_seed(cfg.seed)
     encoder = adapter.build_encoder()
     learner = ContrastiveLearner(encoder, build_objective("info_nce", temperature=cfg.temperature), head=mlp(cfg.embed_dim, 256, 128), policy=policy)
-    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=cfg.max_steps, batch_size=min(cfg.batch_size, len(adapter.samples)),
-                                learning_rate=cfg.learning_rate, weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed,
-                                device=cfg.device, precision=cfg.precision, log_every=20, save_every=None, num_workers=0)  # None: every tenth of the run
+    trainer_cfg = cosine_trainer_config(out_dir, cfg.max_steps, min(cfg.batch_size, len(adapter.samples)), cfg)
     summary = Trainer(learner, ViewsDataset(adapter.samples, adapter, seed=cfg.seed), adapter.collate, trainer_cfg).train()
     return encoder, summary
+
+
+def cosine_trainer_config(out_dir: Path, steps: int, batch_size: int, cfg: Config) -> TrainerConfig:
+    """infonce / dino / swav: AdamW at ``--learning-rate``, 5% warm-up, cosine decay, a checkpoint every tenth of the run."""
+    return TrainerConfig(out_dir=str(out_dir), max_steps=steps, batch_size=batch_size, learning_rate=cfg.learning_rate, weight_decay=1e-4,
+                         warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed, device=cfg.device, precision=cfg.precision, log_every=20,
+                         save_every=None, num_workers=0)
 
 
 def build_ts2vec_encoder(adapter: SequenceAdapter, cfg: Config) -> TS2VecEncoder:
@@ -217,9 +222,7 @@ def pretrain_multi_crop(method: str, adapter: SequenceAdapter, out_dir: Path, cf
                                        (float(cfg.teacher_temperature[0]), float(cfg.teacher_temperature[-1])),
                                        queue_length=min(1024, len(adapter.samples)))
     dataset = MultiCropDataset(adapter.samples, adapter, crop_spec(cfg), seed=cfg.seed)
-    trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=cfg.multi_crop_steps, batch_size=min(cfg.multi_crop_batch_size, len(adapter.samples)),
-                                learning_rate=cfg.learning_rate, weight_decay=1e-4, warmup_ratio=0.05, lr_schedule="cosine", seed=cfg.seed,
-                                device=cfg.device, precision=cfg.precision, log_every=20, save_every=None, num_workers=0)
+    trainer_cfg = cosine_trainer_config(out_dir, cfg.multi_crop_steps, min(cfg.multi_crop_batch_size, len(adapter.samples)), cfg)
     summary = Trainer(learner, dataset, dataset.collate, trainer_cfg).train()
     return (learner.teacher_encoder if isinstance(learner, DINOLearner) else encoder), summary
 
