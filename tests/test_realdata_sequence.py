@@ -57,6 +57,33 @@ def test_sequence_recipe_fused_model_saves_the_joined_space(shared_data, tmp_pat
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
+def test_sequence_recipe_select_space_saves_the_chosen_space(shared_data, tmp_path):
+    """--select-space: the choice is made on the fit series, every candidate's scores are kept, and the saved model
+    encodes the chosen space: its 1-NN on the dev series repeats the recipe's figure."""
+    from multicl.api import EmbeddingModel
+    from multicl.eval.probe import knn_predict
+    from multicl.recipes._series_space import CANDIDATES
+
+    folder = shared_data / "timeseries" / "GunPoint"
+    metrics = sequence_contrastive.cli(["--train-file", str(folder / "GunPoint_TRAIN.ts"), "--dev-fraction", "0.3", "--out-dir", str(tmp_path),
+                                        "--device", "cpu", "--ts2vec-steps", "10", "--ts2vec-depth", "3", "--ts2vec-dims", "16",
+                                        "--select-space", "all", "--dtw-band", "-1"])
+    assert metrics["space_chosen"] in CANDIDATES and metrics["space_criterion"] == "all"
+    assert set(metrics["space_selection"]) == set(CANDIDATES)
+    assert all(set(v) == {"1nn", "knn", "linear", "svm", "criterion"} for v in metrics["space_selection"].values())
+    best = max(v["criterion"] for v in metrics["space_selection"].values())
+    assert metrics["space_selection"][metrics["space_chosen"]]["criterion"] == best
+    assert 0 < metrics["dev_ts2vec_alone_1nn_accuracy"] <= 100
+    train = read_ts(str(folder / "GunPoint_TRAIN.ts"))
+    y = train.label_ids(train.class_names)
+    fit_s, y_fit, dev_s, y_dev = sequence_contrastive.dev_split(train.series, y, 0.3, 0)
+    model = EmbeddingModel.load(tmp_path / "model", device="cpu")
+    predicted = knn_predict(model.encode(fit_s, normalize=False), y_fit, model.encode(dev_s, normalize=False), k=1)
+    assert 100 * np.mean(predicted == y_dev) == pytest.approx(metrics["dev_1nn_accuracy"])
+
+
+@pytest.mark.realdata
 def test_sequence_recipe_daphnet_stream_reports_windows_and_missing_positives(shared_data, tmp_path):
     path = shared_data / "timeseries" / "Daphnet_S06R02E0" / "S06R02E0.csv"
     stream = read_stream_csv(path)
@@ -105,6 +132,7 @@ def test_dev_fraction_and_method_errors():
     from multicl.recipes.sequence_contrastive import Config, check_args
 
     for bad in ({"method": "simclr"}, {"dev_fraction": 1.5}, {"window_ablation": (32,)}, {"dev_fraction": 0.3, "test_file": "x_TEST.ts"},
-                {"method": "dino", "global_crops": 1}, {"method": "swav", "local_share": (0.5, 1.5)}):
+                {"method": "dino", "global_crops": 1}, {"method": "swav", "local_share": (0.5, 1.5)}, {"select_space": "best"},
+                {"fuse_raw_weight": -1.0}):
         with pytest.raises(UserInputError):
             check_args(Config(train_file="x_TRAIN.ts", **bad))

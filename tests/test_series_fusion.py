@@ -52,7 +52,11 @@ def test_fused_cosine_weighs_the_blocks_and_the_statistics_are_the_training_ones
 
     np.testing.assert_allclose(cos(out), (cos(zs) + 0.25 * cos(raw)) / 1.25, atol=1e-5)
     with pytest.raises(ValueError, match="weight"):
-        SeriesRawFusionEncoder(ARGS, length=21, weight=0.0)
+        SeriesRawFusionEncoder(ARGS, length=21, weight=-0.5)
+    alone = SeriesRawFusionEncoder.wrap(ts2vec, length=21, weight=0.0).fit_statistics(z).eval()  # weight 0: z-scored TS2Vec only
+    z_alone = encode_in_length_order(alone, adapter.prepare_inputs, data, len)
+    assert alone.embed_dim == z.shape[1] == z_alone.shape[1]
+    np.testing.assert_allclose(cos(z_alone), cos(zs), atol=1e-5)
     with pytest.raises(ValueError, match="fit_statistics"):
         fused.fit_statistics(z[:, :3])
 
@@ -73,3 +77,24 @@ def test_fused_series_model_round_trip_keeps_the_statistics(tmp_path):
     assert model.embed_dim == 8 + 50 and float(model.encoder.embedding_std.min()) > 0 and not torch.equal(
         model.encoder.embedding_mean, torch.zeros(8))  # mu / sigma travel in the weights
     np.testing.assert_allclose(model.encode(data, batch_size=4, normalize=False), trained, atol=1e-5)
+
+
+def test_every_candidate_space_encoder_encodes_its_candidate_rows():
+    """What --select-space scores (numpy rows from one embedding) is what the saved encoder of that space gives."""
+    from multicl.recipes._series_space import CANDIDATES, candidate_rows, raw_rows, space_encoder
+
+    torch.manual_seed(0)
+    data = series()
+    adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
+    ts2vec = TS2VecEncoder(**ARGS).eval()
+    z = encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len)
+    length = max(len(x) for x in data)
+    rows = candidate_rows(z, raw_rows(data, adapter.center, adapter.scale, length), z.mean(0), z.std(0))
+    assert list(rows) == list(CANDIDATES)
+    for name in CANDIDATES:
+        encoder = space_encoder(name, ts2vec, length, z)
+        got = encode_in_length_order(encoder, adapter.prepare_inputs, data, len)
+        np.testing.assert_allclose(got, rows[name], atol=1e-5, err_msg=name)
+    assert space_encoder("saved", ts2vec, length, z) is ts2vec
+    with pytest.raises(ValueError, match="unknown embedding space"):
+        space_encoder("w3", ts2vec, length, z)

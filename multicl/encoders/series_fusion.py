@@ -6,7 +6,8 @@ raw series (standardised, resampled to one length: what a euclidean 1-NN compare
 shape information a nearest-neighbour search needs on small sets (docs/series.md). The fused
 embedding is ``[unit((ts2vec(x) - mu) / sigma), weight * unit(resample(x, length))]`` with ``mu`` /
 ``sigma`` fitted on the training series' embeddings; its cosine is ``(cos_ts2vec + weight^2
-cos_raw) / (1 + weight^2)`` after unit-normalisation, so ``weight`` sets how much the raw values count.
+cos_raw) / (1 + weight^2)`` after unit-normalisation, so ``weight`` sets how much the raw values count;
+``weight = 0`` keeps the z-scored TS2Vec block alone (``unit((ts2vec(x) - mu) / sigma)``, no raw block).
 Inputs as every series encoder: ``{"values": (B, T, C) standardised, zero-padded, "lengths": (B,)}``;
 padding never changes the result (each series is resampled from its own valid steps).
 """
@@ -40,13 +41,13 @@ def resample_valid_steps(values: torch.Tensor, lengths: torch.Tensor, length: in
 class SeriesRawFusionEncoder(nn.Module):
     """``ts2vec``: the :class:`TS2VecEncoder` constructor arguments (its weights come with the state dict);
     ``length``: the steps every series is resampled to (the longest training series); ``weight``: the raw
-    block's scale. ``embed_dim`` = TS2Vec's + ``length`` x channels. :meth:`fit_statistics` sets ``mu`` /
+    block's scale (0: no raw block). ``embed_dim`` = TS2Vec's + ``length`` x channels (TS2Vec's alone at weight 0). :meth:`fit_statistics` sets ``mu`` /
     ``sigma`` from the training series' TS2Vec embeddings; build one around a trained encoder with :meth:`wrap`."""
 
     def __init__(self, ts2vec: dict[str, Any], length: int, weight: float = 0.5) -> None:
         super().__init__()
-        if weight <= 0:
-            raise ValueError(f"weight must be positive (the raw block's scale), got {weight}")
+        if weight < 0:
+            raise ValueError(f"weight must be >= 0 (the raw block's scale; 0: no raw block), got {weight}")
         if length < 2:
             raise ValueError(f"length must be at least 2 steps, got {length}")
         self.arguments = {"ts2vec": dict(ts2vec), "length": int(length), "weight": float(weight)}
@@ -54,7 +55,7 @@ class SeriesRawFusionEncoder(nn.Module):
         self.register_buffer("embedding_mean", torch.zeros(self.ts2vec.embed_dim))
         self.register_buffer("embedding_std", torch.ones(self.ts2vec.embed_dim))
         self.length, self.weight = int(length), float(weight)
-        self.embed_dim = self.ts2vec.embed_dim + self.length * int(ts2vec["in_channels"])
+        self.embed_dim = self.ts2vec.embed_dim + (self.length * int(ts2vec["in_channels"]) if self.weight > 0 else 0)
 
     @classmethod
     def wrap(cls, encoder: TS2VecEncoder, length: int, weight: float = 0.5) -> "SeriesRawFusionEncoder":
@@ -75,6 +76,8 @@ class SeriesRawFusionEncoder(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         learned = nn.functional.normalize((self.ts2vec(inputs).float() - self.embedding_mean) / self.embedding_std, dim=-1)
+        if self.weight == 0:
+            return learned
         lengths = inputs.get("lengths", torch.full((inputs["values"].shape[0],), inputs["values"].shape[1]))
         raw = resample_valid_steps(inputs["values"], lengths, self.length)
         return torch.cat([learned, self.weight * nn.functional.normalize(raw, dim=-1)], dim=-1)

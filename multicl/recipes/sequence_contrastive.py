@@ -63,6 +63,7 @@ import torch
 from multicl.data.series_files import Stream, read_stream_csv, read_ts
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.report import format_table
+from multicl.eval.space_selection import CRITERIA, SpaceChoice, select_space
 from multicl.modalities.batching import encode_in_length_order
 from multicl.modalities.multi_crop import MultiCropDataset, MultiCropSpec
 from multicl.modalities.sequence import SequenceAdapter, clip_starts
@@ -72,6 +73,7 @@ from multicl.objectives import build_objective
 from multicl.errors import UserInputError
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
 from multicl.recipes._sequence_eval import embedding_scores, raw_series_knn, stream_scores, window_labels
+from multicl.recipes._series_space import candidate_rows, raw_rows, space_encoder
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
 from multicl.train.dino import DINOLearner
@@ -148,6 +150,12 @@ class Config:
         "help": ".ts, ts2vec: > 0 saves [z-scored TS2Vec embedding, this weight x the raw series resampled to the longest training "
                 "series]; on 5 dev splits (30%% of TRAIN) 0.5 won kNN (85.7 vs 80.0) but lost SVM (87.4 vs 90.2) and linear, so the "
                 "default is 0 (TS2Vec alone); use 0.5 for nearest-neighbour search (docs/series.md)"})
+    select_space: str = field(default="off", metadata={
+        "help": ".ts, ts2vec: choose the saved space on the training series and their labels: 'nn' (leave-one-out 1-NN + 5-NN "
+                "accuracy) or 'all' (those + cross-validated linear and SVM accuracy) among TS2Vec as saved, z-scored, and joined with "
+                "the raw series at weights 0.25 / 0.5 / 1 / 2; 'off' (default): TS2Vec as saved (or --fuse-raw-weight > 0, which "
+                "overrides). On 7 dev sets x 3 splits (30%% of TRAIN) 'nn' gained +1.0 on 1-NN / 5-NN but lost 1.1 on the linear probe, "
+                "so it is off (benchmarks/series_space_selection.py, docs/series.md)"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
     compare: bool = field(default=False, metadata={"help": ".ts: also pre-train the other method and report both"})
 
@@ -193,6 +201,17 @@ def fuse_raw(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[
 
     fused = SeriesRawFusionEncoder.wrap(encoder, max(len(x) for x in fit_series), cfg.fuse_raw_weight)
     return fused.fit_statistics(embed(encoder, adapter, fit_series, device)).eval()
+
+
+def choose_space(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[np.ndarray], y_fit: np.ndarray, criterion: str,
+                 device: str) -> tuple[torch.nn.Module, SpaceChoice]:
+    """``--select-space``: every candidate of ``multicl.recipes._series_space`` scored on the training series alone
+    -> (the module encoding the chosen space, the choice with every candidate's scores)."""
+    saved = embed(encoder, adapter, fit_series, device)
+    length = max(len(x) for x in fit_series)
+    rows = candidate_rows(saved, raw_rows(fit_series, adapter.center, adapter.scale, length), saved.mean(0), saved.std(0))
+    choice = select_space(rows, y_fit, criterion)
+    return space_encoder(choice.name, encoder, length, saved), choice
 
 
 def pretrain_ts2vec(adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -276,10 +295,17 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         encoder, summary = pretrain_method(method, adapter, FalseNegativePolicy(), out / ("pretrain" if method == cfg.method else f"pretrain_{method}"), cfg)
         metrics[f"{method}_pretrain_seconds"] = time.perf_counter() - t
         fused = method == "ts2vec" and cfg.fuse_raw_weight > 0
-        if fused:  # TS2Vec alone stays in the metrics (``*_ts2vec_alone_*``)
+        selected = method == "ts2vec" and not fused and cfg.select_space != "off"
+        if fused or selected:  # TS2Vec alone stays in the metrics (``*_ts2vec_alone_*``)
             metrics.update(embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device),
                                             y_eval, cfg.knn_k, f"{split}_{method}_alone"))
+        if fused:
             encoder = fuse_raw(encoder, adapter, fit_series, cfg, device)
+        if selected:
+            encoder, choice = choose_space(encoder, adapter, fit_series, y_fit, cfg.select_space, device)
+            metrics |= {"space_chosen": choice.name, "space_criterion": choice.criterion, "space_selection": choice.scores}
+            logger.info("[sequence_contrastive] embedding space chosen on the training series (%s): %s (%s)", choice.criterion, choice.name,
+                        ", ".join(f"{k} {v['criterion']:.1f}" for k, v in choice.scores.items()))
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
             metrics["pretrain_seconds"] = metrics[f"{method}_pretrain_seconds"]
@@ -289,6 +315,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         random_init = fresh_encoder(method, adapter, cfg)
         if fused:  # the same model, untrained
             random_init = fuse_raw(random_init, adapter, fit_series, cfg, device)
+        if selected:  # the same space around the untrained model
+            random_init = space_encoder(choice.name, random_init, max(len(x) for x in fit_series), embed(random_init, adapter, fit_series, device))
         scores |= embedding_scores(embed(random_init, adapter, fit_series, device), y_fit, embed(random_init, adapter, eval_series, device),
                                    y_eval, cfg.knn_k, f"{split}_{method}_random_init")
         metrics.update(scores)
@@ -419,6 +447,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--ts2vec-mask-p {cfg.ts2vec_mask_p}: a probability in [0, 1)")
     if cfg.fuse_raw_weight < 0:
         raise UserInputError(f"--fuse-raw-weight {cfg.fuse_raw_weight}: the raw block's weight, >= 0 (0: TS2Vec alone)")
+    if cfg.select_space not in ("off", *CRITERIA):
+        raise UserInputError(f"--select-space {cfg.select_space}: one of off, {', '.join(CRITERIA)}")
 
 
 def main(cfg: Config) -> dict[str, Any]:
@@ -453,9 +483,11 @@ def report(m: dict[str, Any], cfg: Config) -> str:
         for method in [x for x in METHOD_NAMES if f"{split}_{x}_knn_accuracy" in m]:
             name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else f"TS2Vec encoder + {METHOD_NAMES[method]}"
             fused = f"{split}_{method}_alone_knn_accuracy" in m
-            runs = (("random init" + (", fused with the raw series" if fused else ""), f"{split}_{method}_random_init"),
-                    *((("pre-trained, no labels, alone", f"{split}_{method}_alone"),) if fused else ()),
-                    ("pre-trained, no labels" + (f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if fused else ""), f"{split}_{method}"))
+            space = (f", space '{m['space_chosen']}' (chosen on the training series, '{m['space_criterion']}')" if "space_chosen" in m and method == "ts2vec"
+                     else f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if fused else "")
+            runs = (("random init" + (", the same space" if fused else ""), f"{split}_{method}_random_init"),
+                    *((("pre-trained, no labels, as saved by TS2Vec alone", f"{split}_{method}_alone"),) if fused else ()),
+                    ("pre-trained, no labels" + space, f"{split}_{method}"))
             for label, p in runs:
                 rows.append([f"{name}, {label}" + (" (saved)" if method == cfg.method and p == f"{split}_{method}" else ""),
                              _fmt(m.get(f"{p}_1nn_accuracy")), _fmt(m[f"{p}_knn_accuracy"]), _fmt(m[f"{p}_linear_accuracy"]),

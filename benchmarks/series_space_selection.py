@@ -1,0 +1,131 @@
+"""Choose the series embedding space per data set, on its training series only? (issue 18; rule first)
+
+No single space wins nearest-neighbour search on every set (docs/series.md): TS2Vec as saved loses 1-NN / 5-NN to the
+raw series on ArrowHead and PLAID and wins by 6-20 points on OSULeaf and ACSF1; joined with the raw series
+(``--fuse-raw-weight``) it wins on PickupGestureWiimoteZ and loses on OSULeaf. Here one default TS2Vec run per set and
+split is re-embedded into every candidate space (``CANDIDATES``: as saved, z-scored, and joined with the raw series at
+four weights), each scored on the held-out series by the recipe's four probes, and the two selection criteria of
+``multicl.eval.space_selection`` pick one candidate from the *fit* series and their labels alone (``auto_nn``,
+``auto_all``). The rule: ``benchmarks/results/series_space_selection/RULE.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/series_space_selection.py --sktime-root <sets> --split-seeds 0 1 2
+    (--stage test --split-seeds 0 1 2: train on *_TRAIN.ts, score *_TEST.ts; --sets to choose sets)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from multicl.eval.report import format_table
+from multicl.eval.space_selection import CRITERIA, select_space
+from multicl.recipes import sequence_contrastive as sc
+from multicl.recipes._sequence_eval import embedding_scores
+from multicl.recipes._series_space import CANDIDATES, WEIGHTS, candidate_rows, raw_rows
+from multicl.utils.paths import shared_data_dir
+
+SHARED_SETS = ("BasicMotions", "GunPoint", "PickupGestureWiimoteZ")
+SKTIME_SETS = ("JapaneseVowels", "ArrowHead", "ItalyPowerDemand", "OSULeaf")  # ACSF1 and PLAID stay unseen: the check after
+PROBES = ("1nn", "knn", "linear", "svm")
+
+
+def candidate_spaces(saved_fit: np.ndarray, saved_eval: np.ndarray, raw_fit: np.ndarray, raw_eval: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{candidate: (fit rows, eval rows)}`` (``multicl.recipes._series_space``), z-scored with the fit rows' statistics."""
+    mean, std = saved_fit.mean(0), saved_fit.std(0)
+    fit, held = candidate_rows(saved_fit, raw_fit, mean, std), candidate_rows(saved_eval, raw_eval, mean, std)
+    return {name: (fit[name], held[name]) for name in CANDIDATES}
+
+
+def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
+    """One default TS2Vec run (``dev``: 30% of the training file held out, split seed = seed; ``test``: *_TEST.ts)
+    -> every candidate's four probe accuracies on the held-out series, the raw baselines, and each criterion's choice
+    (made on the fit series) with its selection scores."""
+    from multicl.api import EmbeddingModel
+    from multicl.data.series_files import read_ts
+
+    split = ["--dev-fraction", "0.3", "--split-seed", str(seed)] if stage == "dev" else []
+    with tempfile.TemporaryDirectory(prefix="spacesel_") as tmp:
+        metrics = sc.cli(["--train-file", str(train_file), *split, "--seed", str(seed),
+                          "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--out-dir", tmp, "--overwrite"])
+        train = read_ts(str(train_file))
+        names = train.class_names or sorted(set(train.labels or []))
+        y = train.label_ids(names)
+        if stage == "dev":
+            fit_s, y_fit, eval_s, y_eval = sc.dev_split(train.series, y, 0.3, seed)
+        else:
+            test = read_ts(str(train_file).replace("_TRAIN", "_TEST"))
+            fit_s, y_fit, eval_s, y_eval = train.series, y, test.series, test.label_ids(names)
+        model = EmbeddingModel.load(Path(tmp) / "model", device="cpu")
+        length = max(len(s) for s in fit_s)
+        spaces = candidate_spaces(model.encode(fit_s, normalize=False, show_progress_bar=False),
+                                  model.encode(eval_s, normalize=False, show_progress_bar=False),
+                                  raw_rows(fit_s, model.reader.center, model.reader.scale, length),
+                                  raw_rows(eval_s, model.reader.center, model.reader.scale, length))
+    out: dict = {"raw": {p: metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}, "recipe": {p: metrics[f"{stage}_{p}_accuracy"] for p in PROBES}}
+    for name, (z_fit, z_eval) in spaces.items():
+        scores = embedding_scores(z_fit, y_fit, z_eval, y_eval, 5, "p")
+        out[name] = {p: scores[f"p_{p}_accuracy"] for p in PROBES}
+    for criterion in CRITERIA:
+        choice = select_space({name: z_fit for name, (z_fit, _) in spaces.items()}, y_fit, criterion, seed=0)
+        out[f"auto_{criterion}"] = dict(out[choice.name]) | {"chosen": choice.name, "selection": choice.scores}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared-root", type=Path, default=shared_data_dir() / "timeseries")
+    parser.add_argument("--sktime-root", type=Path, required=True, help="the sktime wheel's sktime/datasets/data folder")
+    parser.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2], help="dev: split seeds; test: run seeds")
+    parser.add_argument("--stage", choices=("dev", "test"), default="dev")
+    parser.add_argument("--sets", nargs="+", help="names (default: the 7 dev sets); sktime ones are read from --sktime-root")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/series_space_selection"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{args.stage}.json"
+    results: dict = json.loads(path.read_text()) if path.exists() else {}  # finished (set, split) cells are kept
+    sets = [(ds, args.shared_root if ds in SHARED_SETS else args.sktime_root) for ds in (args.sets or SHARED_SETS + SKTIME_SETS)]
+    for ds, root in sets:
+        for seed in args.split_seeds:
+            key = f"{ds}/{seed}"
+            if key not in results:
+                results[key] = run(root / ds / f"{ds}_TRAIN.ts", seed, args.stage)
+                path.write_text(json.dumps(results, indent=2))
+    print(render(results, [ds for ds, _ in sets], args.split_seeds, args.stage, args.out))
+
+
+def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
+    """The table (per set: mean over splits / seeds, ± std ddof=1 on test; last column: the mean over sets) and the
+    rule's terms, written to ``out/<stage>.md``."""
+    labels = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec as saved (the default)", "z": "TS2Vec z-scored"}
+    labels |= {f"w{w:g}": f"[z-scored TS2Vec, {w:g} x raw series]" for w in WEIGHTS}
+    labels |= {f"auto_{c}": f"chosen on the fit series by '{c}'" for c in CRITERIA}
+    means: dict[str, dict[str, float]] = {}
+    rows = []
+    for key, label in labels.items():
+        means[key] = {}
+        for p in PROBES:
+            values = [np.array([results[f"{ds}/{s}"][key][p] for s in seeds]) for ds in sets]
+            cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if stage == "test" and len(v) > 1 else "") for v in values]
+            means[key][p] = float(np.mean([v.mean() for v in values]))
+            rows.append([label, p, *cells, f"{means[key][p]:.2f}"])
+    text = format_table(rows, ["representation", "probe", *sets, "mean"])
+    text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {seeds} (each also the run's seed)" if stage == "dev"
+             else f"\ntest accuracy, mean ± std (ddof=1) over seeds {seeds}")
+    chosen = {c: {ds: [results[f"{ds}/{s}"][f"auto_{c}"]["chosen"] for s in seeds] for ds in sets} for c in CRITERIA}
+    text += "\n\nchoices (per set, one per split): " + "; ".join(f"{c}: " + ", ".join(f"{ds} {'/'.join(v)}" for ds, v in chosen[c].items()) for c in CRITERIA)
+    base = means["saved"]
+    for c in CRITERIA:
+        m = means[f"auto_{c}"]
+        nn_gain = (m["1nn"] + m["knn"]) / 2 - (base["1nn"] + base["knn"]) / 2
+        text += (f"\nauto_{c}: neighbours (mean of 1-NN and 5-NN) {nn_gain:+.2f} vs saved (rule: > +1.0); SVM {m['svm'] - base['svm']:+.2f}, "
+                 f"linear {m['linear'] - base['linear']:+.2f} (rule: each >= -0.3); four-probe mean {np.mean(list(m.values())):.2f} "
+                 f"(saved {np.mean(list(base.values())):.2f})")
+    (out / f"{stage}.md").write_text(text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()
