@@ -14,8 +14,7 @@ and scored by the recipe's four probes (cosine 1-NN, 5-NN, logistic regression, 
 """
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,10 +24,10 @@ import torch
 from multicl.eval.report import format_table
 from multicl.recipes import sequence_contrastive as sc
 from multicl.recipes._sequence_eval import embedding_scores
-from multicl.utils.paths import shared_data_dir
 
-SHARED_SETS = ("BasicMotions", "GunPoint", "PickupGestureWiimoteZ")
-SKTIME_SETS = ("JapaneseVowels", "ArrowHead", "ItalyPowerDemand", "OSULeaf")  # ACSF1 and PLAID stay unseen: the check after
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _series_sets import run_cells, series_study_args  # noqa: E402
+
 SEGMENTS = (1, 2, 4, 8)
 PROBES = ("1nn", "knn", "linear", "svm")
 
@@ -89,32 +88,16 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared-root", type=Path, default=shared_data_dir() / "timeseries")
-    parser.add_argument("--sktime-root", type=Path, required=True, help="the sktime wheel's sktime/datasets/data folder")
-    parser.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2], help="dev: split seeds; test: run seeds")
-    parser.add_argument("--stage", choices=("dev", "test"), default="dev")
-    parser.add_argument("--sets", nargs="+", help="names (default: the 7 dev sets); sktime ones are read from --sktime-root")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/series_segment_pooling"))
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{args.stage}.json"
-    results: dict = json.loads(path.read_text()) if path.exists() else {}  # finished (set, split) cells are kept
-    sets = [(ds, args.shared_root if ds in SHARED_SETS else args.sktime_root) for ds in (args.sets or SHARED_SETS + SKTIME_SETS)]
-    for ds, root in sets:
-        for seed in args.split_seeds:
-            key = f"{ds}/{seed}"
-            if key not in results:
-                results[key] = run(root / ds / f"{ds}_TRAIN.ts", seed, args.stage)
-                path.write_text(json.dumps(results, indent=2))
+    args = series_study_args(__doc__.split("\n\n")[0], Path("benchmarks/results/series_segment_pooling"))
+    results, set_names = run_cells(args, run)
     rows = []
     names = {"raw": "raw series (euclidean; LR / SVM on it)"} | {f"S{s}": f"TS2Vec, {s} segment max{' (as saved)' if s == 1 else 'es'}" for s in SEGMENTS}
     for prefix, label in names.items():
         for p in PROBES:
-            values = [np.array([results[f"{ds}/{s}"][f"{prefix}_{p}"] for s in args.split_seeds]) for ds, _ in sets]
+            values = [np.array([results[f"{ds}/{s}"][f"{prefix}_{p}"] for s in args.split_seeds]) for ds in set_names]
             cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if args.stage == "test" and len(v) > 1 else "") for v in values]
             rows.append([label, p, *cells, f"{np.mean([v.mean() for v in values]):.2f}"])
-    text = format_table(rows, ["representation", "probe", *[ds for ds, _ in sets], "mean"])
+    text = format_table(rows, ["representation", "probe", *set_names, "mean"])
     text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {args.split_seeds} (each also the run's seed)" if args.stage == "dev"
              else f"\ntest accuracy, mean over seeds {args.split_seeds}")
     (args.out / f"{args.stage}.md").write_text(text + "\n")

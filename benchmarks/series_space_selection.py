@@ -13,8 +13,7 @@ four weights), each scored on the held-out series by the recipe's four probes, a
 """
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,10 +24,10 @@ from multicl.eval.space_selection import CRITERIA, select_space
 from multicl.recipes import sequence_contrastive as sc
 from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import CANDIDATES, WEIGHTS, candidate_rows, raw_rows
-from multicl.utils.paths import shared_data_dir
 
-SHARED_SETS = ("BasicMotions", "GunPoint", "PickupGestureWiimoteZ")
-SKTIME_SETS = ("JapaneseVowels", "ArrowHead", "ItalyPowerDemand", "OSULeaf")  # ACSF1 and PLAID stay unseen: the check after
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _series_sets import run_cells, series_study_args  # noqa: E402
+
 PROBES = ("1nn", "knn", "linear", "svm")
 
 
@@ -75,25 +74,9 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared-root", type=Path, default=shared_data_dir() / "timeseries")
-    parser.add_argument("--sktime-root", type=Path, required=True, help="the sktime wheel's sktime/datasets/data folder")
-    parser.add_argument("--split-seeds", type=int, nargs="+", default=[0, 1, 2], help="dev: split seeds; test: run seeds")
-    parser.add_argument("--stage", choices=("dev", "test"), default="dev")
-    parser.add_argument("--sets", nargs="+", help="names (default: the 7 dev sets); sktime ones are read from --sktime-root")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/series_space_selection"))
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{args.stage}.json"
-    results: dict = json.loads(path.read_text()) if path.exists() else {}  # finished (set, split) cells are kept
-    sets = [(ds, args.shared_root if ds in SHARED_SETS else args.sktime_root) for ds in (args.sets or SHARED_SETS + SKTIME_SETS)]
-    for ds, root in sets:
-        for seed in args.split_seeds:
-            key = f"{ds}/{seed}"
-            if key not in results:
-                results[key] = run(root / ds / f"{ds}_TRAIN.ts", seed, args.stage)
-                path.write_text(json.dumps(results, indent=2))
-    print(render(results, [ds for ds, _ in sets], args.split_seeds, args.stage, args.out))
+    args = series_study_args(__doc__.split("\n\n")[0], Path("benchmarks/results/series_space_selection"))
+    results, set_names = run_cells(args, run)
+    print(render(results, set_names, args.split_seeds, args.stage, args.out))
 
 
 def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
