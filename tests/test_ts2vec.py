@@ -11,6 +11,7 @@ import torch
 from multicl.encoders.ts2vec import TS2VecEncoder
 from multicl.eval.dtw import dtw_1nn_predict, dtw_distances
 from multicl.eval.svm_probe import HARD_MARGIN, svm_probe
+from multicl.recipes._sequence_eval import embedding_scores
 from multicl.modalities.overlap_crops import OverlapCropDataset
 from multicl.modalities.sequence import SequenceAdapter
 from multicl.objectives.ts2vec import HierarchicalContrastiveLoss, hierarchical_contrastive_loss
@@ -205,6 +206,26 @@ def test_svm_probe_cross_validates_and_falls_back_with_rare_classes():
     rare = svm_probe(x[:21], np.r_[np.zeros(20, int), 1], x[:21], np.r_[np.zeros(20, int), 1])  # one row of class 1: no CV
     assert rare["C"] == HARD_MARGIN and rare["accuracy"] == 100.0
 
+
+
+def test_svm_ts2vec_small_set_rule_is_a_hard_margin_below_50_rows_or_5_per_class():
+    from sklearn.svm import SVC
+
+    from multicl.eval.svm_probe import uses_ts2vec_small_set_rule
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.normal(0, 1, (20, 3)), rng.normal(1, 1, (20, 3))])  # overlapping: C matters
+    y = np.repeat([0, 1], 20)
+    assert uses_ts2vec_small_set_rule(y) and not uses_ts2vec_small_set_rule(np.repeat([0, 1], 25))
+    assert uses_ts2vec_small_set_rule(np.repeat(np.arange(12), 5)[:59])  # 59 rows of 12 classes: 4 per class
+    test = rng.normal(0.5, 1, (30, 3))
+    expected = SVC(C=HARD_MARGIN, kernel="rbf", gamma="scale").fit(x, y).predict(test)
+    got = svm_probe(x, y, test, expected, ts2vec_small_set_rule=True)
+    assert got["C"] == HARD_MARGIN and got["accuracy"] == 100.0
+    scores = embedding_scores(x, y, test, expected, 5, "p")  # the sequence recipe reports both where the rule applies
+    assert scores["p_svm_ts2vec_rule_accuracy"] == 100.0 and 0 <= scores["p_svm_accuracy"] <= 100
+    big = np.concatenate([x, x + 0.1]), np.r_[y, y]
+    assert "p_svm_ts2vec_rule_accuracy" not in embedding_scores(*big, test, expected, 5, "p")
 
 def test_dtw_matches_a_full_dynamic_program_and_forgives_shifts():
     rng = np.random.default_rng(1)

@@ -10,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from multicl.eval.anomaly import knn_anomaly_scores
 from multicl.eval.dtw import dtw_1nn_predict
 from multicl.eval.probe import knn_predict, knn_proba, linear_predict, linear_proba, probe_accuracies
-from multicl.eval.svm_probe import svm_probe
+from multicl.eval.svm_probe import svm_probe, uses_ts2vec_small_set_rule
 
 
 def resample(series: np.ndarray, length: int) -> np.ndarray:
@@ -26,11 +26,20 @@ def embedding_scores(train_z, y_train, test_z, y_test, k: int, prefix: str) -> d
     """``{prefix}_1nn_accuracy`` (cosine nearest neighbour: the counterpart of the raw series' euclidean
     1-NN), ``{prefix}_knn_accuracy`` (cosine, distance-weighted), ``{prefix}_linear_accuracy`` (logistic
     regression) and ``{prefix}_svm_accuracy`` (TS2Vec's RBF SVM, C by cross-validation on the
-    training rows; ``{prefix}_svm_C``), x100."""
+    training rows; ``{prefix}_svm_C``), x100; where TS2Vec's code would skip the C search (fewer than 50 training
+    rows or 5 per class) also ``{prefix}_svm_ts2vec_rule_accuracy``, its hard-margin SVM."""
     out = probe_accuracies(train_z, y_train, test_z, y_test, k, prefix)
     out[f"{prefix}_1nn_accuracy"] = 100 * float(np.mean(knn_predict(train_z, y_train, test_z, k=1) == np.asarray(y_test)))
-    svm = svm_probe(train_z, y_train, test_z, y_test)
-    return out | {f"{prefix}_svm_accuracy": svm["accuracy"], f"{prefix}_svm_C": svm["C"]}
+    return out | svm_scores(train_z, y_train, test_z, y_test, prefix)
+
+
+def svm_scores(train_x, y_train, test_x, y_test, prefix: str) -> dict[str, float]:
+    """``{prefix}_svm_accuracy`` / ``_svm_C`` and, where TS2Vec's small-set rule applies, ``_svm_ts2vec_rule_accuracy``."""
+    svm = svm_probe(train_x, y_train, test_x, y_test)
+    out = {f"{prefix}_svm_accuracy": svm["accuracy"], f"{prefix}_svm_C": svm["C"]}
+    if uses_ts2vec_small_set_rule(np.asarray(y_train)):
+        out[f"{prefix}_svm_ts2vec_rule_accuracy"] = svm_probe(train_x, y_train, test_x, y_test, ts2vec_small_set_rule=True)["accuracy"]
+    return out
 
 
 def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np.ndarray], y_test, k: int, prefix: str = "test",
@@ -50,8 +59,7 @@ def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np
         clf = KNeighborsClassifier(n_neighbors=min(neighbours, len(x_train)), weights="distance", algorithm="brute").fit(x_train, y_train)
         out[f"{prefix}_raw_{name}_accuracy"] = 100 * float(np.mean(clf.predict(x_test) == y_test))
     out[f"{prefix}_raw_linear_accuracy"] = 100 * float(np.mean(linear_predict(x_train, y_train, x_test, max_iter=3000) == y_test))
-    svm = svm_probe(x_train, y_train, x_test, y_test)
-    out[f"{prefix}_raw_svm_accuracy"], out[f"{prefix}_raw_svm_C"] = svm["accuracy"], svm["C"]
+    out |= svm_scores(x_train, y_train, x_test, y_test, f"{prefix}_raw")
     if dtw_band is not None:
         out[f"{prefix}_raw_dtw_1nn_accuracy"] = 100 * float(np.mean(dtw_1nn_predict(s_train, y_train, s_test, dtw_band) == y_test))
     return out
