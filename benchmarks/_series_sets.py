@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from multicl.utils.paths import shared_data_dir
 
@@ -40,3 +43,38 @@ def run_cells(args: argparse.Namespace, run: Callable[[Path, int, str], dict]) -
                 results[key] = run(root / ds / f"{ds}_TRAIN.ts", seed, args.stage)
                 path.write_text(json.dumps(results, indent=2))
     return results, names
+
+
+@dataclass
+class DefaultRun:
+    """One default TS2Vec recipe run and the series it is scored on: ``metrics`` (its metrics.json), ``model`` (the
+    saved ``EmbeddingModel``), the fit series / labels and the held-out ones (dev share or *_TEST.ts)."""
+    metrics: dict
+    model: Any
+    fit_series: list
+    fit_labels: list
+    eval_series: list
+    eval_labels: list
+
+
+@contextlib.contextmanager
+def default_run(train_file: Path, seed: int, stage: str) -> Iterator[DefaultRun]:
+    """Train the recipe's defaults once in a temporary out dir (``dev``: 30% of the training file held out, split
+    seed = seed; ``test``: the *_TEST.ts beside it; DTW off) and yield the run; the folder is removed afterwards."""
+    from multicl.api import EmbeddingModel
+    from multicl.data.series_files import read_ts
+    from multicl.recipes import sequence_contrastive as sc
+
+    split = ["--dev-fraction", "0.3", "--split-seed", str(seed)] if stage == "dev" else []
+    with tempfile.TemporaryDirectory(prefix="series_study_") as tmp:
+        metrics = sc.cli(["--train-file", str(train_file), *split, "--seed", str(seed),
+                          "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--out-dir", tmp, "--overwrite"])
+        train = read_ts(str(train_file))
+        names = train.class_names or sorted(set(train.labels or []))
+        y = train.label_ids(names)
+        if stage == "dev":
+            fit_s, y_fit, eval_s, y_eval = sc.dev_split(train.series, y, 0.3, seed)
+        else:
+            test = read_ts(str(train_file).replace("_TRAIN", "_TEST"))
+            fit_s, y_fit, eval_s, y_eval = train.series, y, test.series, test.label_ids(names)
+        yield DefaultRun(metrics, EmbeddingModel.load(Path(tmp) / "model", device="cpu"), fit_s, y_fit, eval_s, y_eval)

@@ -15,18 +15,16 @@ and scored by the recipe's four probes (cosine 1-NN, 5-NN, logistic regression, 
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from multicl.eval.report import format_table
-from multicl.recipes import sequence_contrastive as sc
 from multicl.recipes._sequence_eval import embedding_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
 
 SEGMENTS = (1, 2, 4, 8)
 PROBES = ("1nn", "knn", "linear", "svm")
@@ -63,27 +61,12 @@ def pooled(model, series: list[np.ndarray]) -> dict[int, np.ndarray]:
 def run(train_file: Path, seed: int, stage: str = "dev") -> dict[str, float]:
     """One default TS2Vec run: ``dev`` (30% of the training file held out, split seed = seed) or ``test``
     (train -> the *_TEST.ts beside it) -> every probe on the raw series, as the recipe scored, and per S."""
-    from multicl.api import EmbeddingModel
-    from multicl.data.series_files import read_ts
-
-    split = ["--dev-fraction", "0.3", "--split-seed", str(seed)] if stage == "dev" else []
-    with tempfile.TemporaryDirectory(prefix="segpool_") as tmp:
-        metrics = sc.cli(["--train-file", str(train_file), *split, "--seed", str(seed),
-                          "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--out-dir", tmp, "--overwrite"])
-        train = read_ts(str(train_file))
-        names = train.class_names or sorted(set(train.labels or []))
-        y = train.label_ids(names)
-        if stage == "dev":
-            fit_s, y_fit, dev_s, y_dev = sc.dev_split(train.series, y, 0.3, seed)
-        else:
-            test = read_ts(str(train_file).replace("_TRAIN", "_TEST"))
-            fit_s, y_fit, dev_s, y_dev = train.series, y, test.series, test.label_ids(names)
-        model = EmbeddingModel.load(Path(tmp) / "model", device="cpu")
-        out = {f"raw_{p}": metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES} | {f"recipe_{p}": metrics[f"{stage}_{p}_accuracy"] for p in PROBES}
-        fit_z, dev_z = pooled(model, fit_s), pooled(model, dev_s)
-        for s in SEGMENTS:
-            scores = embedding_scores(fit_z[s], y_fit, dev_z[s], y_dev, 5, "p")
-            out |= {f"S{s}_{p}": scores[f"p_{p}_accuracy"] for p in PROBES}
+    with default_run(train_file, seed, stage) as r:
+        out = {f"raw_{p}": r.metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES} | {f"recipe_{p}": r.metrics[f"{stage}_{p}_accuracy"] for p in PROBES}
+        fit_z, dev_z = pooled(r.model, r.fit_series), pooled(r.model, r.eval_series)
+    for s in SEGMENTS:
+        scores = embedding_scores(fit_z[s], r.fit_labels, dev_z[s], r.eval_labels, 5, "p")
+        out |= {f"S{s}_{p}": scores[f"p_{p}_accuracy"] for p in PROBES}
     return out
 
 

@@ -14,19 +14,17 @@ four weights), each scored on the held-out series by the recipe's four probes, a
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from multicl.eval.report import format_table
 from multicl.eval.space_selection import CRITERIA, select_space
-from multicl.recipes import sequence_contrastive as sc
 from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import CANDIDATES, WEIGHTS, candidate_rows, raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
 
@@ -42,28 +40,14 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
     """One default TS2Vec run (``dev``: 30% of the training file held out, split seed = seed; ``test``: *_TEST.ts)
     -> every candidate's four probe accuracies on the held-out series, the raw baselines, and each criterion's choice
     (made on the fit series) with its selection scores."""
-    from multicl.api import EmbeddingModel
-    from multicl.data.series_files import read_ts
-
-    split = ["--dev-fraction", "0.3", "--split-seed", str(seed)] if stage == "dev" else []
-    with tempfile.TemporaryDirectory(prefix="spacesel_") as tmp:
-        metrics = sc.cli(["--train-file", str(train_file), *split, "--seed", str(seed),
-                          "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--out-dir", tmp, "--overwrite"])
-        train = read_ts(str(train_file))
-        names = train.class_names or sorted(set(train.labels or []))
-        y = train.label_ids(names)
-        if stage == "dev":
-            fit_s, y_fit, eval_s, y_eval = sc.dev_split(train.series, y, 0.3, seed)
-        else:
-            test = read_ts(str(train_file).replace("_TRAIN", "_TEST"))
-            fit_s, y_fit, eval_s, y_eval = train.series, y, test.series, test.label_ids(names)
-        model = EmbeddingModel.load(Path(tmp) / "model", device="cpu")
-        length = max(len(s) for s in fit_s)
-        spaces = candidate_spaces(model.encode(fit_s, normalize=False, show_progress_bar=False),
-                                  model.encode(eval_s, normalize=False, show_progress_bar=False),
-                                  raw_rows(fit_s, model.reader.center, model.reader.scale, length),
-                                  raw_rows(eval_s, model.reader.center, model.reader.scale, length))
-    out: dict = {"raw": {p: metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}, "recipe": {p: metrics[f"{stage}_{p}_accuracy"] for p in PROBES}}
+    with default_run(train_file, seed, stage) as r:
+        length = max(len(s) for s in r.fit_series)
+        center, scale = r.model.reader.center, r.model.reader.scale
+        spaces = candidate_spaces(r.model.encode(r.fit_series, normalize=False, show_progress_bar=False),
+                                  r.model.encode(r.eval_series, normalize=False, show_progress_bar=False),
+                                  raw_rows(r.fit_series, center, scale, length), raw_rows(r.eval_series, center, scale, length))
+    y_fit, y_eval = r.fit_labels, r.eval_labels
+    out: dict = {"raw": {p: r.metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}, "recipe": {p: r.metrics[f"{stage}_{p}_accuracy"] for p in PROBES}}
     for name, (z_fit, z_eval) in spaces.items():
         scores = embedding_scores(z_fit, y_fit, z_eval, y_eval, 5, "p")
         out[name] = {p: scores[f"p_{p}_accuracy"] for p in PROBES}

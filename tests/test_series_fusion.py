@@ -20,6 +20,15 @@ def series(n=6, seed=0):
     return [np.cumsum(rng.standard_normal((9 + 4 * i, 2)), axis=0).astype(np.float32) for i in range(n)]
 
 
+def random_ts2vec():
+    """-> (series, their adapter, a seeded random-init TS2Vec in eval mode, its raw embeddings of the series)."""
+    torch.manual_seed(0)
+    data = series()
+    adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
+    ts2vec = TS2VecEncoder(**ARGS).eval()
+    return data, adapter, ts2vec, encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len)
+
+
 def test_raw_block_is_the_resampled_series_and_ignores_padding():
     data = series()
     adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
@@ -34,11 +43,7 @@ def test_raw_block_is_the_resampled_series_and_ignores_padding():
 
 
 def test_fused_cosine_weighs_the_blocks_and_the_statistics_are_the_training_ones():
-    torch.manual_seed(0)
-    data = series()
-    adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
-    ts2vec = TS2VecEncoder(**ARGS).eval()
-    z = encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len)
+    data, adapter, ts2vec, z = random_ts2vec()
     fused = SeriesRawFusionEncoder.wrap(ts2vec, length=21, weight=0.5).fit_statistics(z).eval()
     assert fused.embed_dim == 8 + 21 * 2
     np.testing.assert_allclose(fused.embedding_mean.numpy(), z.mean(0), rtol=1e-5, atol=1e-6)
@@ -64,10 +69,7 @@ def test_fused_cosine_weighs_the_blocks_and_the_statistics_are_the_training_ones
 def test_fused_series_model_round_trip_keeps_the_statistics(tmp_path):
     from multicl.api import EmbeddingModel
 
-    torch.manual_seed(0)
-    data = series()
-    adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
-    ts2vec = TS2VecEncoder(**ARGS).eval()
+    data, adapter, ts2vec, _ = random_ts2vec()
     fused = SeriesRawFusionEncoder.wrap(ts2vec, 25, 0.5).fit_statistics(encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len))
     trained = encode_in_length_order(fused.eval(), adapter.prepare_inputs, data, len)
     EmbeddingModel.from_adapter(adapter, fused).save(tmp_path / "model")
@@ -83,11 +85,7 @@ def test_every_candidate_space_encoder_encodes_its_candidate_rows():
     """What --select-space scores (numpy rows from one embedding) is what the saved encoder of that space gives."""
     from multicl.recipes._series_space import CANDIDATES, candidate_rows, raw_rows, space_encoder
 
-    torch.manual_seed(0)
-    data = series()
-    adapter = SequenceAdapter(data, crop_ratio=0.8, embed_dim=8)
-    ts2vec = TS2VecEncoder(**ARGS).eval()
-    z = encode_in_length_order(ts2vec, adapter.prepare_inputs, data, len)
+    data, adapter, ts2vec, z = random_ts2vec()
     length = max(len(x) for x in data)
     rows = candidate_rows(z, raw_rows(data, adapter.center, adapter.scale, length), z.mean(0), z.std(0))
     assert list(rows) == list(CANDIDATES)
