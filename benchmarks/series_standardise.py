@@ -1,0 +1,75 @@
+"""Save TS2Vec's series embedding standardised per coordinate? (issue 18; rule first)
+
+The ``--select-space`` study found z-scoring TS2Vec's instance embedding helps its cosine neighbours on dev, while the
+candidate that did it also scaled rows to unit length and so lost the (standardising) linear probe. Here one default
+TS2Vec run per set and split is re-embedded as saved and standardised (``(z - mu) / sigma`` with the fit series'
+statistics, no row normalisation) and both are scored on the held-out series by the recipe's four probes. The rule:
+``benchmarks/results/series_standardise/RULE.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/series_standardise.py --sktime-root <sets> --split-seeds 0 1 2
+    (--stage test: train on *_TRAIN.ts, score *_TEST.ts; --sets to choose sets; finished cells in the JSON are kept)
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from multicl.eval.report import format_table
+from multicl.recipes._sequence_eval import embedding_scores
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
+
+PROBES = ("1nn", "knn", "linear", "svm")
+SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec as saved (the default)",
+          "standardised": "TS2Vec standardised per coordinate"}
+
+
+def standardise(fit: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets of rows z-scored per coordinate with the fit rows' mean / population std (floored at 1e-6)."""
+    mean, std = fit.mean(0), np.clip(fit.std(0), 1e-6, None)
+    return (fit - mean) / std, (held - mean) / std
+
+
+def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
+    """One default TS2Vec run -> the four probe accuracies of the raw series (as the recipe scored them), of the
+    saved embedding and of the standardised one, on the held-out series."""
+    with default_run(train_file, seed, stage) as r:
+        saved = [r.model.encode(s, normalize=False, show_progress_bar=False).astype(np.float64) for s in (r.fit_series, r.eval_series)]
+    out: dict = {"raw": {p: r.metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}}
+    for name, (fit, held) in {"saved": saved, "standardised": standardise(*saved)}.items():
+        scores = embedding_scores(fit, r.fit_labels, held, r.eval_labels, 5, "p")
+        out[name] = {p: scores[f"p_{p}_accuracy"] for p in PROBES}
+    return out
+
+
+def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
+    """Per set the mean over splits (± std ddof=1 on test), the mean over sets, and the rule's terms -> ``out/<stage>.md``."""
+    rows, means = [], {}
+    for key, label in SPACES.items():
+        means[key] = {}
+        for p in PROBES:
+            values = [np.array([results[f"{ds}/{s}"][key][p] for s in seeds]) for ds in sets]
+            cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if stage == "test" and len(v) > 1 else "") for v in values]
+            means[key][p] = float(np.mean([v.mean() for v in values]))
+            rows.append([label, p, *cells, f"{means[key][p]:.2f}"])
+    text = format_table(rows, ["representation", "probe", *sets, "mean"])
+    text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {seeds} (each also the run's seed)" if stage == "dev"
+             else f"\ntest accuracy, mean ± std (ddof=1) over seeds {seeds}")
+    s, b = means["standardised"], means["saved"]
+    text += (f"\nstandardised vs saved: neighbours (mean of 1-NN and 5-NN) {(s['1nn'] + s['knn'] - b['1nn'] - b['knn']) / 2:+.2f} "
+             f"(rule: > +1.0); SVM {s['svm'] - b['svm']:+.2f}, linear {s['linear'] - b['linear']:+.2f} (rule: each >= -0.3)")
+    (out / f"{stage}.md").write_text(text + "\n")
+    return text
+
+
+def main() -> None:
+    args = series_study_args(__doc__.split("\n\n")[0], Path("benchmarks/results/series_standardise"))
+    results, set_names = run_cells(args, run)
+    print(render(results, set_names, args.split_seeds, args.stage, args.out))
+
+
+if __name__ == "__main__":
+    main()
