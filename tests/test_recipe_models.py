@@ -80,6 +80,38 @@ def test_sequence_recipe_model_loads_encodes_and_searches(tmp_path):
     assert ids[:, 0].tolist() == [0, 1, 2]
 
 
+def test_sequence_recipe_saves_ts2vec_standardised_by_the_training_series(tmp_path):
+    """The default saved space: TS2Vec's output z-scored with the training series' statistics (no unit rows), TS2Vec's
+    own output beside it in the metrics; --no-ts2vec-standardise saves TS2Vec as it is."""
+    from multicl.data.series_files import read_ts
+    from multicl.eval.probe import knn_predict
+    from multicl.recipes.sequence_contrastive import Config, main
+
+    rng = np.random.default_rng(0)
+    write_ts(tmp_path / "Toy_TRAIN.ts", rng, 12)
+    write_ts(tmp_path / "Toy_TEST.ts", rng, 6)
+    args = dict(train_file=str(tmp_path / "Toy_TRAIN.ts"), device="cpu", knn_k=3, ts2vec_steps=2, ts2vec_dims=16, ts2vec_hidden=8,
+                ts2vec_depth=2, dtw_band=-1)
+    metrics = main(Config(out_dir=str(tmp_path / "out"), **args))
+    assert metrics["saved_space"] == "standardised" and 0 <= metrics["test_ts2vec_alone_1nn_accuracy"] <= 100
+    # a standardising linear probe sees the same features in both spaces
+    assert metrics["test_linear_accuracy"] == metrics["test_ts2vec_alone_linear_accuracy"]
+    model = EmbeddingModel.load(tmp_path / "out" / "model")
+    assert type(model.encoder).__name__ == "SeriesRawFusionEncoder" and not model.encoder.unit_rows and model.embed_dim == 16
+    train, test = read_ts(str(tmp_path / "Toy_TRAIN.ts")), read_ts(str(tmp_path / "Toy_TEST.ts"))
+    z = model.encode(train.series, normalize=False)
+    spread = model.encoder.embedding_std.numpy() > 1e-5
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(0)[spread], 1, atol=1e-3)
+    names = train.class_names
+    predicted = knn_predict(z, train.label_ids(names), model.encode(test.series, normalize=False), k=1)
+    assert 100 * np.mean(predicted == test.label_ids(names)) == pytest.approx(metrics["test_1nn_accuracy"])
+    plain = main(Config(out_dir=str(tmp_path / "plain"), ts2vec_standardise=False, **args))
+    assert plain["saved_space"] == "as_trained" and "test_ts2vec_alone_1nn_accuracy" not in plain
+    assert type(EmbeddingModel.load(tmp_path / "plain" / "model").encoder).__name__ == "TS2VecEncoder"
+    assert plain["test_linear_accuracy"] == metrics["test_linear_accuracy"]  # same seed, same training
+
+
 @pytest.mark.parametrize("method", ["dino", "swav"])
 def test_sequence_recipe_multi_crop_methods_train_save_and_report(method, tmp_path):
     """--method dino / swav: the TS2Vec encoder on multi-crop views of each series; the saved model (DINO: the

@@ -64,6 +64,10 @@ def test_fused_cosine_weighs_the_blocks_and_the_statistics_are_the_training_ones
     np.testing.assert_allclose(cos(z_alone), cos(zs), atol=1e-5)
     with pytest.raises(ValueError, match="fit_statistics"):
         fused.fit_statistics(z[:, :3])
+    standardised = SeriesRawFusionEncoder.wrap(ts2vec, length=21, weight=0.0, unit_rows=False).fit_statistics(z).eval()
+    np.testing.assert_allclose(encode_in_length_order(standardised, adapter.prepare_inputs, data, len), zs, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="unit_rows=False needs weight 0"):
+        SeriesRawFusionEncoder(ARGS, length=21, weight=0.5, unit_rows=False)
 
 
 def test_fused_series_model_round_trip_keeps_the_statistics(tmp_path):

@@ -72,7 +72,7 @@ def _describe_ts2vec(e: TS2VecEncoder) -> dict[str, Any]:
 
 
 def _describe_series_fusion(e: SeriesRawFusionEncoder) -> dict[str, Any]:
-    return {"ts2vec": _describe_ts2vec(e.ts2vec), "length": e.length, "weight": e.weight}
+    return {"ts2vec": _describe_ts2vec(e.ts2vec), "length": e.length, "weight": e.weight, "unit_rows": e.unit_rows}
 
 
 def _describe_gnn(e: GNNEncoder) -> dict[str, Any]:
