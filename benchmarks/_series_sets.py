@@ -58,10 +58,11 @@ class DefaultRun:
 
 
 @contextlib.contextmanager
-def default_run(train_file: Path, seed: int, stage: str) -> Iterator[DefaultRun]:
+def default_run(train_file: Path, seed: int, stage: str, extra_args: tuple[str, ...] = ()) -> Iterator[DefaultRun]:
     """Train the recipe's defaults once in a temporary out dir (``dev``: 30% of the training file held out, split
     seed = seed; ``test``: the *_TEST.ts beside it; DTW off) and yield the run; the folder is removed afterwards. The
-    model saves TS2Vec's own output (``--no-ts2vec-standardise``): the space these studies start from."""
+    model saves TS2Vec's own output (``--no-ts2vec-standardise``): the space these studies start from. ``extra_args``:
+    more recipe flags (a variant of the defaults)."""
     from multicl.api import EmbeddingModel
     from multicl.data.series_files import read_ts
     from multicl.recipes import sequence_contrastive as sc
@@ -69,7 +70,7 @@ def default_run(train_file: Path, seed: int, stage: str) -> Iterator[DefaultRun]
     split = ["--dev-fraction", "0.3", "--split-seed", str(seed)] if stage == "dev" else []
     with tempfile.TemporaryDirectory(prefix="series_study_") as tmp:
         metrics = sc.cli(["--train-file", str(train_file), *split, "--seed", str(seed),
-                          "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--no-ts2vec-standardise", "--out-dir", tmp, "--overwrite"])
+                          "--device", "cpu", "--precision", "no", "--dtw-band", "-1", "--no-ts2vec-standardise", "--out-dir", tmp, "--overwrite", *extra_args])
         train = read_ts(str(train_file))
         names = train.class_names or sorted(set(train.labels or []))
         y = train.label_ids(names)

@@ -33,10 +33,10 @@ def standardise(fit: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return (fit - mean) / std, (held - mean) / std
 
 
-def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
-    """One default TS2Vec run -> the four probe accuracies of the raw series (as the recipe scored them), of the
-    saved embedding and of the standardised one, on the held-out series."""
-    with default_run(train_file, seed, stage) as r:
+def run(train_file: Path, seed: int, stage: str = "dev", extra_args: tuple[str, ...] = ()) -> dict:
+    """One default TS2Vec run (``extra_args``: recipe flags of a variant) -> the four probe accuracies of the raw
+    series (as the recipe scored them), of TS2Vec's own output and of the standardised one, on the held-out series."""
+    with default_run(train_file, seed, stage, extra_args) as r:
         saved = [r.model.encode(s, normalize=False, show_progress_bar=False).astype(np.float64) for s in (r.fit_series, r.eval_series)]
     out: dict = {"raw": {p: r.metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}}
     for name, (fit, held) in {"saved": saved, "standardised": standardise(*saved)}.items():

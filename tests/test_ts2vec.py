@@ -127,6 +127,30 @@ def test_overlapping_crops_invariants():
     assert 0.4 < np.mean(overlaps) < 0.6  # the overlap length is uniform over [2, length]
 
 
+def test_batch_crops_share_one_geometry_and_stay_inside_each_series():
+    """TS2Vec's own rule: one overlap / view length per batch, a per-row position; and the per-batch dataset lines up."""
+    from multicl.views.overlapping_crops import batch_overlapping_crops
+
+    rng = np.random.default_rng(0)
+    for lengths in ([40, 40, 40], [9, 40, 17, 100], [1, 5]):
+        for _ in range(200):
+            crops = batch_overlapping_crops(lengths, rng)
+            assert len({(b1 - a2, b1 - a1, b2 - a2) for a1, b1, a2, b2 in crops}) == 1
+            for (a1, b1, a2, b2), n in zip(crops, lengths):
+                assert 0 <= a1 <= a2 < b1 <= b2 <= n
+    positions = [batch_overlapping_crops([100, 100], rng)[0][0] for _ in range(300)]
+    assert len(set(positions)) > 20  # rows move, the geometry does not
+    series = [np.arange(40, dtype=np.float32)[:, None] + 100 * i for i in range(3)] + [np.arange(9, dtype=np.float32)[:, None] + 900]
+    data = OverlapCropDataset(SequenceAdapter(series), seed=1, per_batch=True)
+    batch = data.collate([data[v] for v in range(4)])
+    assert len(set(batch["overlap"].tolist())) == 1
+    a = take_overlap(batch["view_a"]["values"], batch["offset_a"], batch["overlap"])
+    b = take_overlap(batch["view_b"]["values"], torch.zeros_like(batch["offset_a"]), batch["overlap"])
+    assert torch.equal(a, b)
+    again = data.collate([data[v] for v in range(4)])
+    assert torch.equal(again["offset_a"], batch["offset_a"]) and torch.equal(again["view_a"]["values"], batch["view_a"]["values"])
+
+
 def test_dataset_collate_and_overlap_line_up():
     series = [np.arange(40, dtype=np.float32)[:, None] + 100 * i for i in range(3)] + [np.arange(9, dtype=np.float32)[:, None] + 900]
     adapter = SequenceAdapter(series)

@@ -153,9 +153,13 @@ class Config:
     select_space: str = field(default="off", metadata={
         "help": ".ts, ts2vec: choose the saved space on the training series and their labels: 'nn' (leave-one-out 1-NN + 5-NN "
                 "accuracy) or 'all' (those + cross-validated linear and SVM accuracy) among TS2Vec as saved, z-scored, and joined with "
-                "the raw series at weights 0.25 / 0.5 / 1 / 2; 'off' (default): TS2Vec as saved (or --fuse-raw-weight > 0, which "
-                "overrides). On 7 dev sets x 3 splits (30%% of TRAIN) 'nn' gained +1.0 on 1-NN / 5-NN but lost 1.1 on the linear probe, "
+                "the raw series at weights 0.25 / 0.5 / 1 / 2; 'off' (default): the space of --ts2vec-standardise (or --fuse-raw-weight "
+                "> 0, which overrides). On 7 dev sets x 3 splits (30%% of TRAIN) 'nn' gained +1.0 on 1-NN / 5-NN but lost 1.1 on the linear probe, "
                 "so it is off (benchmarks/series_space_selection.py, docs/series.md)"})
+    ts2vec_crops: str = field(default="per_series", metadata={
+        "help": "ts2vec: 'per_series' (each series its own two overlapping crops) or 'per_batch' (TS2Vec's code: one crop "
+                "geometry per batch, a random position per series)"})
+    ts2vec_max_grad_norm: float = field(default=1.0, metadata={"help": "ts2vec: gradient clipping norm (<= 0: none, as TS2Vec's code)"})
     ts2vec_standardise: bool = field(default=True, metadata={
         "help": ".ts, ts2vec: save TS2Vec's embedding standardised per coordinate with the training series' mean / std "
                 "(without --fuse-raw-weight / --select-space, which override). Chosen on 7 dev sets x 3 splits (30%% of TRAIN): "
@@ -231,9 +235,10 @@ def pretrain_ts2vec(adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tup
     """TS2Vec: overlapping random crops, hierarchical loss, constant learning rate; -> (the averaged encoder, summary)."""
     torch.manual_seed(cfg.seed)
     learner = TS2VecLearner(build_ts2vec_encoder(adapter, cfg), average=cfg.ts2vec_weight_average)
-    dataset = OverlapCropDataset(adapter, seed=cfg.seed)
+    dataset = OverlapCropDataset(adapter, seed=cfg.seed, per_batch=cfg.ts2vec_crops == "per_batch")
     trainer_cfg = TrainerConfig(out_dir=str(out_dir), max_steps=cfg.ts2vec_steps, batch_size=min(cfg.ts2vec_batch_size, len(adapter.samples)),
                                 learning_rate=cfg.ts2vec_learning_rate, weight_decay=0.01, warmup_ratio=0.0, lr_schedule="constant",
+                                max_grad_norm=cfg.ts2vec_max_grad_norm if cfg.ts2vec_max_grad_norm > 0 else None,
                                 seed=cfg.seed, device=cfg.device, precision=cfg.precision, log_every=20, save_every=None, num_workers=0)
     summary = Trainer(learner, dataset, dataset.collate, trainer_cfg).train()
     return learner.averaged_encoder(), summary
@@ -468,6 +473,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--ts2vec-mask-p {cfg.ts2vec_mask_p}: a probability in [0, 1)")
     if cfg.fuse_raw_weight < 0:
         raise UserInputError(f"--fuse-raw-weight {cfg.fuse_raw_weight}: the raw block's weight, >= 0 (0: TS2Vec alone)")
+    if cfg.ts2vec_crops not in ("per_series", "per_batch"):
+        raise UserInputError(f"--ts2vec-crops {cfg.ts2vec_crops}: one of per_series, per_batch")
     if cfg.select_space not in ("off", *CRITERIA):
         raise UserInputError(f"--select-space {cfg.select_space}: one of off, {', '.join(CRITERIA)}")
 
