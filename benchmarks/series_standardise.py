@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
-SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec as saved (the default)",
-          "standardised": "TS2Vec standardised per coordinate"}
+SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec's own output (the old default)",
+          "standardised": "TS2Vec standardised per coordinate (the default)"}
 
 
 def standardise(fit: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
