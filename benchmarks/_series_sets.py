@@ -80,3 +80,25 @@ def default_run(train_file: Path, seed: int, stage: str, extra_args: tuple[str, 
             test = read_ts(str(train_file).replace("_TRAIN", "_TEST"))
             fit_s, y_fit, eval_s, y_eval = train.series, y, test.series, test.label_ids(names)
         yield DefaultRun(metrics, EmbeddingModel.load(Path(tmp) / "model", device="cpu"), fit_s, y_fit, eval_s, y_eval)
+
+
+def probe_table(results: dict, labels: dict[str, str], probes: tuple[str, ...], sets: list[str], seeds: list[int],
+                stage: str) -> tuple[str, dict[str, dict[str, float]]]:
+    """``results["<set>/<seed>"][key][probe]`` -> (the table: a row per (key, probe), per set the mean over seeds, ± std
+    ddof=1 on test, and the mean over sets; with its protocol line, and ``{key: {probe: mean over sets}}``)."""
+    import numpy as np
+
+    from multicl.eval.report import format_table
+
+    rows, means = [], {}
+    for key, label in labels.items():
+        means[key] = {}
+        for p in probes:
+            values = [np.array([results[f"{ds}/{s}"][key][p] for s in seeds]) for ds in sets]
+            cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if stage == "test" and len(v) > 1 else "") for v in values]
+            means[key][p] = float(np.mean([v.mean() for v in values]))
+            rows.append([label, p, *cells, f"{means[key][p]:.2f}"])
+    text = format_table(rows, ["representation", "probe", *sets, "mean"])
+    text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {seeds} (each also the run's seed)" if stage == "dev"
+             else f"\ntest accuracy, mean ± std (ddof=1) over seeds {seeds}")
+    return text, means

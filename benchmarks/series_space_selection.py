@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.eval.report import format_table
 from multicl.eval.space_selection import CRITERIA, select_space
 from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import CANDIDATES, WEIGHTS, candidate_rows, raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, probe_table, run_cells, series_study_args  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
 
@@ -69,18 +68,7 @@ def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Pa
     labels = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec as saved (the default)", "z": "TS2Vec z-scored"}
     labels |= {f"w{w:g}": f"[z-scored TS2Vec, {w:g} x raw series]" for w in WEIGHTS}
     labels |= {f"auto_{c}": f"chosen on the fit series by '{c}'" for c in CRITERIA}
-    means: dict[str, dict[str, float]] = {}
-    rows = []
-    for key, label in labels.items():
-        means[key] = {}
-        for p in PROBES:
-            values = [np.array([results[f"{ds}/{s}"][key][p] for s in seeds]) for ds in sets]
-            cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if stage == "test" and len(v) > 1 else "") for v in values]
-            means[key][p] = float(np.mean([v.mean() for v in values]))
-            rows.append([label, p, *cells, f"{means[key][p]:.2f}"])
-    text = format_table(rows, ["representation", "probe", *sets, "mean"])
-    text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {seeds} (each also the run's seed)" if stage == "dev"
-             else f"\ntest accuracy, mean ± std (ddof=1) over seeds {seeds}")
+    text, means = probe_table(results, labels, PROBES, sets, seeds, stage)
     chosen = {c: {ds: [results[f"{ds}/{s}"][f"auto_{c}"]["chosen"] for s in seeds] for ds in sets} for c in CRITERIA}
     text += "\n\nchoices (per set, one per split): " + "; ".join(f"{c}: " + ", ".join(f"{ds} {'/'.join(v)}" for ds, v in chosen[c].items()) for c in CRITERIA)
     base = means["saved"]

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.eval.report import format_table
 from multicl.recipes._sequence_eval import embedding_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, probe_table, run_cells, series_study_args  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
 SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec's own output (the old default)",
@@ -47,17 +46,7 @@ def run(train_file: Path, seed: int, stage: str = "dev", extra_args: tuple[str, 
 
 def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
     """Per set the mean over splits (± std ddof=1 on test), the mean over sets, and the rule's terms -> ``out/<stage>.md``."""
-    rows, means = [], {}
-    for key, label in SPACES.items():
-        means[key] = {}
-        for p in PROBES:
-            values = [np.array([results[f"{ds}/{s}"][key][p] for s in seeds]) for ds in sets]
-            cells = [f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if stage == "test" and len(v) > 1 else "") for v in values]
-            means[key][p] = float(np.mean([v.mean() for v in values]))
-            rows.append([label, p, *cells, f"{means[key][p]:.2f}"])
-    text = format_table(rows, ["representation", "probe", *sets, "mean"])
-    text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {seeds} (each also the run's seed)" if stage == "dev"
-             else f"\ntest accuracy, mean ± std (ddof=1) over seeds {seeds}")
+    text, means = probe_table(results, SPACES, PROBES, sets, seeds, stage)
     s, b = means["standardised"], means["saved"]
     text += (f"\nstandardised vs saved: neighbours (mean of 1-NN and 5-NN) {(s['1nn'] + s['knn'] - b['1nn'] - b['knn']) / 2:+.2f} "
              f"(rule: > +1.0); SVM {s['svm'] - b['svm']:+.2f}, linear {s['linear'] - b['linear']:+.2f} (rule: each >= -0.3)")
