@@ -202,33 +202,39 @@ def build_ts2vec_encoder(adapter: SequenceAdapter, cfg: Config) -> TS2VecEncoder
     return TS2VecEncoder(adapter.channels, cfg.ts2vec_dims, cfg.ts2vec_hidden, cfg.ts2vec_depth, mask_p=cfg.ts2vec_mask_p)
 
 
-def fuse_raw(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[np.ndarray], cfg: Config, device: str) -> torch.nn.Module:
-    """The saved model of ``--fuse-raw-weight`` > 0: ``[unit(z-scored TS2Vec), w * unit(raw series resampled to the
-    longest training length)]``, the z-scoring fitted on the training series (multicl/encoders/series_fusion.py)."""
-    from multicl.encoders.series_fusion import SeriesRawFusionEncoder
-
-    fused = SeriesRawFusionEncoder.wrap(encoder, max(len(x) for x in fit_series), cfg.fuse_raw_weight)
-    return fused.fit_statistics(embed(encoder, adapter, fit_series, device)).eval()
-
-
-def standardise(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[np.ndarray], device: str) -> torch.nn.Module:
-    """The saved model of ``--ts2vec-standardise``: ``(ts2vec(x) - mu) / sigma``, mu / sigma fitted on the training
-    series' embeddings (``SeriesRawFusionEncoder`` at weight 0 without unit rows)."""
-    from multicl.encoders.series_fusion import SeriesRawFusionEncoder
-
-    wrapped = SeriesRawFusionEncoder.wrap(encoder, max(2, max(len(x) for x in fit_series)), 0.0, unit_rows=False)
-    return wrapped.fit_statistics(embed(encoder, adapter, fit_series, device)).eval()
+def saved_space(method: str, cfg: Config) -> str:
+    """The space the recipe saves: for ts2vec ``fused`` (--fuse-raw-weight > 0), else ``selected`` (--select-space),
+    else ``standardised`` (--ts2vec-standardise), else ``as_trained``; every other method ``as_trained``."""
+    if method != "ts2vec":
+        return "as_trained"
+    return ("fused" if cfg.fuse_raw_weight > 0 else "selected" if cfg.select_space != "off"
+            else "standardised" if cfg.ts2vec_standardise else "as_trained")
 
 
-def choose_space(encoder: TS2VecEncoder, adapter: SequenceAdapter, fit_series: list[np.ndarray], y_fit: np.ndarray, criterion: str,
-                 device: str) -> tuple[torch.nn.Module, SpaceChoice]:
+def choose_space(fit_embeddings: np.ndarray, adapter: SequenceAdapter, fit_series: list[np.ndarray], y_fit: np.ndarray,
+                 criterion: str) -> SpaceChoice:
     """``--select-space``: every candidate of ``multicl.recipes._series_space`` scored on the training series alone
-    -> (the module encoding the chosen space, the choice with every candidate's scores)."""
-    saved = embed(encoder, adapter, fit_series, device)
+    (``fit_embeddings``: TS2Vec's own output for them) -> the choice, with every candidate's scores."""
     length = max(len(x) for x in fit_series)
-    rows = candidate_rows(saved, raw_rows(fit_series, adapter.center, adapter.scale, length), saved.mean(0), saved.std(0))
-    choice = select_space(rows, y_fit, criterion)
-    return space_encoder(choice.name, encoder, length, saved), choice
+    rows = candidate_rows(fit_embeddings, raw_rows(fit_series, adapter.center, adapter.scale, length), fit_embeddings.mean(0),
+                          fit_embeddings.std(0))
+    return select_space(rows, y_fit, criterion)
+
+
+def space_module(space: str, encoder: TS2VecEncoder, fit_embeddings: np.ndarray, length: int, cfg: Config,
+                 chosen: str | None = None) -> torch.nn.Module:
+    """The module that encodes ``space`` (see :func:`saved_space`) around ``encoder``, its statistics fitted on
+    ``fit_embeddings`` (TS2Vec's own output for the training series): fused ``[unit(z), w * unit(raw series of
+    length steps)]`` (multicl/encoders/series_fusion.py), the ``chosen`` candidate of --select-space, or the
+    standardised ``(ts2vec(x) - mu) / sigma``."""
+    if space == "as_trained":
+        return encoder
+    if space == "selected":
+        return space_encoder(chosen, encoder, length, fit_embeddings)
+    from multicl.encoders.series_fusion import SeriesRawFusionEncoder
+
+    weight, unit_rows = (cfg.fuse_raw_weight, True) if space == "fused" else (0.0, False)
+    return SeriesRawFusionEncoder.wrap(encoder, max(2, length), weight, unit_rows=unit_rows).fit_statistics(fit_embeddings).eval()
 
 
 def pretrain_ts2vec(adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -312,24 +318,19 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         t = time.perf_counter()
         encoder, summary = pretrain_method(method, adapter, FalseNegativePolicy(), out / ("pretrain" if method == cfg.method else f"pretrain_{method}"), cfg)
         metrics[f"{method}_pretrain_seconds"] = time.perf_counter() - t
-        fused = method == "ts2vec" and cfg.fuse_raw_weight > 0
-        selected = method == "ts2vec" and not fused and cfg.select_space != "off"
-        standardised = method == "ts2vec" and not fused and not selected and cfg.ts2vec_standardise
-        if fused or selected or standardised:  # TS2Vec's own output stays in the metrics (``*_ts2vec_alone_*``)
-            metrics.update(embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device),
-                                            y_eval, cfg.knn_k, f"{split}_{method}_alone"))
+        space, chosen, length = saved_space(method, cfg), None, max(len(x) for x in fit_series)
         if method == "ts2vec":
-            metrics["saved_space"] = (f"fused_w{cfg.fuse_raw_weight:g}" if fused else "selected" if selected
-                                      else "standardised" if standardised else "as_trained")
-        if fused:
-            encoder = fuse_raw(encoder, adapter, fit_series, cfg, device)
-        if standardised:
-            encoder = standardise(encoder, adapter, fit_series, device)
-        if selected:
-            encoder, choice = choose_space(encoder, adapter, fit_series, y_fit, cfg.select_space, device)
-            metrics |= {"space_chosen": choice.name, "space_criterion": choice.criterion, "space_selection": choice.scores}
-            logger.info("[sequence_contrastive] embedding space chosen on the training series (%s): %s (%s)", choice.criterion, choice.name,
-                        ", ".join(f"{k} {v['criterion']:.1f}" for k, v in choice.scores.items()))
+            metrics["saved_space"] = f"fused_w{cfg.fuse_raw_weight:g}" if space == "fused" else space
+        if space != "as_trained":  # TS2Vec's own output stays in the metrics (``*_ts2vec_alone_*``)
+            own_fit = embed(encoder, adapter, fit_series, device)
+            metrics.update(embedding_scores(own_fit, y_fit, embed(encoder, adapter, eval_series, device), y_eval, cfg.knn_k, f"{split}_{method}_alone"))
+            if space == "selected":
+                choice = choose_space(own_fit, adapter, fit_series, y_fit, cfg.select_space)
+                chosen = choice.name
+                metrics |= {"space_chosen": choice.name, "space_criterion": choice.criterion, "space_selection": choice.scores}
+                logger.info("[sequence_contrastive] embedding space chosen on the training series (%s): %s (%s)", choice.criterion, choice.name,
+                            ", ".join(f"{k} {v['criterion']:.1f}" for k, v in choice.scores.items()))
+            encoder = space_module(space, encoder, own_fit, length, cfg, chosen)
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
             metrics["pretrain_seconds"] = metrics[f"{method}_pretrain_seconds"]
@@ -337,12 +338,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         scores = embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device), y_eval,
                                   cfg.knn_k, f"{split}_{method}")
         random_init = fresh_encoder(method, adapter, cfg)
-        if fused:  # the same model, untrained
-            random_init = fuse_raw(random_init, adapter, fit_series, cfg, device)
-        if standardised:
-            random_init = standardise(random_init, adapter, fit_series, device)
-        if selected:  # the same space around the untrained model
-            random_init = space_encoder(choice.name, random_init, max(len(x) for x in fit_series), embed(random_init, adapter, fit_series, device))
+        if space != "as_trained":  # the same space around the untrained model
+            random_init = space_module(space, random_init, embed(random_init, adapter, fit_series, device), length, cfg, chosen)
         scores |= embedding_scores(embed(random_init, adapter, fit_series, device), y_fit, embed(random_init, adapter, eval_series, device),
                                    y_eval, cfg.knn_k, f"{split}_{method}_random_init")
         metrics.update(scores)
