@@ -1,0 +1,80 @@
+"""Join the raw series to TS2Vec's saved space at one global scale? (issue 18; rule first)
+
+Every joined space measured before scaled each series' raw block to unit length, which removes the amplitude a raw
+euclidean 1-NN reads. Here one default TS2Vec run per set and split is re-embedded as the default saves it
+(standardised per coordinate) and as ``[s / sqrt(D), w * raw / c]`` (``c``: the root mean squared norm of the fit
+series' raw vectors, so both blocks have mean squared norm 1), and every space is scored on the held-out series by
+the recipe's four probes. The rule: ``benchmarks/results/series_raw_block/RULE.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/series_raw_block.py --sktime-root <sets> --split-seeds 0 1 2
+    (--stage test: train on *_TRAIN.ts, score *_TEST.ts; --sets to choose sets; finished cells in the JSON are kept)
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from multicl.recipes._sequence_eval import embedding_scores
+from multicl.recipes._series_space import raw_rows
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _series_sets import default_run, probe_table, run_cells, series_study_args  # noqa: E402
+from series_standardise import standardise  # noqa: E402
+
+PROBES = ("1nn", "knn", "linear", "svm")
+WEIGHTS = (0.5, 1.0, 2.0)
+SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "standardised": "TS2Vec standardised (the default)",
+          **{f"g{w:g}": f"[s / sqrt(D), {w:g} x raw / c]" for w in WEIGHTS}}
+
+
+def channel_statistics(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The adapter's per-channel mean / population std over every step of the fit series (std floored at 1e-6)."""
+    steps = np.concatenate([np.asarray(s, np.float64) for s in series])
+    return steps.mean(0), np.maximum(steps.std(0), 1e-6)
+
+
+def joined(s: tuple[np.ndarray, np.ndarray], raw: tuple[np.ndarray, np.ndarray], weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held) rows ``[s / sqrt(D), weight * raw / c]``, ``c`` from the fit rows' raw vectors."""
+    c = float(np.sqrt(np.mean(np.sum(raw[0] ** 2, axis=1))))
+    d = s[0].shape[1]
+    return tuple(np.concatenate([z / np.sqrt(d), weight * r / max(c, 1e-12)], 1) for z, r in zip(s, raw))
+
+
+def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
+    """One default TS2Vec run -> the four probe accuracies of the raw series (as the recipe scored them), of the
+    standardised default space and of each globally scaled join, on the held-out series."""
+    with default_run(train_file, seed, stage) as r:
+        saved = [r.model.encode(s, normalize=False, show_progress_bar=False).astype(np.float64) for s in (r.fit_series, r.eval_series)]
+    s = standardise(*saved)
+    center, scale = channel_statistics(r.fit_series)
+    length = max(len(x) for x in r.fit_series)
+    raw = tuple(raw_rows(series, center, scale, length) for series in (r.fit_series, r.eval_series))
+    out: dict = {"raw": {p: r.metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}}
+    for name, (fit, held) in {"standardised": s, **{f"g{w:g}": joined(s, raw, w) for w in WEIGHTS}}.items():
+        scores = embedding_scores(fit, r.fit_labels, held, r.eval_labels, 5, "p")
+        out[name] = {p: scores[f"p_{p}_accuracy"] for p in PROBES}
+    return out
+
+
+def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
+    """Per set the mean over splits (± std ddof=1 on test), the mean over sets, and the rule's terms -> ``out/<stage>.md``."""
+    text, means = probe_table(results, SPACES, PROBES, sets, seeds, stage)
+    b = means["standardised"]
+    for w in WEIGHTS:
+        g = means[f"g{w:g}"]
+        text += (f"\ng{w:g} vs standardised: neighbours (mean of 1-NN and 5-NN) {(g['1nn'] + g['knn'] - b['1nn'] - b['knn']) / 2:+.2f} "
+                 f"(rule: > +1.0); SVM {g['svm'] - b['svm']:+.2f}, linear {g['linear'] - b['linear']:+.2f} (rule: each >= -0.3)")
+    (out / f"{stage}.md").write_text(text + "\n")
+    return text
+
+
+def main() -> None:
+    args = series_study_args(__doc__.split("\n\n")[0], Path("benchmarks/results/series_raw_block"))
+    results, set_names = run_cells(args, run)
+    print(render(results, set_names, args.split_seeds, args.stage, args.out))
+
+
+if __name__ == "__main__":
+    main()
