@@ -102,3 +102,11 @@ def probe_table(results: dict, labels: dict[str, str], probes: tuple[str, ...], 
     text += (f"\ndev accuracy (30% of each *_TRAIN.ts), mean over split seeds {seeds} (each also the run's seed)" if stage == "dev"
              else f"\ntest accuracy, mean ± std (ddof=1) over seeds {seeds}")
     return text, means
+
+
+def rule_terms(name: str, m: dict[str, float], base: dict[str, float], base_name: str) -> str:
+    """The space studies' rule line: candidate ``name``'s mean neighbour (1-NN, 5-NN), SVM and linear gains over
+    ``base_name`` (``m`` / ``base``: ``{probe: mean over sets}``) beside the rule's bars."""
+    gain = (m["1nn"] + m["knn"] - base["1nn"] - base["knn"]) / 2
+    return (f"{name} vs {base_name}: neighbours (mean of 1-NN and 5-NN) {gain:+.2f} (rule: > +1.0); SVM {m['svm'] - base['svm']:+.2f}, "
+            f"linear {m['linear'] - base['linear']:+.2f} (rule: each >= -0.3)")

@@ -20,7 +20,7 @@ from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, probe_table, run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, probe_table, rule_terms, run_cells, series_study_args  # noqa: E402
 from series_standardise import standardise  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
@@ -61,11 +61,7 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
 def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
     """Per set the mean over splits (± std ddof=1 on test), the mean over sets, and the rule's terms -> ``out/<stage>.md``."""
     text, means = probe_table(results, SPACES, PROBES, sets, seeds, stage)
-    b = means["standardised"]
-    for w in WEIGHTS:
-        g = means[f"g{w:g}"]
-        text += (f"\ng{w:g} vs standardised: neighbours (mean of 1-NN and 5-NN) {(g['1nn'] + g['knn'] - b['1nn'] - b['knn']) / 2:+.2f} "
-                 f"(rule: > +1.0); SVM {g['svm'] - b['svm']:+.2f}, linear {g['linear'] - b['linear']:+.2f} (rule: each >= -0.3)")
+    text += "".join("\n" + rule_terms(f"g{w:g}", means[f"g{w:g}"], means["standardised"], "standardised") for w in WEIGHTS)
     (out / f"{stage}.md").write_text(text + "\n")
     return text
 

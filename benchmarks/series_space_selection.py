@@ -23,7 +23,7 @@ from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import CANDIDATES, WEIGHTS, candidate_rows, raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, probe_table, run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, probe_table, rule_terms, run_cells, series_study_args  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
 
@@ -74,9 +74,7 @@ def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Pa
     base = means["saved"]
     for c in CRITERIA:
         m = means[f"auto_{c}"]
-        nn_gain = (m["1nn"] + m["knn"]) / 2 - (base["1nn"] + base["knn"]) / 2
-        text += (f"\nauto_{c}: neighbours (mean of 1-NN and 5-NN) {nn_gain:+.2f} vs saved (rule: > +1.0); SVM {m['svm'] - base['svm']:+.2f}, "
-                 f"linear {m['linear'] - base['linear']:+.2f} (rule: each >= -0.3); four-probe mean {np.mean(list(m.values())):.2f} "
+        text += (f"\n{rule_terms(f'auto_{c}', m, base, 'saved')}; four-probe mean {np.mean(list(m.values())):.2f} "
                  f"(saved {np.mean(list(base.values())):.2f})")
     (out / f"{stage}.md").write_text(text + "\n")
     return text

@@ -19,7 +19,7 @@ import numpy as np
 from multicl.recipes._sequence_eval import embedding_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, probe_table, run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, probe_table, rule_terms, run_cells, series_study_args  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
 SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec's own output (the old default)",
@@ -47,9 +47,7 @@ def run(train_file: Path, seed: int, stage: str = "dev", extra_args: tuple[str, 
 def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
     """Per set the mean over splits (± std ddof=1 on test), the mean over sets, and the rule's terms -> ``out/<stage>.md``."""
     text, means = probe_table(results, SPACES, PROBES, sets, seeds, stage)
-    s, b = means["standardised"], means["saved"]
-    text += (f"\nstandardised vs saved: neighbours (mean of 1-NN and 5-NN) {(s['1nn'] + s['knn'] - b['1nn'] - b['knn']) / 2:+.2f} "
-             f"(rule: > +1.0); SVM {s['svm'] - b['svm']:+.2f}, linear {s['linear'] - b['linear']:+.2f} (rule: each >= -0.3)")
+    text += "\n" + rule_terms("standardised", means["standardised"], means["saved"], "saved")
     (out / f"{stage}.md").write_text(text + "\n")
     return text
 
