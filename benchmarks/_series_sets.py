@@ -110,3 +110,15 @@ def rule_terms(name: str, m: dict[str, float], base: dict[str, float], base_name
     gain = (m["1nn"] + m["knn"] - base["1nn"] - base["knn"]) / 2
     return (f"{name} vs {base_name}: neighbours (mean of 1-NN and 5-NN) {gain:+.2f} (rule: > +1.0); SVM {m['svm'] - base['svm']:+.2f}, "
             f"linear {m['linear'] - base['linear']:+.2f} (rule: each >= -0.3)")
+
+
+def space_study_main(doc: str, default_out: Path, run: Callable[[Path, int, str], dict], labels: dict[str, str],
+                     probes: tuple[str, ...], rules: list[tuple[str, str]]) -> None:
+    """The command line of a space study whose cells hold ``{space: {probe: accuracy}}``: run the missing cells, then
+    write and print ``<out>/<stage>.md`` (the probe table and one rule line per ``(candidate, base)`` of ``rules``)."""
+    args = series_study_args(doc.split("\n\n")[0], default_out)
+    results, sets = run_cells(args, run)
+    text, means = probe_table(results, labels, probes, sets, args.split_seeds, args.stage)
+    text += "".join("\n" + rule_terms(c, means[c], means[b], b) for c, b in rules)
+    (args.out / f"{args.stage}.md").write_text(text + "\n")
+    print(text)

@@ -20,7 +20,7 @@ from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, probe_table, rule_terms, run_cells, series_study_args  # noqa: E402
+from _series_sets import default_run, space_study_main  # noqa: E402
 from series_standardise import standardise  # noqa: E402
 
 PROBES = ("1nn", "knn", "linear", "svm")
@@ -58,19 +58,6 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
     return out
 
 
-def render(results: dict, sets: list[str], seeds: list[int], stage: str, out: Path) -> str:
-    """Per set the mean over splits (± std ddof=1 on test), the mean over sets, and the rule's terms -> ``out/<stage>.md``."""
-    text, means = probe_table(results, SPACES, PROBES, sets, seeds, stage)
-    text += "".join("\n" + rule_terms(f"g{w:g}", means[f"g{w:g}"], means["standardised"], "standardised") for w in WEIGHTS)
-    (out / f"{stage}.md").write_text(text + "\n")
-    return text
-
-
-def main() -> None:
-    args = series_study_args(__doc__.split("\n\n")[0], Path("benchmarks/results/series_raw_block"))
-    results, set_names = run_cells(args, run)
-    print(render(results, set_names, args.split_seeds, args.stage, args.out))
-
 
 if __name__ == "__main__":
-    main()
+    space_study_main(__doc__, Path("benchmarks/results/series_raw_block"), run, SPACES, PROBES, [(f"g{w:g}", "standardised") for w in WEIGHTS])
