@@ -13,6 +13,7 @@ from multicl.utils.paths import shared_data_dir
 
 SHARED_SETS = ("BasicMotions", "GunPoint", "PickupGestureWiimoteZ")
 SKTIME_SETS = ("JapaneseVowels", "ArrowHead", "ItalyPowerDemand", "OSULeaf")  # ACSF1 and PLAID stay unseen: the check after
+PROBES = ("1nn", "knn", "linear", "svm")  # the sequence recipe's four probes (cosine 1-NN, 5-NN, LR, RBF SVM)
 
 
 def series_study_args(description: str, default_out: Path) -> argparse.Namespace:

@@ -20,19 +20,12 @@ from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, space_study_main  # noqa: E402
+from _series_sets import PROBES, default_run, space_study_main  # noqa: E402
 from series_standardise import standardise  # noqa: E402
 
-PROBES = ("1nn", "knn", "linear", "svm")
 WEIGHTS = (0.5, 1.0, 2.0)
 SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "standardised": "TS2Vec standardised (the default)",
           **{f"g{w:g}": f"[s / sqrt(D), {w:g} x raw / c]" for w in WEIGHTS}}
-
-
-def channel_statistics(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The adapter's per-channel mean / population std over every step of the fit series (std floored at 1e-6)."""
-    steps = np.concatenate([np.asarray(s, np.float64) for s in series])
-    return steps.mean(0), np.maximum(steps.std(0), 1e-6)
 
 
 def joined(s: tuple[np.ndarray, np.ndarray], raw: tuple[np.ndarray, np.ndarray], weight: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +41,7 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
     with default_run(train_file, seed, stage) as r:
         saved = [r.model.encode(s, normalize=False, show_progress_bar=False).astype(np.float64) for s in (r.fit_series, r.eval_series)]
     s = standardise(*saved)
-    center, scale = channel_statistics(r.fit_series)
+    center, scale = r.model.reader.center, r.model.reader.scale  # the adapter's channel statistics, as saved
     length = max(len(x) for x in r.fit_series)
     raw = tuple(raw_rows(series, center, scale, length) for series in (r.fit_series, r.eval_series))
     out: dict = {"raw": {p: r.metrics[f"{stage}_raw_{p}_accuracy"] for p in PROBES}}
@@ -56,7 +49,6 @@ def run(train_file: Path, seed: int, stage: str = "dev") -> dict:
         scores = embedding_scores(fit, r.fit_labels, held, r.eval_labels, 5, "p")
         out[name] = {p: scores[f"p_{p}_accuracy"] for p in PROBES}
     return out
-
 
 
 if __name__ == "__main__":

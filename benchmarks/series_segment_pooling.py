@@ -24,10 +24,9 @@ from multicl.eval.report import format_table
 from multicl.recipes._sequence_eval import embedding_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, run_cells, series_study_args  # noqa: E402
+from _series_sets import PROBES, default_run, run_cells, series_study_args  # noqa: E402
 
 SEGMENTS = (1, 2, 4, 8)
-PROBES = ("1nn", "knn", "linear", "svm")
 
 
 def segment_max(steps: torch.Tensor, lengths: torch.Tensor, segments: int) -> torch.Tensor:

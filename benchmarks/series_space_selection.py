@@ -23,9 +23,8 @@ from multicl.recipes._sequence_eval import embedding_scores
 from multicl.recipes._series_space import CANDIDATES, WEIGHTS, candidate_rows, raw_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, probe_table, rule_terms, run_cells, series_study_args  # noqa: E402
+from _series_sets import PROBES, default_run, probe_table, rule_terms, run_cells, series_study_args  # noqa: E402
 
-PROBES = ("1nn", "knn", "linear", "svm")
 
 
 def candidate_spaces(saved_fit: np.ndarray, saved_eval: np.ndarray, raw_fit: np.ndarray, raw_eval: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -19,9 +19,8 @@ import numpy as np
 from multicl.recipes._sequence_eval import embedding_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import default_run, space_study_main  # noqa: E402
+from _series_sets import PROBES, default_run, space_study_main  # noqa: E402
 
-PROBES = ("1nn", "knn", "linear", "svm")
 SPACES = {"raw": "raw series (euclidean; LR / SVM on it)", "saved": "TS2Vec's own output (the old default)",
           "standardised": "TS2Vec standardised per coordinate (the default)"}
 
@@ -42,7 +41,6 @@ def run(train_file: Path, seed: int, stage: str = "dev", extra_args: tuple[str, 
         scores = embedding_scores(fit, r.fit_labels, held, r.eval_labels, 5, "p")
         out[name] = {p: scores[f"p_{p}_accuracy"] for p in PROBES}
     return out
-
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import numpy as np
 from multicl.eval.report import format_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _series_sets import run_cells, series_study_args  # noqa: E402
-from series_standardise import PROBES, run  # noqa: E402
+from _series_sets import PROBES, run_cells, series_study_args  # noqa: E402
+from series_standardise import run  # noqa: E402
 
 FAITHFUL = ("--ts2vec-crops", "per_batch", "--ts2vec-max-grad-norm", "0")
 BASELINE = Path("benchmarks/results/series_standardise")
