@@ -91,7 +91,7 @@ def test_sequence_recipe_saves_ts2vec_standardised_by_the_training_series(tmp_pa
     write_ts(tmp_path / "Toy_TRAIN.ts", rng, 12)
     write_ts(tmp_path / "Toy_TEST.ts", rng, 6)
     args = dict(train_file=str(tmp_path / "Toy_TRAIN.ts"), device="cpu", knn_k=3, ts2vec_steps=2, ts2vec_dims=16, ts2vec_hidden=8,
-                ts2vec_depth=2, dtw_band=-1)
+                ts2vec_depth=2, dtw_band=-1, resampled_join=False)
     metrics = main(Config(out_dir=str(tmp_path / "out"), **args))
     assert metrics["saved_space"] == "standardised" and 0 <= metrics["test_ts2vec_alone_1nn_accuracy"] <= 100
     # a standardising linear probe sees the same features in both spaces
@@ -110,6 +110,35 @@ def test_sequence_recipe_saves_ts2vec_standardised_by_the_training_series(tmp_pa
     assert plain["saved_space"] == "as_trained" and "test_ts2vec_alone_1nn_accuracy" not in plain
     assert type(EmbeddingModel.load(tmp_path / "plain" / "model").encoder).__name__ == "TS2VecEncoder"
     assert plain["test_linear_accuracy"] == metrics["test_linear_accuracy"]  # same seed, same training
+
+
+def test_sequence_recipe_joins_the_resampled_model_on_variable_length_series(tmp_path):
+    """The default on series of several lengths: [as-is standardised, resampled-input standardised] saved; its first
+    block is the as-is model's own space (same seed, same training), the metrics carry the as-is model alone, and the
+    saved model reproduces the recipe's 1-NN score from raw series."""
+    from multicl.data.series_files import read_ts
+    from multicl.eval.probe import knn_predict
+    from multicl.recipes.sequence_contrastive import Config, main
+
+    rng = np.random.default_rng(0)
+    write_ts(tmp_path / "Toy_TRAIN.ts", rng, 12)  # lengths 24-28
+    write_ts(tmp_path / "Toy_TEST.ts", rng, 6)
+    args = dict(train_file=str(tmp_path / "Toy_TRAIN.ts"), device="cpu", knn_k=3, ts2vec_steps=2, ts2vec_dims=16, ts2vec_hidden=8,
+                ts2vec_depth=2, dtw_band=-1)
+    metrics = main(Config(out_dir=str(tmp_path / "joined"), **args))
+    assert metrics["saved_space"] == "standardised, [as is, resampled] joined" and metrics["resampled_pretrain_seconds"] > 0
+    assert 0 <= metrics["test_ts2vec_as_is_1nn_accuracy"] <= 100
+    model = EmbeddingModel.load(tmp_path / "joined" / "model")
+    assert type(model.encoder).__name__ == "SeriesResampledJoinEncoder" and model.embed_dim == 32 and model.encoder.length == 28
+    train, test = read_ts(str(tmp_path / "Toy_TRAIN.ts")), read_ts(str(tmp_path / "Toy_TEST.ts"))
+    z = model.encode(train.series, normalize=False)
+    names = train.class_names
+    predicted = knn_predict(z, train.label_ids(names), model.encode(test.series, normalize=False), k=1)
+    assert 100 * np.mean(predicted == test.label_ids(names)) == pytest.approx(metrics["test_1nn_accuracy"])
+    alone = main(Config(out_dir=str(tmp_path / "alone"), resampled_join=False, **args))
+    assert alone["saved_space"] == "standardised" and alone["test_1nn_accuracy"] == metrics["test_ts2vec_as_is_1nn_accuracy"]
+    as_is = EmbeddingModel.load(tmp_path / "alone" / "model").encode(train.series, normalize=False)
+    np.testing.assert_allclose(z[:, :16], as_is, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["dino", "swav"])

@@ -21,6 +21,7 @@ from multicl.encoders.sequence import SequenceTransformerEncoder, TCNEncoder
 from multicl.encoders.tabular import FeatureTokenTransformer, TabularMLPEncoder
 from multicl.encoders.tabular_fusion import TableRawFusionEncoder
 from multicl.encoders.series_fusion import SeriesRawFusionEncoder
+from multicl.encoders.series_resampled_join import SeriesResampledJoinEncoder
 from multicl.encoders.ts2vec import TS2VecEncoder
 
 
@@ -75,6 +76,10 @@ def _describe_series_fusion(e: SeriesRawFusionEncoder) -> dict[str, Any]:
     return {"ts2vec": _describe_ts2vec(e.ts2vec), "length": e.length, "weight": e.weight, "unit_rows": e.unit_rows}
 
 
+def _describe_series_join(e: SeriesResampledJoinEncoder) -> dict[str, Any]:
+    return {k: v for k, v in e.arguments.items()} | {"as_is": _describe_series_fusion(e.as_is), "resampled": _describe_series_fusion(e.resampled)}
+
+
 def _describe_gnn(e: GNNEncoder) -> dict[str, Any]:
     return dict(e.arguments)
 
@@ -90,6 +95,7 @@ ENCODER_CLASSES: dict[str, tuple[type[nn.Module], Callable[[Any], dict[str, Any]
     "SequenceTransformerEncoder": (SequenceTransformerEncoder, _describe_series_transformer),
     "TS2VecEncoder": (TS2VecEncoder, _describe_ts2vec),
     "SeriesRawFusionEncoder": (SeriesRawFusionEncoder, _describe_series_fusion),
+    "SeriesResampledJoinEncoder": (SeriesResampledJoinEncoder, _describe_series_join),
     "GNNEncoder": (GNNEncoder, _describe_gnn),
 }
 

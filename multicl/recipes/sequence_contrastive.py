@@ -14,7 +14,10 @@ never a *_TEST.ts; see docs/series.md and benchmarks/series_ts2vec.py.
   timestamp masking p=0.5, 10 dilated residual blocks of width 64, 320-dim per-timestep output;
   the paper's sizes), trained for 200 steps of 8 series (AdamW 1e-3, constant, weight average
   evaluated) with the hierarchical contrastive loss on the overlap of two random overlapping
-  crops (TS2Vec's crop rule: no crop parameter to choose). Instance embedding: max over time.
+  crops (TS2Vec's crop rule: no crop parameter to choose). Instance embedding: max over time,
+  saved standardised per coordinate; on series of several lengths a second TS2Vec trained on them
+  resampled to the longest training length is joined to it (``--resampled-join``, chosen on 3
+  variable-length dev sets; docs/series.md).
   Dev selection (mean dev SVM accuracy over the three sets x two splits): TS2Vec at the paper's
   sizes 90.0, the old InfoNCE default 86.4, TS2Vec small (32 x 6 -> 128) 85.6.
 * ``--method infonce`` (the old default): InfoNCE on a TCN over views (random crops of
@@ -72,7 +75,7 @@ from multicl.negatives.temporal import in_batch_window_stats
 from multicl.objectives import build_objective
 from multicl.errors import UserInputError
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
-from multicl.recipes._sequence_eval import embedding_scores, raw_series_knn, stream_scores, window_labels
+from multicl.recipes._sequence_eval import embedding_scores, raw_series_knn, resample, stream_scores, window_labels
 from multicl.recipes._series_space import candidate_rows, raw_rows, space_encoder
 from multicl.train.config import TrainerConfig
 from multicl.train.learner import ContrastiveLearner
@@ -83,6 +86,7 @@ from multicl.train.ts2vec import TS2VecLearner
 from multicl.utils.io import atomic_write_json
 from multicl.utils.paths import shared_data_dir
 from multicl.views.series import SeriesViews
+from multicl.encoders.series_resampled_join import SeriesResampledJoinEncoder
 from multicl.encoders.ts2vec import TS2VecEncoder
 from multicl.modalities.overlap_crops import OverlapCropDataset
 
@@ -164,6 +168,11 @@ class Config:
         "help": ".ts, ts2vec: save TS2Vec's embedding standardised per coordinate with the training series' mean / std "
                 "(without --fuse-raw-weight / --select-space, which override). Chosen on 7 dev sets x 3 splits (30%% of TRAIN): "
                 "1-NN / 5-NN +1.3, SVM +0.0, linear +0.0 over TS2Vec's own output (benchmarks/series_standardise.py, docs/series.md)"})
+    resampled_join: bool = field(default=True, metadata={
+        "help": ".ts, ts2vec, variable-length series (standardised space): also pre-train TS2Vec on every series linearly "
+                "resampled to the longest training series and save [as is, resampled] joined (twice the training). Chosen on "
+                "3 variable-length dev sets x 3 splits (30%% of TRAIN): 1-NN / 5-NN +1.45, SVM -0.19, linear +1.22 over the "
+                "as-is model (benchmarks/series_resampled_join.py, docs/series.md); --no-resampled-join: the as-is model alone"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
     compare: bool = field(default=False, metadata={"help": ".ts: also pre-train the other method and report both"})
 
@@ -235,6 +244,18 @@ def space_module(space: str, encoder: TS2VecEncoder, fit_embeddings: np.ndarray,
 
     weight, unit_rows = (cfg.fuse_raw_weight, True) if space == "fused" else (0.0, False)
     return SeriesRawFusionEncoder.wrap(encoder, max(2, length), weight, unit_rows=unit_rows).fit_statistics(fit_embeddings).eval()
+
+
+def joins_resampled(method: str, space: str, fit_series: list[np.ndarray], cfg: Config) -> bool:
+    """``--resampled-join`` applies: TS2Vec saved standardised, on training series of more than one length."""
+    return cfg.resampled_join and method == "ts2vec" and space == "standardised" and len({len(x) for x in fit_series}) > 1
+
+
+def resampled_twin(adapter: SequenceAdapter, fit_series: list[np.ndarray], length: int, cfg: Config) -> tuple[SequenceAdapter, list[np.ndarray]]:
+    """The training series linearly resampled to ``length`` steps and their own adapter (its standardisation fitted on them)."""
+    resampled = [resample(np.asarray(x, np.float64).reshape(len(x), -1), length).astype(np.float32) for x in fit_series]
+    return SequenceAdapter(resampled, crop_ratio=cfg.crop_ratio, jitter=tuple(cfg.jitter), views=views_of(cfg), encoder=cfg.encoder,
+                           embed_dim=cfg.embed_dim), resampled
 
 
 def pretrain_ts2vec(adapter: SequenceAdapter, out_dir: Path, cfg: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -331,6 +352,17 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
                 logger.info("[sequence_contrastive] embedding space chosen on the training series (%s): %s (%s)", choice.criterion, choice.name,
                             ", ".join(f"{k} {v['criterion']:.1f}" for k, v in choice.scores.items()))
             encoder = space_module(space, encoder, own_fit, length, cfg, chosen)
+            if joins_resampled(method, space, fit_series, cfg):
+                resampled_adapter, resampled_fit = resampled_twin(adapter, fit_series, length, cfg)
+                t_join = time.perf_counter()
+                twin, _ = pretrain_ts2vec(resampled_adapter, out / "pretrain_resampled", cfg)
+                metrics["resampled_pretrain_seconds"] = time.perf_counter() - t_join
+                metrics[f"{method}_pretrain_seconds"] += metrics["resampled_pretrain_seconds"]
+                twin_space = space_module(space, twin, embed(twin, resampled_adapter, resampled_fit, device), length, cfg)
+                metrics.update(embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device),
+                                                y_eval, cfg.knn_k, f"{split}_{method}_as_is"))  # the as-is model alone
+                encoder = SeriesResampledJoinEncoder.join(encoder, twin_space, length, adapter, resampled_adapter)
+                metrics["saved_space"] = "standardised, [as is, resampled] joined"
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
             metrics["pretrain_seconds"] = metrics[f"{method}_pretrain_seconds"]
@@ -340,6 +372,11 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         random_init = fresh_encoder(method, adapter, cfg)
         if space != "as_trained":  # the same space around the untrained model
             random_init = space_module(space, random_init, embed(random_init, adapter, fit_series, device), length, cfg, chosen)
+            if joins_resampled(method, space, fit_series, cfg):
+                resampled_adapter, resampled_fit = resampled_twin(adapter, fit_series, length, cfg)
+                random_twin = fresh_encoder(method, resampled_adapter, cfg)
+                random_twin = space_module(space, random_twin, embed(random_twin, resampled_adapter, resampled_fit, device), length, cfg)
+                random_init = SeriesResampledJoinEncoder.join(random_init, random_twin, length, adapter, resampled_adapter)
         scores |= embedding_scores(embed(random_init, adapter, fit_series, device), y_fit, embed(random_init, adapter, eval_series, device),
                                    y_eval, cfg.knn_k, f"{split}_{method}_random_init")
         metrics.update(scores)
@@ -508,11 +545,14 @@ def report(m: dict[str, Any], cfg: Config) -> str:
         for method in [x for x in METHOD_NAMES if f"{split}_{x}_knn_accuracy" in m]:
             name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else f"TS2Vec encoder + {METHOD_NAMES[method]}"
             other_space = f"{split}_{method}_alone_knn_accuracy" in m  # the saved space is not TS2Vec's own output
+            joined = f"{split}_{method}_as_is_knn_accuracy" in m  # --resampled-join: two models, one saved space
             space = (f", space '{m['space_chosen']}' (chosen on the training series, '{m['space_criterion']}')" if "space_chosen" in m and method == "ts2vec"
+                     else ", standardised, [series as they are, resampled] joined" if joined
                      else f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if other_space and cfg.fuse_raw_weight > 0
                      else ", standardised per coordinate" if other_space else "")
             runs = (("random init" + (", the same space" if other_space else ""), f"{split}_{method}_random_init"),
                     *((("pre-trained, no labels, TS2Vec's own output", f"{split}_{method}_alone"),) if other_space else ()),
+                    *((("pre-trained, no labels, standardised, series as they are", f"{split}_{method}_as_is"),) if joined else ()),
                     ("pre-trained, no labels" + space, f"{split}_{method}"))
             for label, p in runs:
                 rows.append([f"{name}, {label}" + (" (saved)" if method == cfg.method and p == f"{split}_{method}" else ""),
