@@ -54,9 +54,7 @@ class SeriesResampledJoinEncoder(nn.Module):
     def join(cls, as_is: SeriesRawFusionEncoder, resampled: SeriesRawFusionEncoder, length: int, as_is_adapter: Any,
              resampled_adapter: Any) -> "SeriesResampledJoinEncoder":
         """A join holding copies of two fitted spaces' weights and statistics; the adapters give the input standardisations."""
-        from multicl.models.encoders import describe_encoder
-
-        joined = cls(describe_encoder(as_is)[1], describe_encoder(resampled)[1], length,
+        joined = cls(dict(as_is.arguments), dict(resampled.arguments), length,
                      *(torch.as_tensor(v).flatten().tolist() for v in (as_is_adapter.center, as_is_adapter.scale,
                                                                         resampled_adapter.center, resampled_adapter.scale)))
         joined.as_is.load_state_dict(as_is.state_dict())
