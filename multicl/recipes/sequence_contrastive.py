@@ -373,7 +373,6 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         if space != "as_trained":  # the same space around the untrained model
             random_init = space_module(space, random_init, embed(random_init, adapter, fit_series, device), length, cfg, chosen)
             if joins_resampled(method, space, fit_series, cfg):
-                resampled_adapter, resampled_fit = resampled_twin(adapter, fit_series, length, cfg)
                 random_twin = fresh_encoder(method, resampled_adapter, cfg)
                 random_twin = space_module(space, random_twin, embed(random_twin, resampled_adapter, resampled_fit, device), length, cfg)
                 random_init = SeriesResampledJoinEncoder.join(random_init, random_twin, length, adapter, resampled_adapter)
