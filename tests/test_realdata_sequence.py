@@ -27,6 +27,19 @@ def test_shared_ts_files_parse(shared_data, name, n_train, n_test, channels, len
 
 
 @pytest.mark.realdata
+@pytest.mark.parametrize("name, formats", [("GunPoint", (".arff", ".tsv")), ("BasicMotions", (".arff",))])
+def test_shared_arff_and_tsv_files_read_as_the_ts_file(shared_data, name, formats):
+    from multicl.data.series_readers import read_series_set
+
+    folder = shared_data / "timeseries" / name
+    reference = read_ts(folder / f"{name}_TRAIN.ts")
+    for suffix in formats:
+        other = read_series_set(folder / f"{name}_TRAIN{suffix}")
+        assert other.labels == reference.labels and len(other.series) == len(reference.series)
+        assert all(np.array_equal(a, b) for a, b in zip(reference.series, other.series))
+
+
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_sequence_recipe_basicmotions_short_run(shared_data, tmp_path):
     folder = shared_data / "timeseries" / "BasicMotions"

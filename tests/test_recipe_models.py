@@ -80,6 +80,23 @@ def test_sequence_recipe_model_loads_encodes_and_searches(tmp_path):
     assert ids[:, 0].tolist() == [0, 1, 2]
 
 
+def test_sequence_recipe_reads_a_ucr_tsv_training_file_and_finds_the_test_file_beside_it(tmp_path):
+    from multicl.recipes.sequence_contrastive import Config, main
+
+    rng = np.random.default_rng(0)
+    rows = [(i % 2, np.sin(np.arange(20 + i % 3) / (2 + i % 2)) + 0.05 * rng.standard_normal(20 + i % 3)) for i in range(16)]
+    width = max(len(v) for _, v in rows)
+    (tmp_path / "U_TRAIN.tsv").write_text("".join(f"{y}\t" + "\t".join([f"{x:.4f}" for x in v] + ["NaN"] * (width - len(v))) + "\n"
+                                                  for y, v in rows[:10]))
+    (tmp_path / "U_TEST.arff").write_text("@relation U\n" + "".join(f"@attribute t{i} numeric\n" for i in range(width))
+                                          + "@attribute c {0,1}\n@data\n"
+                                          + "".join(",".join([f"{x:.4f}" for x in v] + ["?"] * (width - len(v))) + f",{y}\n" for y, v in rows[10:]))
+    metrics = main(Config(train_file=str(tmp_path / "U_TRAIN.tsv"), out_dir=str(tmp_path / "out"), device="cpu", knn_k=3, ts2vec_steps=2,
+                          ts2vec_dims=16, ts2vec_hidden=8, ts2vec_depth=2, ts2vec_batch_size=4, dtw_band=-1, resampled_join=False))
+    assert metrics["train_series"] == 10 and metrics["test_series"] == 6
+    assert 0 <= metrics["test_ts2vec_knn_accuracy"] <= 100
+
+
 def test_sequence_recipe_saves_ts2vec_standardised_by_the_training_series(tmp_path):
     """The default saved space: TS2Vec's output z-scored with the training series' statistics (no unit rows), TS2Vec's
     own output beside it in the metrics; --no-ts2vec-standardise saves TS2Vec as it is."""

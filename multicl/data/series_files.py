@@ -73,6 +73,24 @@ def _open(path: Path):
                              f"convert it, e.g. `iconv -f latin1 -t utf-8 {path.name}`") from None
 
 
+def canonical_label(label: str) -> str:
+    """A class label as text, numbers written one way (``"1.0"`` / ``"01"`` -> ``"1"``) so that the
+    same set's labels agree across formats."""
+    label = label.strip().strip("'\"")
+    try:
+        number = float(label)
+    except ValueError:
+        return label
+    return str(int(number)) if np.isfinite(number) and number == int(number) else label
+
+
+def trim_trailing_padding(values: np.ndarray) -> np.ndarray:
+    """(T, C) -> the series without its trailing steps that are NaN in every channel: how the UCR
+    ``.tsv`` and UEA ``.arff`` files pad a variable-length set to one width."""
+    finite = np.isfinite(values).any(axis=1)
+    return values[: int(np.flatnonzero(finite)[-1]) + 1] if finite.any() else values[:0]
+
+
 _BOOL_KEYS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")
 
 

@@ -8,7 +8,7 @@ never a *_TEST.ts; see docs/series.md and benchmarks/series_ts2vec.py.
     python -m multicl.recipes.sequence_contrastive --train-file GunPoint_TRAIN.ts --dev-fraction 0.3 --compare   # choose settings
     python -m multicl.recipes.sequence_contrastive --train-file S06R02E0.csv --method infonce   # a stream, split in time
 
-``.ts`` files (one labelled series per line), labels unused in pre-training:
+Series sets (``.ts``, ``.arff``, ``.tsv``: one labelled series per line), labels unused in pre-training:
 
 * ``--method ts2vec`` (default; Yue et al. 2022): the TS2Vec encoder (input projection,
   timestamp masking p=0.5, 10 dilated residual blocks of width 64, 320-dim per-timestep output;
@@ -63,7 +63,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from multicl.data.series_files import Stream, read_stream_csv, read_ts
+from multicl.data.series_files import Stream, read_stream_csv
+from multicl.data.series_readers import SERIES_SET_READERS, default_test_path, read_series_set, series_set_format
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.eval.report import format_table
 from multicl.eval.space_selection import CRITERIA, SpaceChoice, select_space
@@ -98,8 +99,8 @@ SHARED = shared_data_dir() / "timeseries"
 
 @dataclass(frozen=True)
 class Config:
-    train_file: str = field(default=str(SHARED / "BasicMotions" / "BasicMotions_TRAIN.ts"), metadata={"help": ".ts (labelled series) or .csv (a stream)"})
-    test_file: str | None = field(default=None, metadata={"help": ".ts: the test series (default: *_TEST.ts beside *_TRAIN.ts); .csv: a later recording (default: split in time)"})
+    train_file: str = field(default=str(SHARED / "BasicMotions" / "BasicMotions_TRAIN.ts"), metadata={"help": "labelled series: .ts, .arff (UEA/UCR) or .tsv (UCR 2018), optionally .gz; or .csv (a stream)"})
+    test_file: str | None = field(default=None, metadata={"help": "series set: the test series, any of the set formats (default: *_TEST.* beside *_TRAIN.*, the same format first); .csv: a later recording (default: split in time)"})
     out_dir: str = field(default="runs/sequence_contrastive", metadata={"help": "output folder"})
     overwrite: bool = field(default=False, metadata={"help": OVERWRITE_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
@@ -180,10 +181,11 @@ class Config:
 def default_test_file(cfg: Config) -> str:
     if cfg.test_file:
         return cfg.test_file
-    train = Path(cfg.train_file)
-    if train.suffix == ".ts" and "_TRAIN" in train.name:
-        return str(train.with_name(train.name.replace("_TRAIN", "_TEST")))
-    raise ValueError(f"--test-file is needed for {train.name} (only *_TRAIN.ts files have a default *_TEST.ts)")
+    beside = default_test_path(cfg.train_file)
+    if beside is not None:
+        return str(beside)
+    raise UserInputError(f"--test-file is needed for {Path(cfg.train_file).name}: no *_TEST file beside it (a *_TRAIN.<ts|arff|tsv> "
+                         "file's default is the *_TEST file next to it)")
 
 
 def views_of(cfg: Config) -> SeriesViews:
@@ -319,7 +321,7 @@ def dev_split(series: list[np.ndarray], y: np.ndarray, fraction: float, seed: in
 
 
 def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
-    train = read_ts(cfg.train_file)
+    train = read_series_set(cfg.train_file)
     names = train.class_names or sorted(set(train.labels or []))
     y_train = train.label_ids(names)
     if cfg.dev_fraction > 0:  # selection mode: the test file is never read
@@ -327,7 +329,7 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         fit_series, y_fit, eval_series, y_eval = dev_split(train.series, y_train, cfg.dev_fraction, cfg.split_seed)
     else:
         split = "test"
-        test = read_ts(default_test_file(cfg))
+        test = read_series_set(default_test_file(cfg))
         fit_series, y_fit, eval_series, y_eval = train.series, y_train, test.series, test.label_ids(names)
     logger.info("[sequence_contrastive] %s: %d training / %d %s series, %d channels, lengths %d-%d, %d classes", train.name, len(fit_series),
                 len(eval_series), split, train.channels, min(map(len, fit_series)), max(map(len, fit_series)), len(names))
@@ -481,8 +483,10 @@ def save_encoder(encoder: torch.nn.Module, out: Path, adapter: SequenceAdapter, 
 def check_args(cfg: Config) -> None:
     """This recipe's own argument rules, checked before any file is read."""
     suffixes = Path(cfg.train_file).suffixes
-    if ".ts" not in suffixes and ".csv" not in suffixes:
-        raise UserInputError(f"--train-file {cfg.train_file}: must be a .ts (labelled series) or .csv (a stream) file")
+    if series_set_format(cfg.train_file) is None and ".csv" not in suffixes:
+        raise UserInputError(f"--train-file {cfg.train_file}: must be a labelled series set ({', '.join(SERIES_SET_READERS)}) or a .csv stream")
+    if cfg.test_file and series_set_format(cfg.train_file) and series_set_format(cfg.test_file) is None:
+        raise UserInputError(f"--test-file {cfg.test_file}: the training file is a series set, so the test file must be one too ({', '.join(SERIES_SET_READERS)})")
     if not cfg.test_file and ".csv" in suffixes and not 0 < cfg.test_fraction < 1:
         raise UserInputError(f"--test-fraction {cfg.test_fraction}: the last share of the stream kept for testing, in (0, 1), e.g. 0.3")
     if not 0 < cfg.crop_ratio <= 1:
@@ -515,13 +519,12 @@ def check_args(cfg: Config) -> None:
 def main(cfg: Config) -> dict[str, Any]:
     start = time.perf_counter()
     out, device = start_run(cfg)
-    suffix = Path(cfg.train_file).suffixes
-    if ".ts" in suffix:
+    if series_set_format(cfg.train_file) is not None:
         metrics = run_classification(cfg, device, out)
-    elif ".csv" in suffix:
+    elif ".csv" in Path(cfg.train_file).suffixes:
         metrics = run_stream(cfg, device, out)
     else:
-        raise UserInputError(f"--train-file must be a .ts (labelled series) or .csv (a stream) file, got {cfg.train_file}")
+        raise UserInputError(f"--train-file must be a labelled series set ({', '.join(SERIES_SET_READERS)}) or a .csv stream, got {cfg.train_file}")
     metrics["wall_seconds"] = time.perf_counter() - start
     atomic_write_json(out / "metrics.json", metrics)
     print(report(metrics, cfg))
