@@ -279,6 +279,16 @@ def test_raw_series_baselines_include_svm_and_dtw():
     assert set(out) >= {"dev_raw_1nn_accuracy", "dev_raw_knn_accuracy", "dev_raw_linear_accuracy", "dev_raw_svm_accuracy", "dev_raw_svm_C",
                         "dev_raw_dtw_1nn_accuracy"}
     assert out["dev_raw_dtw_1nn_accuracy"] == 100.0
+    from multicl.eval.dtw import dtw_cell_count
+
+    length = max(len(series[i]) for i in train)  # 6 test x 10 training series, resampled to the longest training one
+    cells = dtw_cell_count(6, 10, length, length, 0.1)
+    assert cells == 6 * 10 * length * (2 * round(0.1 * length) + 1)
+    capped = raw_series_knn(adapter, [series[i] for i in train], y[train], [series[i] for i in test], y[test], k=3, prefix="dev",
+                            dtw_max_cells=cells - 1)  # over the cap: skipped, and the metrics say by how much
+    assert "dev_raw_dtw_1nn_accuracy" not in capped and capped["dev_raw_dtw_skipped_cells"] == cells
+    assert raw_series_knn(adapter, [series[i] for i in train], y[train], [series[i] for i in test], y[test], k=3, prefix="dev",
+                          dtw_max_cells=cells)["dev_raw_dtw_1nn_accuracy"] == 100.0
     z = np.c_[y, 1 - y] + 0.01 * rng.standard_normal((16, 2))
     scores = embedding_scores(z[train], y[train], z[test], y[test], 3, "x")
     assert scores["x_1nn_accuracy"] == scores["x_knn_accuracy"] == scores["x_linear_accuracy"] == scores["x_svm_accuracy"] == 100.0

@@ -11,9 +11,21 @@ steps, slow (minutes) but within memory for ~1,500-step series.
 from __future__ import annotations
 
 import numpy as np
+from tqdm.auto import tqdm
 
 
-def dtw_distances(a: np.ndarray, b: np.ndarray, band: float = 0.1, max_cells: int = 1 << 24) -> np.ndarray:
+def band_width(t: int, u: int, band: float) -> int:
+    """The half-width ``w`` of the Sakoe-Chiba band between lengths ``t`` and ``u``."""
+    return max(abs(t - u), int(round(band * max(t, u))))
+
+
+def dtw_cell_count(n: int, m: int, t: int, u: int, band: float) -> int:
+    """How many band cells :func:`dtw_distances` fills for (n, t) x (m, u) series: its cost (numpy does
+    a few hundred million per second per core), to decide before starting whether it is affordable."""
+    return n * m * t * (2 * band_width(t, u, band) + 1)
+
+
+def dtw_distances(a: np.ndarray, b: np.ndarray, band: float = 0.1, max_cells: int = 1 << 24, progress: bool = False) -> np.ndarray:
     """``a`` (N, T, C) or (N, T), ``b`` (M, U, C) or (M, U) -> (N, M) DTW distances within the band.
 
     Only the band is stored: ``2w + 2`` cells per pair (not ``U``), and rows of ``a`` go in chunks of at most
@@ -23,11 +35,13 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, band: float = 0.1, max_cells: in
     if a.ndim == 2:
         a, b = a[..., None], b[..., None]
     t, u = a.shape[1], b.shape[1]
-    w = max(abs(t - u), int(round(band * max(t, u))))
+    w = band_width(t, u, band)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     rows = max(1, max_cells // max(1, len(b) * (2 * w + 2)))
-    return np.concatenate([_banded_dtw(a[i:i + rows], b, w) for i in range(0, len(a), rows)], axis=0)
+    starts = range(0, len(a), rows)
+    bar = tqdm(starts, desc="DTW 1-NN", unit="chunk", disable=not progress or len(starts) < 2, dynamic_ncols=True)
+    return np.concatenate([_banded_dtw(a[i:i + rows], b, w) for i in bar], axis=0)
 
 
 def _banded_dtw(a: np.ndarray, b: np.ndarray, w: int) -> np.ndarray:
@@ -52,6 +66,6 @@ def _banded_dtw(a: np.ndarray, b: np.ndarray, w: int) -> np.ndarray:
     return np.sqrt(prev[u - 1 - (t - 1) + w])
 
 
-def dtw_1nn_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, band: float = 0.1) -> np.ndarray:
+def dtw_1nn_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, band: float = 0.1, progress: bool = False) -> np.ndarray:
     """Each test series takes the label of its DTW-nearest training series."""
-    return np.asarray(train_y)[dtw_distances(test_x, train_x, band).argmin(1)]
+    return np.asarray(train_y)[dtw_distances(test_x, train_x, band, progress=progress).argmin(1)]

@@ -1,6 +1,7 @@
 """Scoring helpers of the sequence recipe: probes on embeddings (kNN, linear, SVM), raw-series baselines, window labels and AUROC."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -8,9 +9,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from multicl.eval.anomaly import knn_anomaly_scores
-from multicl.eval.dtw import dtw_1nn_predict
+from multicl.eval.dtw import dtw_1nn_predict, dtw_cell_count
 from multicl.eval.probe import knn_predict, knn_proba, linear_predict, linear_proba, probe_accuracies
 from multicl.eval.svm_probe import svm_probe, uses_ts2vec_small_set_rule
+
+logger = logging.getLogger(__name__)
 
 
 def resample(series: np.ndarray, length: int) -> np.ndarray:
@@ -43,10 +46,11 @@ def svm_scores(train_x, y_train, test_x, y_test, prefix: str) -> dict[str, float
 
 
 def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np.ndarray], y_test, k: int, prefix: str = "test",
-                   dtw_band: float | None = 0.1) -> dict[str, float]:
+                   dtw_band: float | None = 0.1, dtw_max_cells: float | None = None) -> dict[str, float]:
     """The classic baselines on the standardised raw series (series of other lengths resampled to
     the longest training length): euclidean 1-NN / k-NN, logistic regression, the RBF SVM of
-    :func:`embedding_scores` and (``dtw_band`` set) 1-NN under DTW with that Sakoe-Chiba band."""
+    :func:`embedding_scores` and (``dtw_band`` set) 1-NN under DTW with that Sakoe-Chiba band, unless it
+    would fill more than ``dtw_max_cells`` band cells: then ``{prefix}_raw_dtw_skipped_cells`` says how many."""
     length = max(len(s) for s in train)
 
     def steps(series: list[np.ndarray]) -> np.ndarray:
@@ -61,7 +65,15 @@ def raw_series_knn(adapter: Any, train: list[np.ndarray], y_train, test: list[np
     out[f"{prefix}_raw_linear_accuracy"] = 100 * float(np.mean(linear_predict(x_train, y_train, x_test, max_iter=3000) == y_test))
     out |= svm_scores(x_train, y_train, x_test, y_test, f"{prefix}_raw")
     if dtw_band is not None:
-        out[f"{prefix}_raw_dtw_1nn_accuracy"] = 100 * float(np.mean(dtw_1nn_predict(s_train, y_train, s_test, dtw_band) == y_test))
+        cells = dtw_cell_count(len(s_test), len(s_train), length, length, dtw_band)
+        if dtw_max_cells is not None and cells > dtw_max_cells:
+            logger.warning("[sequence_contrastive] DTW 1-NN baseline skipped: %.2g band cells (%d x %d series of %d steps, band %g) "
+                           "exceed --dtw-max-cells %.2g; raise it to run it anyway", cells, len(s_test), len(s_train), length, dtw_band, dtw_max_cells)
+            out[f"{prefix}_raw_dtw_skipped_cells"] = float(cells)
+        else:
+            logger.info("[sequence_contrastive] DTW 1-NN baseline: %.2g band cells (a few hundred million per second per core)", cells)
+            predicted = dtw_1nn_predict(s_train, y_train, s_test, dtw_band, progress=True)
+            out[f"{prefix}_raw_dtw_1nn_accuracy"] = 100 * float(np.mean(predicted == y_test))
     return out
 
 

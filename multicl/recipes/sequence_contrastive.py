@@ -175,6 +175,9 @@ class Config:
                 "3 variable-length dev sets x 3 splits (30%% of TRAIN): 1-NN / 5-NN +1.45, SVM -0.19, linear +1.22 over the "
                 "as-is model (benchmarks/series_resampled_join.py, docs/series.md); --no-resampled-join: the as-is model alone"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
+    dtw_max_cells: float = field(default=3e11, metadata={
+        "help": "series set: skip the DTW baseline (and say so) when it would fill more band cells than this, about "
+                "test x train x length x (2 x band x length + 1); 3e11 is ~15 min on one core of this project's CPU; < 0: no limit"})
     compare: bool = field(default=False, metadata={"help": ".ts: also pre-train the other method and report both"})
 
 
@@ -384,7 +387,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         if method == cfg.method:  # the recipe's own result, under the split's plain names
             metrics.update({split + k[len(f"{split}_{method}"):]: v for k, v in scores.items()})
     metrics.update(raw_series_knn(adapter, fit_series, y_fit, eval_series, y_eval, cfg.knn_k, prefix=split,
-                                  dtw_band=cfg.dtw_band if cfg.dtw_band >= 0 else None))
+                                  dtw_band=cfg.dtw_band if cfg.dtw_band >= 0 else None,
+                                  dtw_max_cells=cfg.dtw_max_cells if cfg.dtw_max_cells >= 0 else None))
     return metrics
 
 
@@ -537,13 +541,21 @@ def _fmt(value: Any) -> str:
 
 
 
+def dtw_row_name(m: dict[str, Any], r: str, cfg: Config) -> str:
+    if cfg.dtw_band < 0:
+        return "raw series, DTW 1-NN (off: --dtw-band < 0)"
+    if f"{r}_dtw_skipped_cells" in m:
+        return f"raw series, DTW 1-NN (skipped: {m[f'{r}_dtw_skipped_cells']:.2g} band cells > --dtw-max-cells {cfg.dtw_max_cells:.2g})"
+    return f"raw series, DTW 1-NN (band {cfg.dtw_band:g})"
+
+
 def report(m: dict[str, Any], cfg: Config) -> str:
     split = m.get("split", "test")
     if f"{split}_raw_1nn_accuracy" in m:
         r = f"{split}_raw"
         rows = [["raw series (euclidean)", _fmt(m[f"{r}_1nn_accuracy"]), _fmt(m[f"{r}_knn_accuracy"]), _fmt(m[f"{r}_linear_accuracy"]),
                  _fmt(m[f"{r}_svm_accuracy"])],
-                [f"raw series, DTW 1-NN (band {cfg.dtw_band:g})" if cfg.dtw_band >= 0 else "raw series, DTW 1-NN (off: --dtw-band < 0)", _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-", "-"]]
+                [dtw_row_name(m, r, cfg), _fmt(m.get(f"{r}_dtw_1nn_accuracy")), "-", "-", "-"]]
         for method in [x for x in METHOD_NAMES if f"{split}_{x}_knn_accuracy" in m]:
             name = f"{cfg.encoder} + InfoNCE" if method == "infonce" else f"TS2Vec encoder + {METHOD_NAMES[method]}"
             other_space = f"{split}_{method}_alone_knn_accuracy" in m  # the saved space is not TS2Vec's own output
