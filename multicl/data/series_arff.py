@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.data.series_files import SeriesSet, _open, canonical_label, trim_trailing_padding
+from multicl.data.series_files import SeriesSet, _open, append_series, canonical_label, trim_trailing_padding
 from multicl.errors import UserInputError
 
 _QUOTED_ROW = re.compile(r"""^\s*(['"])(.*)\1\s*(?:,\s*(.*?))?\s*$""")
@@ -69,13 +69,7 @@ def read_arff(path: str | Path) -> SeriesSet:
                 values, label = _relational_row(path, line_no, line, class_names is not None)
             else:
                 values, label = _numeric_row(path, line_no, line, class_names is not None, len(attributes))
-            if series and values.shape[1] != series[0].shape[1]:
-                raise UserInputError(f"{path}:{line_no}: {values.shape[1]} dimensions, earlier series have {series[0].shape[1]}")
-            if label is not None:
-                if label not in class_names:
-                    raise UserInputError(f"{path}:{line_no}: label {label!r} is not among the declared classes {class_names}")
-                labels.append(label)
-            series.append(values)
+            append_series(f"{path}:{line_no}", values, label, series, labels, class_names)
     if not in_data:
         raise UserInputError(f"{path}: no '@data' line; an .arff file has '@attribute' lines, then '@data', then one series per line")
     if not series:

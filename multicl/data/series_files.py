@@ -133,18 +133,25 @@ def read_ts(path: str | Path) -> SeriesSet:
             values, label = _parse_series(path, line_no, line, class_names is not None)
             if "dimensions" in header and values.shape[1] != int(header["dimensions"]):
                 raise ValueError(f"{path}:{line_no}: {values.shape[1]} dimensions, the header declares {header['dimensions']}")
-            if series and values.shape[1] != series[0].shape[1]:
-                raise ValueError(f"{path}:{line_no}: {values.shape[1]} dimensions, earlier series have {series[0].shape[1]}")
-            if label is not None:
-                if class_names is not None and label not in class_names:
-                    raise ValueError(f"{path}:{line_no}: label {label!r} is not among the declared classes {class_names}")
-                labels.append(label)
-            series.append(values)
+            append_series(f"{path}:{line_no}", values, label, series, labels, class_names)
     if not in_data:
         raise ValueError(f"{path}: no '@data' line; a .ts file has header lines (@problemName, @classLabel...) then '@data' then one series per line")
     if not series:
         raise ValueError(f"{path}: no series after '@data'")
     return SeriesSet(series, labels if class_names is not None else None, class_names, header.get("problemname", path.stem), header)
+
+
+def append_series(where: str, values: np.ndarray, label: str | None, series: list[np.ndarray], labels: list[str],
+                  class_names: list[str] | None) -> None:
+    """Add one parsed series (and its label) to a set being read, after the checks every format shares:
+    the same number of dimensions as the series before it, a label among the declared classes."""
+    if series and values.shape[1] != series[0].shape[1]:
+        raise UserInputError(f"{where}: {values.shape[1]} dimensions, earlier series have {series[0].shape[1]}")
+    if label is not None:
+        if class_names is not None and label not in class_names:
+            raise UserInputError(f"{where}: label {label!r} is not among the declared classes {class_names}")
+        labels.append(label)
+    series.append(values)
 
 
 def _check_header(path: Path, header: dict[str, str]) -> None:
