@@ -146,6 +146,6 @@ def test_dev_fraction_and_method_errors():
 
     for bad in ({"method": "simclr"}, {"dev_fraction": 1.5}, {"window_ablation": (32,)}, {"dev_fraction": 0.3, "test_file": "x_TEST.ts"},
                 {"method": "dino", "global_crops": 1}, {"method": "swav", "local_share": (0.5, 1.5)}, {"select_space": "best"},
-                {"fuse_raw_weight": -1.0}):
+                {"fuse_raw_weight": -1.0}, {"resampled_only": True, "resampled_join": False}, {"test_file": "x_TEST.csv"}):
         with pytest.raises(UserInputError):
             check_args(Config(train_file="x_TRAIN.ts", **bad))

@@ -156,6 +156,11 @@ def test_sequence_recipe_joins_the_resampled_model_on_variable_length_series(tmp
     assert alone["saved_space"] == "standardised" and alone["test_1nn_accuracy"] == metrics["test_ts2vec_as_is_1nn_accuracy"]
     as_is = EmbeddingModel.load(tmp_path / "alone" / "model").encode(train.series, normalize=False)
     np.testing.assert_allclose(z[:, :16], as_is, rtol=1e-4, atol=1e-4)
+    only = main(Config(out_dir=str(tmp_path / "only"), resampled_only=True, **args))  # the same two trainings, one block saved
+    assert only["saved_space"] == "standardised, resampled only"
+    resampled = EmbeddingModel.load(tmp_path / "only" / "model")
+    assert resampled.embed_dim == 16
+    np.testing.assert_allclose(resampled.encode(train.series, normalize=False), z[:, 16:], rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["dino", "swav"])

@@ -50,6 +50,22 @@ def test_join_is_the_two_models_embeddings_side_by_side():
     np.testing.assert_allclose(alone, got[:1], rtol=1e-4, atol=1e-4)
 
 
+def test_resampled_block_alone_is_the_second_block_and_round_trips(tmp_path):
+    from multicl.api import EmbeddingModel
+
+    data, _, a_adapter, r_adapter, a, r = two_spaces()
+    both = encode_in_length_order(SeriesResampledJoinEncoder.join(a, r, LENGTH, a_adapter, r_adapter), a_adapter.prepare_inputs, data, len)
+    only = SeriesResampledJoinEncoder.join(a, r, LENGTH, a_adapter, r_adapter, blocks="resampled")
+    assert only.embed_dim == 8
+    np.testing.assert_allclose(encode_in_length_order(only, a_adapter.prepare_inputs, data, len), both[:, 8:], rtol=1e-5, atol=1e-5)
+    EmbeddingModel.from_adapter(a_adapter, only).save(tmp_path / "model")
+    loaded = EmbeddingModel.load(tmp_path / "model")
+    assert loaded.embed_dim == 8
+    np.testing.assert_allclose(loaded.encode(data, normalize=False), both[:, 8:], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="blocks must be one of"):
+        SeriesResampledJoinEncoder.join(a, r, LENGTH, a_adapter, r_adapter, blocks="as_is")
+
+
 def test_join_round_trip_and_bad_arguments(tmp_path):
     from multicl.api import EmbeddingModel
 

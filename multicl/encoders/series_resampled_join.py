@@ -22,16 +22,23 @@ from torch import nn
 from multicl.encoders.series_fusion import SeriesRawFusionEncoder, resample_valid_steps
 
 
+BLOCKS = ("both", "resampled")
+
+
 class SeriesResampledJoinEncoder(nn.Module):
     """``as_is`` / ``resampled``: :class:`SeriesRawFusionEncoder` constructor arguments of the two saved spaces
     (weights come with the state dict); ``length``: the steps ``resampled`` reads (the longest training
     series); ``as_is_center`` / ``as_is_scale`` and ``resampled_center`` / ``resampled_scale``: the two
-    adapters' per-channel input standardisation. ``embed_dim`` = the two blocks' sum. Build one around two
-    fitted spaces with :meth:`join`."""
+    adapters' per-channel input standardisation; ``blocks``: ``"both"`` (``[a, r]``, ``embed_dim`` the two
+    blocks' sum) or ``"resampled"`` (``r`` alone: the better neighbours on a set like PLAID, the worse linear
+    probe; docs/series.md). Build one around two fitted spaces with :meth:`join`."""
 
     def __init__(self, as_is: dict[str, Any], resampled: dict[str, Any], length: int, as_is_center: Sequence[float],
-                 as_is_scale: Sequence[float], resampled_center: Sequence[float], resampled_scale: Sequence[float]) -> None:
+                 as_is_scale: Sequence[float], resampled_center: Sequence[float], resampled_scale: Sequence[float],
+                 blocks: str = "both") -> None:
         super().__init__()
+        if blocks not in BLOCKS:
+            raise ValueError(f"blocks must be one of {BLOCKS}, got {blocks!r}")
         if length < 2:
             raise ValueError(f"length must be at least 2 steps, got {length}")
         stats = [list(map(float, s)) for s in (as_is_center, as_is_scale, resampled_center, resampled_scale)]
@@ -40,7 +47,8 @@ class SeriesResampledJoinEncoder(nn.Module):
         if min(stats[1] + stats[3]) <= 0:
             raise ValueError("input scales must be positive")
         self.arguments = {"as_is": dict(as_is), "resampled": dict(resampled), "length": int(length), "as_is_center": stats[0],
-                          "as_is_scale": stats[1], "resampled_center": stats[2], "resampled_scale": stats[3]}
+                          "as_is_scale": stats[1], "resampled_center": stats[2], "resampled_scale": stats[3], "blocks": blocks}
+        self.blocks = blocks
         self.as_is = SeriesRawFusionEncoder(**as_is)
         self.resampled = SeriesRawFusionEncoder(**resampled)
         self.length = int(length)
@@ -48,15 +56,16 @@ class SeriesResampledJoinEncoder(nn.Module):
         # x_r = x_a * gain + offset: from a's standardisation to r's.
         self.register_buffer("input_gain", a_scale / r_scale, persistent=False)
         self.register_buffer("input_offset", (a_center - r_center) / r_scale, persistent=False)
-        self.embed_dim = self.as_is.embed_dim + self.resampled.embed_dim
+        self.embed_dim = self.resampled.embed_dim + (self.as_is.embed_dim if blocks == "both" else 0)
 
     @classmethod
     def join(cls, as_is: SeriesRawFusionEncoder, resampled: SeriesRawFusionEncoder, length: int, as_is_adapter: Any,
-             resampled_adapter: Any) -> "SeriesResampledJoinEncoder":
+             resampled_adapter: Any, blocks: str = "both") -> "SeriesResampledJoinEncoder":
         """A join holding copies of two fitted spaces' weights and statistics; the adapters give the input standardisations."""
         joined = cls(dict(as_is.arguments), dict(resampled.arguments), length,
                      *(torch.as_tensor(v).flatten().tolist() for v in (as_is_adapter.center, as_is_adapter.scale,
-                                                                        resampled_adapter.center, resampled_adapter.scale)))
+                                                                        resampled_adapter.center, resampled_adapter.scale)),
+                     blocks=blocks)
         joined.as_is.load_state_dict(as_is.state_dict())
         joined.resampled.load_state_dict(resampled.state_dict())
         return joined.to(next(as_is.parameters()).device).eval()
@@ -68,4 +77,7 @@ class SeriesResampledJoinEncoder(nn.Module):
         steps = resample_valid_steps(values, lengths, self.length).reshape(batch, self.length, channels)
         steps = steps * self.input_gain.to(steps.device) + self.input_offset.to(steps.device)
         full = torch.full((batch,), self.length, dtype=torch.long, device=values.device)
-        return torch.cat([self.as_is(inputs).float(), self.resampled({"values": steps, "lengths": full}).float()], dim=-1)
+        resampled = self.resampled({"values": steps, "lengths": full}).float()
+        if self.blocks == "resampled":
+            return resampled
+        return torch.cat([self.as_is(inputs).float(), resampled], dim=-1)

@@ -174,6 +174,10 @@ class Config:
                 "resampled to the longest training series and save [as is, resampled] joined (twice the training). Chosen on "
                 "3 variable-length dev sets x 3 splits (30%% of TRAIN): 1-NN / 5-NN +1.45, SVM -0.19, linear +1.22 over the "
                 "as-is model (benchmarks/series_resampled_join.py, docs/series.md); --no-resampled-join: the as-is model alone"})
+    resampled_only: bool = field(default=False, metadata={
+        "help": "with --resampled-join: save the resampled model's block alone (both are still trained and reported). For "
+                "nearest-neighbour search on sets like PLAID: on the 3 variable-length dev sets x 3 splits 1-NN / 5-NN +2.9 over "
+                "the join, SVM -0.2, linear -5.6, so not the default (benchmarks/results/series_join_weight, docs/series.md)"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
     dtw_max_cells: float = field(default=3e11, metadata={
         "help": "series set: skip the DTW baseline (and say so) when it would fill more band cells than this, about "
@@ -254,6 +258,11 @@ def space_module(space: str, encoder: TS2VecEncoder, fit_embeddings: np.ndarray,
 def joins_resampled(method: str, space: str, fit_series: list[np.ndarray], cfg: Config) -> bool:
     """``--resampled-join`` applies: TS2Vec saved standardised, on training series of more than one length."""
     return cfg.resampled_join and method == "ts2vec" and space == "standardised" and len({len(x) for x in fit_series}) > 1
+
+
+def join_blocks(cfg: Config) -> str:
+    """Which blocks the saved join keeps: ``"resampled"`` with ``--resampled-only``, else ``"both"``."""
+    return "resampled" if cfg.resampled_only else "both"
 
 
 def resampled_twin(adapter: SequenceAdapter, fit_series: list[np.ndarray], length: int, cfg: Config) -> tuple[SequenceAdapter, list[np.ndarray]]:
@@ -366,8 +375,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
                 twin_space = space_module(space, twin, embed(twin, resampled_adapter, resampled_fit, device), length, cfg)
                 metrics.update(embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device),
                                                 y_eval, cfg.knn_k, f"{split}_{method}_as_is"))  # the as-is model alone
-                encoder = SeriesResampledJoinEncoder.join(encoder, twin_space, length, adapter, resampled_adapter)
-                metrics["saved_space"] = "standardised, [as is, resampled] joined"
+                encoder = SeriesResampledJoinEncoder.join(encoder, twin_space, length, adapter, resampled_adapter, join_blocks(cfg))
+                metrics["saved_space"] = "standardised, resampled only" if cfg.resampled_only else "standardised, [as is, resampled] joined"
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
             metrics["pretrain_seconds"] = metrics[f"{method}_pretrain_seconds"]
@@ -380,7 +389,7 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
             if joins_resampled(method, space, fit_series, cfg):
                 random_twin = fresh_encoder(method, resampled_adapter, cfg)
                 random_twin = space_module(space, random_twin, embed(random_twin, resampled_adapter, resampled_fit, device), length, cfg)
-                random_init = SeriesResampledJoinEncoder.join(random_init, random_twin, length, adapter, resampled_adapter)
+                random_init = SeriesResampledJoinEncoder.join(random_init, random_twin, length, adapter, resampled_adapter, join_blocks(cfg))
         scores |= embedding_scores(embed(random_init, adapter, fit_series, device), y_fit, embed(random_init, adapter, eval_series, device),
                                    y_eval, cfg.knn_k, f"{split}_{method}_random_init")
         metrics.update(scores)
@@ -516,6 +525,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--fuse-raw-weight {cfg.fuse_raw_weight}: the raw block's weight, >= 0 (0: TS2Vec alone)")
     if cfg.ts2vec_crops not in ("per_series", "per_batch"):
         raise UserInputError(f"--ts2vec-crops {cfg.ts2vec_crops}: one of per_series, per_batch")
+    if cfg.resampled_only and not cfg.resampled_join:
+        raise UserInputError("--resampled-only keeps one block of the join: drop --no-resampled-join")
     if cfg.select_space not in ("off", *CRITERIA):
         raise UserInputError(f"--select-space {cfg.select_space}: one of off, {', '.join(CRITERIA)}")
 
@@ -561,6 +572,7 @@ def report(m: dict[str, Any], cfg: Config) -> str:
             other_space = f"{split}_{method}_alone_knn_accuracy" in m  # the saved space is not TS2Vec's own output
             joined = f"{split}_{method}_as_is_knn_accuracy" in m  # --resampled-join: two models, one saved space
             space = (f", space '{m['space_chosen']}' (chosen on the training series, '{m['space_criterion']}')" if "space_chosen" in m and method == "ts2vec"
+                     else ", standardised, resampled series only" if joined and cfg.resampled_only
                      else ", standardised, [series as they are, resampled] joined" if joined
                      else f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if other_space and cfg.fuse_raw_weight > 0
                      else ", standardised per coordinate" if other_space else "")
