@@ -129,3 +129,12 @@ def test_helpers():
     x = np.array([[1, np.nan], [np.nan, 2], [np.nan, np.nan]], dtype=np.float32)
     assert trim_trailing_padding(x).shape == (2, 2)
     assert trim_trailing_padding(np.full((3, 1), np.nan)).shape == (0, 1)
+
+
+def test_recipe_names_the_test_file_whose_labels_the_training_file_lacks(tmp_path):
+    from multicl.recipes.sequence_contrastive import Config, main
+
+    write(tmp_path, "U_TRAIN.tsv", "1\t1\t2\t3\t4\n2\t4\t3\t2\t1\n1\t1\t2\t3\t5\n2\t5\t3\t2\t1\n")
+    write(tmp_path, "U_TEST.tsv", "3\t1\t2\t3\t4\n")
+    with pytest.raises(UserInputError, match=r"U_TEST.tsv: labels \['3'\] are not among the classes \['1', '2'\] \(the classes of the training file U_TRAIN.tsv\)"):
+        main(Config(train_file=str(tmp_path / "U_TRAIN.tsv"), out_dir=str(tmp_path / "out"), device="cpu", ts2vec_steps=1))

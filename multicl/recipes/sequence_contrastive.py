@@ -341,8 +341,14 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
         fit_series, y_fit, eval_series, y_eval = dev_split(train.series, y_train, cfg.dev_fraction, cfg.split_seed)
     else:
         split = "test"
-        test = read_series_set(default_test_file(cfg))
-        fit_series, y_fit, eval_series, y_eval = train.series, y_train, test.series, test.label_ids(names)
+        test_file = default_test_file(cfg)
+        test = read_series_set(test_file)
+        try:
+            y_test = test.label_ids(names)
+        except ValueError as err:
+            raise UserInputError(f"{test_file}: {err} (the classes of the training file {Path(cfg.train_file).name}); "
+                                 "a probe can only predict classes it was trained on") from None
+        fit_series, y_fit, eval_series, y_eval = train.series, y_train, test.series, y_test
     logger.info("[sequence_contrastive] %s: %d training / %d %s series, %d channels, lengths %d-%d, %d classes", train.name, len(fit_series),
                 len(eval_series), split, train.channels, min(map(len, fit_series)), max(map(len, fit_series)), len(names))
     adapter = SequenceAdapter(fit_series, crop_ratio=cfg.crop_ratio, jitter=tuple(cfg.jitter), views=views_of(cfg), encoder=cfg.encoder,
