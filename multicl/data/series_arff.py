@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.data.series_files import SeriesSet, _open, append_series, canonical_label, trim_trailing_padding
+from multicl.data.series_files import SeriesSet, append_series, canonical_label, content_lines, trim_trailing_padding
 from multicl.errors import UserInputError
 
 _QUOTED_ROW = re.compile(r"""^\s*(['"])(.*)\1\s*(?:,\s*(.*?))?\s*$""")
@@ -36,40 +36,36 @@ def read_arff(path: str | Path) -> SeriesSet:
     series: list[np.ndarray] = []
     labels: list[str] = []
     class_names: list[str] | None = None
-    with _open(path) as f:
-        for line_no, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line or line.startswith("%"):
-                continue
-            if not in_data:
-                keyword, _, rest = line.partition(" ")
-                keyword, rest = keyword.lower(), rest.strip()
-                if keyword == "@relation":
-                    relation = rest.strip("'\"") or relation
-                elif keyword == "@attribute":
-                    name, kind = _split_attribute(path, line_no, rest)
-                    if in_relational:
-                        continue  # the time steps of the relational attribute
-                    if kind.lower() == "relational":
-                        relational = in_relational = True
-                    attributes.append((name, kind))
-                elif keyword == "@end":
-                    in_relational = False
-                elif keyword == "@data":
-                    if not attributes:
-                        raise UserInputError(f"{path}:{line_no}: '@data' before any '@attribute' line")
-                    class_names = _class_names(attributes[-1][1])
-                    in_data = True
-                else:
-                    raise UserInputError(f"{path}:{line_no}: expected '@relation', '@attribute', '@end' or '@data', got {line[:60]!r}")
-                continue
-            if line.startswith("{"):
-                raise UserInputError(f"{path}:{line_no}: sparse ARFF rows are not supported; write the file in the dense layout")
-            if relational:
-                values, label = _relational_row(path, line_no, line, class_names is not None)
+    for line_no, line in content_lines(path, "%"):
+        if not in_data:
+            keyword, _, rest = line.partition(" ")
+            keyword, rest = keyword.lower(), rest.strip()
+            if keyword == "@relation":
+                relation = rest.strip("'\"") or relation
+            elif keyword == "@attribute":
+                name, kind = _split_attribute(path, line_no, rest)
+                if in_relational:
+                    continue  # the time steps of the relational attribute
+                if kind.lower() == "relational":
+                    relational = in_relational = True
+                attributes.append((name, kind))
+            elif keyword == "@end":
+                in_relational = False
+            elif keyword == "@data":
+                if not attributes:
+                    raise UserInputError(f"{path}:{line_no}: '@data' before any '@attribute' line")
+                class_names = _class_names(attributes[-1][1])
+                in_data = True
             else:
-                values, label = _numeric_row(path, line_no, line, class_names is not None, len(attributes))
-            append_series(f"{path}:{line_no}", values, label, series, labels, class_names)
+                raise UserInputError(f"{path}:{line_no}: expected '@relation', '@attribute', '@end' or '@data', got {line[:60]!r}")
+            continue
+        if line.startswith("{"):
+            raise UserInputError(f"{path}:{line_no}: sparse ARFF rows are not supported; write the file in the dense layout")
+        if relational:
+            values, label = _relational_row(path, line_no, line, class_names is not None)
+        else:
+            values, label = _numeric_row(path, line_no, line, class_names is not None, len(attributes))
+        append_series(f"{path}:{line_no}", values, label, series, labels, class_names)
     if not in_data:
         raise UserInputError(f"{path}: no '@data' line; an .arff file has '@attribute' lines, then '@data', then one series per line")
     if not series:

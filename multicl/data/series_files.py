@@ -17,6 +17,7 @@ import csv
 import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -91,6 +92,16 @@ def trim_trailing_padding(values: np.ndarray) -> np.ndarray:
     return values[: int(np.flatnonzero(finite)[-1]) + 1] if finite.any() else values[:0]
 
 
+def content_lines(path: Path, comment: str | None = None) -> Iterator[tuple[int, str]]:
+    """``(line number, stripped line)`` of a series file's non-blank lines that do not start with ``comment``
+    (read by :func:`_open`: strict UTF-8, ``.gz`` allowed): the loop every series-set reader shares."""
+    with _open(path) as f:
+        for line_no, raw in enumerate(f, start=1):
+            line = raw.strip()
+            if line and not (comment and line.startswith(comment)):
+                yield line_no, line
+
+
 _BOOL_KEYS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")
 
 
@@ -104,36 +115,32 @@ def read_ts(path: str | Path) -> SeriesSet:
     series: list[np.ndarray] = []
     labels: list[str] = []
     in_data = False
-    with _open(path) as f:
-        for line_no, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
+    for line_no, line in content_lines(path, "#"):
+        if not in_data:
+            if not line.startswith("@"):
+                raise ValueError(f"{path}:{line_no}: expected a header line starting with '@' (or '@data') before the series, got {line[:60]!r}")
+            key, _, value = line[1:].partition(" ")
+            key, value = key.lower(), value.strip()
+            if key == "data":
+                in_data = True
+                _check_header(path, header)
                 continue
-            if not in_data:
-                if not line.startswith("@"):
-                    raise ValueError(f"{path}:{line_no}: expected a header line starting with '@' (or '@data') before the series, got {line[:60]!r}")
-                key, _, value = line[1:].partition(" ")
-                key, value = key.lower(), value.strip()
-                if key == "data":
-                    in_data = True
-                    _check_header(path, header)
-                    continue
-                if key in _BOOL_KEYS:
-                    flag = value.split(" ")[0].lower()
-                    if flag not in ("true", "false"):
-                        raise ValueError(f"{path}:{line_no}: @{key} must be 'true' or 'false', got {value!r}")
-                    if key == "classlabel" and flag == "true":
-                        class_names = value.split()[1:]
-                        if not class_names:
-                            raise ValueError(f"{path}:{line_no}: '@classLabel true' must list the class names")
-                if key == "dimensions" and not value.isdigit():
-                    raise ValueError(f"{path}:{line_no}: @dimensions must be a positive integer, got {value!r}")
-                header[key] = value
-                continue
-            values, label = _parse_series(path, line_no, line, class_names is not None)
-            if "dimensions" in header and values.shape[1] != int(header["dimensions"]):
-                raise ValueError(f"{path}:{line_no}: {values.shape[1]} dimensions, the header declares {header['dimensions']}")
-            append_series(f"{path}:{line_no}", values, label, series, labels, class_names)
+            if key in _BOOL_KEYS:
+                flag = value.split(" ")[0].lower()
+                if flag not in ("true", "false"):
+                    raise ValueError(f"{path}:{line_no}: @{key} must be 'true' or 'false', got {value!r}")
+                if key == "classlabel" and flag == "true":
+                    class_names = value.split()[1:]
+                    if not class_names:
+                        raise ValueError(f"{path}:{line_no}: '@classLabel true' must list the class names")
+            if key == "dimensions" and not value.isdigit():
+                raise ValueError(f"{path}:{line_no}: @dimensions must be a positive integer, got {value!r}")
+            header[key] = value
+            continue
+        values, label = _parse_series(path, line_no, line, class_names is not None)
+        if "dimensions" in header and values.shape[1] != int(header["dimensions"]):
+            raise ValueError(f"{path}:{line_no}: {values.shape[1]} dimensions, the header declares {header['dimensions']}")
+        append_series(f"{path}:{line_no}", values, label, series, labels, class_names)
     if not in_data:
         raise ValueError(f"{path}: no '@data' line; a .ts file has header lines (@problemName, @classLabel...) then '@data' then one series per line")
     if not series:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.data.series_files import SeriesSet, _open, canonical_label, trim_trailing_padding
+from multicl.data.series_files import SeriesSet, canonical_label, content_lines, trim_trailing_padding
 from multicl.errors import UserInputError
 
 _SEPARATORS = re.compile(r"[\t,]|\s+")
@@ -26,23 +26,19 @@ def read_ucr_tsv(path: str | Path) -> SeriesSet:
         raise FileNotFoundError(f"{path}: no such .tsv file")
     series: list[np.ndarray] = []
     labels: list[str] = []
-    with _open(path) as f:
-        for line_no, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            cells = [c for c in _SEPARATORS.split(line) if c != ""]
-            if len(cells) < 2:
-                raise UserInputError(f"{path}:{line_no}: expected 'label<TAB>value<TAB>value...' (the UCR .tsv layout), got {line[:60]!r}")
-            try:
-                values = np.array([np.nan if c in ("?", "NaN", "nan") else float(c) for c in cells[1:]], dtype=np.float32)
-            except ValueError as err:
-                raise UserInputError(f"{path}:{line_no}: {err}; every cell after the label must be a number (or NaN)") from None
-            values = trim_trailing_padding(values[:, None])
-            if len(values) == 0:
-                raise UserInputError(f"{path}:{line_no}: the series holds no value (only NaN after the label)")
-            series.append(values)
-            labels.append(canonical_label(cells[0]))
+    for line_no, line in content_lines(path):
+        cells = [c for c in _SEPARATORS.split(line) if c != ""]
+        if len(cells) < 2:
+            raise UserInputError(f"{path}:{line_no}: expected 'label<TAB>value<TAB>value...' (the UCR .tsv layout), got {line[:60]!r}")
+        try:
+            values = np.array([np.nan if c in ("?", "NaN", "nan") else float(c) for c in cells[1:]], dtype=np.float32)
+        except ValueError as err:
+            raise UserInputError(f"{path}:{line_no}: {err}; every cell after the label must be a number (or NaN)") from None
+        values = trim_trailing_padding(values[:, None])
+        if len(values) == 0:
+            raise UserInputError(f"{path}:{line_no}: the series holds no value (only NaN after the label)")
+        series.append(values)
+        labels.append(canonical_label(cells[0]))
     if not series:
         raise UserInputError(f"{path}: no series (an empty file)")
     return SeriesSet(series, labels, None, path.name.split(".")[0].replace("_TRAIN", "").replace("_TEST", ""), {"format": "ucr_tsv"})
