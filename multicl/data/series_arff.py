@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.data.series_files import SeriesSet, append_series, canonical_label, content_lines, trim_trailing_padding
+from multicl.data.series_files import SeriesSet, append_series, canonical_label, content_lines, parse_values, trim_trailing_padding
 from multicl.errors import UserInputError
 
 _QUOTED_ROW = re.compile(r"""^\s*(['"])(.*)\1\s*(?:,\s*(.*?))?\s*$""")
@@ -94,19 +94,12 @@ def _class_names(kind: str) -> list[str] | None:
     return [canonical_label(v) for v in kind.strip("{}").split(",") if v.strip()]
 
 
-def _cells(path: Path, line_no: int, cells: list[str], where: str) -> np.ndarray:
-    try:
-        return np.array([np.nan if c.strip() in ("?", "NaN", "nan", "") else float(c) for c in cells], dtype=np.float32)
-    except ValueError as err:
-        raise UserInputError(f"{path}:{line_no}: {where}: {err}") from None
-
-
 def _numeric_row(path: Path, line_no: int, line: str, labelled: bool, width: int) -> tuple[np.ndarray, str | None]:
     cells = line.split(",")
     if len(cells) != width:
         raise UserInputError(f"{path}:{line_no}: {len(cells)} cells, the header declares {width} attributes")
     label = canonical_label(cells.pop()) if labelled else None
-    values = trim_trailing_padding(_cells(path, line_no, cells, "values")[:, None])
+    values = trim_trailing_padding(parse_values(cells, f"{path}:{line_no}: values")[:, None])
     if len(values) == 0:
         raise UserInputError(f"{path}:{line_no}: the series holds no value")
     return values, label
@@ -119,7 +112,7 @@ def _relational_row(path: Path, line_no: int, line: str, labelled: bool) -> tupl
     body, label = match.group(2), match.group(3)
     if labelled and not label:
         raise UserInputError(f"{path}:{line_no}: no label after the quoted series (the header declares a class attribute)")
-    dims = [_cells(path, line_no, part.split(","), f"dimension {d}") for d, part in enumerate(body.split("\\n"))]
+    dims = [parse_values(part.split(","), f"{path}:{line_no}: dimension {d}") for d, part in enumerate(body.split("\\n"))]
     lengths = {len(x) for x in dims}
     if len(lengths) != 1:
         raise UserInputError(f"{path}:{line_no}: the dimensions of one series have different lengths {sorted(lengths)}")

@@ -92,6 +92,18 @@ def trim_trailing_padding(values: np.ndarray) -> np.ndarray:
     return values[: int(np.flatnonzero(finite)[-1]) + 1] if finite.any() else values[:0]
 
 
+MISSING_CELLS = ("?", "NaN", "nan", "")
+
+
+def parse_values(cells: list[str], where: str) -> np.ndarray:
+    """Cells of one series -> float32, ``?`` / ``NaN`` / empty as NaN; anything else not a number is an error
+    saying ``where``."""
+    try:
+        return np.array([np.nan if c.strip() in MISSING_CELLS else float(c) for c in cells], dtype=np.float32)
+    except ValueError as err:
+        raise UserInputError(f"{where}: {err}") from None
+
+
 def content_lines(path: Path, comment: str | None = None) -> Iterator[tuple[int, str]]:
     """``(line number, stripped line)`` of a series file's non-blank lines that do not start with ``comment``
     (read by :func:`_open`: strict UTF-8, ``.gz`` allowed): the loop every series-set reader shares."""
@@ -177,10 +189,7 @@ def _parse_series(path: Path, line_no: int, line: str, labelled: bool) -> tuple[
     dims = []
     for d, part in enumerate(parts):
         cells = [c.strip() for c in part.split(",") if c.strip() != ""]
-        try:
-            dims.append(np.array([np.nan if c in ("?", "NaN", "nan") else float(c) for c in cells], dtype=np.float32))
-        except ValueError as err:
-            raise ValueError(f"{path}:{line_no}: dimension {d}: {err}") from None
+        dims.append(parse_values(cells, f"{path}:{line_no}: dimension {d}"))
     lengths = {len(x) for x in dims}
     if len(lengths) != 1:
         raise ValueError(f"{path}:{line_no}: the dimensions of one series have different lengths {sorted(lengths)}")

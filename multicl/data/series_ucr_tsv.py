@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from multicl.data.series_files import SeriesSet, canonical_label, content_lines, trim_trailing_padding
+from multicl.data.series_files import SeriesSet, canonical_label, content_lines, parse_values, trim_trailing_padding
 from multicl.errors import UserInputError
 
 _SEPARATORS = re.compile(r"[\t,]|\s+")
@@ -30,10 +30,7 @@ def read_ucr_tsv(path: str | Path) -> SeriesSet:
         cells = [c for c in _SEPARATORS.split(line) if c != ""]
         if len(cells) < 2:
             raise UserInputError(f"{path}:{line_no}: expected 'label<TAB>value<TAB>value...' (the UCR .tsv layout), got {line[:60]!r}")
-        try:
-            values = np.array([np.nan if c in ("?", "NaN", "nan") else float(c) for c in cells[1:]], dtype=np.float32)
-        except ValueError as err:
-            raise UserInputError(f"{path}:{line_no}: {err}; every cell after the label must be a number (or NaN)") from None
+        values = parse_values(cells[1:], f"{path}:{line_no}: every cell after the label must be a number (or NaN)")
         values = trim_trailing_padding(values[:, None])
         if len(values) == 0:
             raise UserInputError(f"{path}:{line_no}: the series holds no value (only NaN after the label)")
