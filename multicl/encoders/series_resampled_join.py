@@ -31,7 +31,8 @@ class SeriesResampledJoinEncoder(nn.Module):
     series); ``as_is_center`` / ``as_is_scale`` and ``resampled_center`` / ``resampled_scale``: the two
     adapters' per-channel input standardisation; ``blocks``: ``"both"`` (``[a, r]``, ``embed_dim`` the two
     blocks' sum) or ``"resampled"`` (``r`` alone: the better neighbours on a set like PLAID, the worse linear
-    probe; docs/series.md). Build one around two fitted spaces with :meth:`join`."""
+    probe; docs/series.md; the as-is weights stay in the file, unused, so one class loads both). Build one around two
+    fitted spaces with :meth:`join`."""
 
     def __init__(self, as_is: dict[str, Any], resampled: dict[str, Any], length: int, as_is_center: Sequence[float],
                  as_is_scale: Sequence[float], resampled_center: Sequence[float], resampled_scale: Sequence[float],
