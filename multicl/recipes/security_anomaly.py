@@ -18,6 +18,8 @@ Detectors (``--method``; ``--baselines`` adds others to metrics.json for compari
 and its K transformations' embeddings, unit-normalised and concatenated),
 ``icl`` (Shenkar & Wolf 2022: internal contrastive learning, each window of consecutive features
 must find its own complement within the row; multicl/train/icl.py; the authors' sizes, not tuned here),
+``goad`` (Bergman & Hoshen 2020: M fixed random affine maps of the row, a shared network trained to
+tell which map made its input; multicl/train/goad.py; the authors' KDD settings, not tuned here),
 ``raw_knn`` (mean squared L2 distance to the k nearest normal rows in the scaled raw features),
 ``ssl_knn`` (cosine kNN distance in the embedding of the security_threat recipe's pre-training as
 it was when these baselines were measured: SCARF + InfoNCE, here on normal rows only), ``random_knn`` (the same encoder untrained), and any
@@ -31,7 +33,7 @@ hard-dev AUROC over seeds 0 and 1. The KDD99 protocols reuse them unchanged.
 
 Outputs: ``metrics.json`` (``test_<detector>_auroc``, ``_detection_at_1pct_fpr``, ``_f1_at_ratio``;
 ``test_hard_*`` on KDDTest-21), ``config.json``, ``model/`` (``detector.json``: the method and
-its settings; the fitted preprocessing; NeuTraL-AD / ICL weights and the normal reference rows of
+its settings; the fitted preprocessing; NeuTraL-AD / ICL / GOAD weights and the normal reference rows of
 the kNN detectors, as the method needs: :func:`load_detector` scores new frames), checkpoints of
 every training stage.
 """
@@ -57,6 +59,9 @@ from multicl.eval.report import format_table
 from multicl.models.folder import DETECTOR_FILE
 from multicl.recipes._cli import OVERWRITE_HELP, console_main, run_cli, start_run
 from multicl.recipes.security_threat import load_split, raw_features
+from multicl.train.goad import GOADModel, epochs_to_steps, goad_scores, train_goad
+from multicl.train.goad import load_model as load_goad
+from multicl.train.goad import save_model as save_goad
 from multicl.train.icl import ICLModel, icl_scores, train_icl
 from multicl.train.icl import load_model as load_icl
 from multicl.train.icl import save_model as save_icl
@@ -66,8 +71,8 @@ from multicl.utils.paths import shared_data_dir
 
 logger = logging.getLogger("multicl.recipes.security_anomaly")
 SHARED = shared_data_dir() / "security" / "nsl_kdd"
-BASE_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "raw_knn", "ssl_knn", "random_knn")
-SAVED_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "raw_knn")  # what model/ holds and load_detector scores
+BASE_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "goad", "raw_knn", "ssl_knn", "random_knn")
+SAVED_DETECTORS = ("neutral_ad", "neutral_ad_knn", "icl", "goad", "raw_knn")  # what model/ holds and load_detector scores
 # named combinations (any "a+b" of base detectors is accepted: the mean of their ranks)
 DETECTORS = (*BASE_DETECTORS, "neutral_ad+neutral_ad_knn", "neutral_ad+raw_knn")
 
@@ -117,6 +122,14 @@ class Config:
     icl_batch_size: int = field(default=256, metadata={"help": "rows per ICL step"})
     icl_learning_rate: float = field(default=1e-3, metadata={"help": "ICL Adam learning rate (the authors' code)"})
     icl_temperature: float = field(default=0.01, metadata={"help": "ICL temperature (the authors' code)"})
+    goad_epochs: float = field(default=25.0, metadata={"help": "GOAD training epochs over the normal rows (the authors' KDD setting, as every goad_* one)"})
+    goad_batch_size: int = field(default=64, metadata={"help": "rows per GOAD step"})
+    goad_learning_rate: float = field(default=1e-3, metadata={"help": "GOAD learning rate (constant)"})
+    goad_transforms: int = field(default=64, metadata={"help": "GOAD's M random affine maps (KDDRev's published setting: 256)"})
+    goad_projection_dim: int = field(default=64, metadata={"help": "output size of each map (KDDRev's published setting: 128)"})
+    goad_hidden: int = field(default=32, metadata={"help": "width of GOAD's 5-layer trunk (KDDRev's published setting: 128)"})
+    goad_margin: float = field(default=1.0, metadata={"help": "GOAD triplet-centre margin"})
+    goad_weight: float = field(default=0.1, metadata={"help": "weight of the triplet-centre term beside the cross-entropy"})
     ssl_knn_k: int = field(default=10, metadata={"help": "neighbours of ssl_knn / random_knn (the security_threat recipe's anomaly_k)"})
     ssl_steps: int = field(default=1000, metadata={"help": "pre-training steps of the ssl_knn baseline (SCARF + InfoNCE, security_threat's steps)"})
     non_numeric: str = field(default="error", metadata={"help": "a non-number in a numeric column: error or nan (imputed)", "choices": ["error", "nan"]})
@@ -184,14 +197,17 @@ def ssl_encoders(pre: TablePreprocessor, train_table, cfg: Config, out: Path, de
 
 
 def part_scores(parts, x: np.ndarray, model: NeuTraLADModel | None, reference_x: np.ndarray | None, reference_z: np.ndarray | None,
-                settings: dict[str, Any], device: str = "cpu", icl: ICLModel | None = None) -> dict[str, np.ndarray]:
+                settings: dict[str, Any], device: str = "cpu", icl: ICLModel | None = None,
+                goad: GOADModel | None = None) -> dict[str, np.ndarray]:
     """The base detectors ``parts`` (of :data:`SAVED_DETECTORS`) on rows ``x`` -> ``{part: (N,) scores}``; one
     function for the run and for :func:`load_detector`. ``reference_x`` / ``reference_z``: the normal rows, raw and
-    in NeuTraL-AD's view embedding; ``icl``: the ICL model; ``settings``: temperature, knn_k, knn_space,
+    in NeuTraL-AD's view embedding; ``icl`` / ``goad``: those models; ``settings``: temperature, knn_k, knn_space,
     embedding_knn_k, icl_temperature."""
     out = {}
     if "icl" in parts:
         out["icl"] = icl_scores(icl, x, settings.get("icl_temperature", 0.01), device=device)
+    if "goad" in parts:
+        out["goad"] = goad_scores(goad, x, device=device)
     if "raw_knn" in parts:
         out["raw_knn"] = knn_anomaly_scores(reference_x, x, settings["knn_k"], space=settings["knn_space"])
     if "neutral_ad" in parts:
@@ -209,8 +225,11 @@ def main(cfg: Config) -> dict[str, float]:
     pre = TablePreprocessor(scaling=cfg.scaling, non_numeric=cfg.non_numeric).fit(data.train_frame)
     train_table = pre.transform(data.train_frame)
     eval_tables = {name: (pre.transform(frame), is_anomaly) for name, (frame, is_anomaly) in data.evals.items()}
-    if len(train_table) < cfg.batch_size:
-        raise UserInputError(f"{len(train_table)} normal training rows, fewer than one batch of --batch-size {cfg.batch_size}")
+    batches = {"--batch-size": cfg.batch_size if wanted & {"neutral_ad", "neutral_ad_knn"} else 0,
+               "--icl-batch-size": cfg.icl_batch_size if "icl" in wanted else 0, "--goad-batch-size": cfg.goad_batch_size if "goad" in wanted else 0}
+    for flag, size in batches.items():  # only the detectors asked for train, so only their batches must fit
+        if len(train_table) < size:
+            raise UserInputError(f"{len(train_table)} normal training rows, fewer than one batch of {flag} {size}")
     out, device = start_run(cfg)
     timings = {"load_and_preprocess_seconds": time.perf_counter() - start}
     train_x = raw_features(train_table, pre.cardinalities)
@@ -219,7 +238,7 @@ def main(cfg: Config) -> dict[str, float]:
 
     settings = {"temperature": cfg.temperature, "knn_k": cfg.knn_k, "knn_space": cfg.knn_space, "embedding_knn_k": cfg.embedding_knn_k,
                 "icl_temperature": cfg.icl_temperature}
-    model, reference_z, icl = None, None, None
+    model, reference_z, icl, goad = None, None, None, None
     if "icl" in wanted:
         t = time.perf_counter()
         torch.manual_seed(cfg.seed)
@@ -227,6 +246,15 @@ def main(cfg: Config) -> dict[str, float]:
                            cfg.icl_temperature, cfg.seed, device=device, overwrite=cfg.overwrite)
         timings["icl_train_seconds"] = time.perf_counter() - t
         save_icl(icl, out / "model" / "icl")
+    if "goad" in wanted:
+        t = time.perf_counter()
+        torch.manual_seed(cfg.seed)
+        goad = GOADModel(train_x.shape[1], cfg.goad_transforms, cfg.goad_projection_dim, cfg.goad_hidden, projection_seed=cfg.seed)
+        goad, _ = train_goad(goad, train_x, out / "goad", epochs_to_steps(cfg.goad_epochs, len(train_x), cfg.goad_batch_size),
+                             cfg.goad_batch_size, cfg.goad_learning_rate, cfg.goad_margin, cfg.goad_weight, cfg.seed, device=device,
+                             overwrite=cfg.overwrite)
+        timings["goad_train_seconds"] = time.perf_counter() - t
+        save_goad(goad, out / "model" / "goad")
     if wanted & {"neutral_ad", "neutral_ad_knn"}:
         t = time.perf_counter()
         torch.manual_seed(cfg.seed)
@@ -240,7 +268,7 @@ def main(cfg: Config) -> dict[str, float]:
     t = time.perf_counter()
     own = sorted(wanted & set(SAVED_DETECTORS))
     for name, x in eval_x.items():
-        scores[name].update(part_scores(own, x, model, train_x, reference_z, settings, device, icl))
+        scores[name].update(part_scores(own, x, model, train_x, reference_z, settings, device, icl, goad))
     timings["scoring_seconds"] = time.perf_counter() - t
     if wanted & {"ssl_knn", "random_knn"}:
         t = time.perf_counter()
@@ -313,6 +341,7 @@ def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
     pre = TablePreprocessor.load(folder / "preprocessing.json")
     model = load_model(folder) if set(parts) & {"neutral_ad", "neutral_ad_knn"} else None
     icl = load_icl(folder / "icl") if "icl" in parts else None
+    goad = load_goad(folder / "goad") if "goad" in parts else None
     reference = np.load(folder / "reference_rows.npy") if (folder / "reference_rows.npy").exists() else None
     if reference is None and set(parts) & {"raw_knn", "neutral_ad_knn"}:
         raise FileNotFoundError(f"{folder}: reference_rows.npy is missing; the saved method {meta['method']!r} needs the normal reference rows")
@@ -321,7 +350,7 @@ def load_detector(folder: str | Path) -> Callable[[Any], np.ndarray]:
 
     def score(frame) -> np.ndarray:
         x = raw_features(pre.transform(frame), pre.cardinalities)
-        out = part_scores(parts, x, model, reference, reference_z, meta, icl=icl)
+        out = part_scores(parts, x, model, reference, reference_z, meta, icl=icl, goad=goad)
         return out[parts[0]] if len(parts) == 1 else rank_mean(*(out[p] for p in parts))
 
     return score
