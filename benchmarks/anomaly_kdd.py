@@ -42,8 +42,10 @@ LABELS = {"raw_knn": "raw features, kNN distance", "random_knn": "random-init en
           "ssl_knn": "old default: SSL (SCARF InfoNCE) features, kNN distance", "neutral_ad": "NeuTraL-AD (ours)",
           "neutral_ad+raw_knn": "NeuTraL-AD + raw kNN, rank mean (default)",
           "neutral_ad_knn": "NeuTraL-AD embedding, kNN distance (ours)",
-          "neutral_ad+neutral_ad_knn": "NeuTraL-AD + its embedding's kNN, rank mean (ours)"}
-ALL = ("raw_knn", "random_knn", "ssl_knn", "neutral_ad", "neutral_ad_knn", "neutral_ad+raw_knn", "neutral_ad+neutral_ad_knn")
+          "neutral_ad+neutral_ad_knn": "NeuTraL-AD + its embedding's kNN, rank mean (ours)",
+          "goad": "GOAD (ours; the authors' KDD settings)", "goad+raw_knn": "GOAD + raw kNN, rank mean (ours)"}
+ALL = ("raw_knn", "random_knn", "ssl_knn", "neutral_ad", "neutral_ad_knn", "neutral_ad+raw_knn", "neutral_ad+neutral_ad_knn", "goad",
+       "goad+raw_knn")
 
 
 def run(**overrides) -> dict[str, float]:

@@ -126,3 +126,5 @@ if __name__ == "__main__":
         dist.init_process_group("gloo")
     result = {"checks": checks, "resume": resume}[mode](model, out_dir)
     (out_dir / f"{mode}-rank{dist.get_rank()}.json").write_text(json.dumps(result))
+    dist.barrier()  # leave together (see ddp_train_script.shut_down)
+    dist.destroy_process_group()
