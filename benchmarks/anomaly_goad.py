@@ -1,0 +1,112 @@
+"""GOAD (Bergman & Hoshen 2020) beside raw-feature kNN on NSL-KDD dev, the later recording and the test files (issue 18).
+
+One run per (split, seed) trains the recipe's GOAD (``security_anomaly --method goad``: the authors' KDD settings) on
+the normal fit rows and scores, over the whole batch with exact search:
+
+* ``raw_k{1,10}``: mean squared-L2 distance to the k nearest normal rows in the scaled raw features;
+* ``goad``: GOAD's score; ``goad+raw_k{1,10}``: the rank means;
+* with ``--neutral-ad`` (the second rule) also the recipe's NeuTraL-AD trained in the same run: ``neutral_ad``,
+  ``neutral_ad+raw_k1`` (the default, which must repeat its stored criterion), ``goad+neutral_ad`` and
+  ``goad+neutral_ad+raw_k1``; written to ``<out>/with_neutral_ad/``.
+
+The default's criterion (NeuTraL-AD + raw 1-NN, 99.243) comes from ``benchmarks/anomaly_test_time.py``, scored the same
+way; the raw rows here must repeat that script's. The rule: ``benchmarks/results/anomaly_goad/RULE.md``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_goad.py --eval-split dev --seed 0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_goad.py --eval-split later_recording --seed 0
+    .venv/bin/python benchmarks/anomaly_goad.py --rank-dev 0 1
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_goad.py --eval-split test --seed 0      # after the decision
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/anomaly_goad.py --neutral-ad --eval-split dev --seed 0   # the second rule
+    .venv/bin/python benchmarks/anomaly_goad.py --test-table 0 1 2
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from anomaly_candidates import later_recording_data, rank_dev, test_table, write_run  # noqa: E402
+
+from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
+from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
+from multicl.recipes import security_anomaly as sa  # noqa: E402
+from multicl.recipes import security_threat as st  # noqa: E402
+from multicl.train.goad import GOADModel, epochs_to_steps, goad_scores, train_goad  # noqa: E402
+from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad  # noqa: E402
+
+DETECTORS = ("raw_k1", "raw_k10", "goad", "goad+raw_k1", "goad+raw_k10")
+WITH_NEUTRAL_AD = ("neutral_ad", "neutral_ad+raw_k1", "goad+neutral_ad", "goad+neutral_ad+raw_k1")
+
+
+def neutral_ad_model(train_x: np.ndarray, cfg: sa.Config, tmp: Path) -> NeuTraLADModel:
+    """The recipe's NeuTraL-AD, trained as ``security_anomaly.main`` trains it."""
+    torch.manual_seed(cfg.seed)
+    model = NeuTraLADModel(train_x.shape[1], num_transforms=cfg.num_transforms, transform_kind=cfg.transform_kind, embed_dim=cfg.embed_dim)
+    return train_neutral_ad(model, train_x, tmp / "neutral_ad", cfg.steps, cfg.batch_size, cfg.learning_rate, cfg.temperature, cfg.seed)[0]
+
+
+def run(split: str, seed: int, out: Path, with_neutral_ad: bool = False) -> str:
+    start = time.perf_counter()
+    cfg = sa.Config(eval_split="dev" if split == "later_recording" else split, seed=seed, device="cpu")
+    data = later_recording_data(cfg) if split == "later_recording" else sa.load_data(cfg)
+    pre = TablePreprocessor(scaling=cfg.scaling).fit(data.train_frame)
+    train_x = st.raw_features(pre.transform(data.train_frame), pre.cardinalities)
+    eval_x = {name: (st.raw_features(pre.transform(frame), pre.cardinalities), y) for name, (frame, y) in data.evals.items()}
+    t = time.perf_counter()
+    torch.manual_seed(seed)  # as the recipe does
+    model = GOADModel(train_x.shape[1], cfg.goad_transforms, cfg.goad_projection_dim, cfg.goad_hidden, projection_seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, _ = train_goad(model, train_x, Path(tmp) / "goad", epochs_to_steps(cfg.goad_epochs, len(train_x), cfg.goad_batch_size),
+                              cfg.goad_batch_size, cfg.goad_learning_rate, cfg.goad_margin, cfg.goad_weight, seed)
+        train_seconds = time.perf_counter() - t
+        neutral = neutral_ad_model(train_x, cfg, Path(tmp)) if with_neutral_ad else None
+    scores = {}
+    for name, (x, _) in eval_x.items():
+        s = {f"raw_k{k}": knn_anomaly_scores(train_x, x, k, space="l2") for k in (1, 10)}
+        s["goad"] = goad_scores(model, x)
+        for k in (1, 10):
+            s[f"goad+raw_k{k}"] = rank_mean(s["goad"], s[f"raw_k{k}"])
+        if neutral is not None:
+            s["neutral_ad"] = anomaly_scores(neutral, x, cfg.temperature)
+            s["neutral_ad+raw_k1"] = rank_mean(s["neutral_ad"], s["raw_k1"])
+            s["goad+neutral_ad"] = rank_mean(s["goad"], s["neutral_ad"])
+            s["goad+neutral_ad+raw_k1"] = rank_mean(s["goad"], s["neutral_ad"], s["raw_k1"])
+        scores[name] = s
+    footer = (f"seed {seed}, {split}: {len(train_x)} normal fit rows; GOAD training {train_seconds:.0f}s; "
+              f"wall {time.perf_counter() - start:.0f}s; torch threads {torch.get_num_threads()}")
+    return write_run(out, f"{split}_seed{seed}", scores, {n: y for n, (_, y) in eval_x.items()}, footer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev + later-recording runs")
+    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise the stored test runs")
+    parser.add_argument("--neutral-ad", action="store_true", help="also train the recipe's NeuTraL-AD (the second rule); out: <out>/with_neutral_ad")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_goad"))
+    args = parser.parse_args()
+    if args.neutral_ad:
+        args.out = args.out / "with_neutral_ad"
+    if args.rank_dev is not None:
+        text = rank_dev(args.out, args.rank_dev, later=True)
+        (args.out / "dev_later_ranking.md").write_text(text + "\n")
+    elif args.test_table is not None:
+        text = test_table(args.out, args.test_table, list(DETECTORS) + (list(WITH_NEUTRAL_AD) if args.neutral_ad else []),
+                          note="one GOAD (and NeuTraL-AD) run per seed; raw kNN is deterministic")
+        (args.out / "test_table.md").write_text(text + "\n")
+    elif args.eval_split is None:
+        parser.error("--eval-split is required (or --rank-dev / --test-table)")
+    else:
+        text = run(args.eval_split, args.seed, args.out, args.neutral_ad)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
