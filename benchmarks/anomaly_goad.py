@@ -27,7 +27,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,18 +36,11 @@ from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
 from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
 from multicl.recipes import security_anomaly as sa  # noqa: E402
 from multicl.recipes import security_threat as st  # noqa: E402
-from multicl.train.goad import GOADModel, epochs_to_steps, goad_scores, train_goad  # noqa: E402
-from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad  # noqa: E402
+from multicl.train.goad import goad_scores  # noqa: E402
+from multicl.train.neutral_ad import anomaly_scores  # noqa: E402
 
 DETECTORS = ("raw_k1", "raw_k10", "goad", "goad+raw_k1", "goad+raw_k10")
 WITH_NEUTRAL_AD = ("neutral_ad", "neutral_ad+raw_k1", "goad+neutral_ad", "goad+neutral_ad+raw_k1")
-
-
-def neutral_ad_model(train_x: np.ndarray, cfg: sa.Config, tmp: Path) -> NeuTraLADModel:
-    """The recipe's NeuTraL-AD, trained as ``security_anomaly.main`` trains it."""
-    torch.manual_seed(cfg.seed)
-    model = NeuTraLADModel(train_x.shape[1], num_transforms=cfg.num_transforms, transform_kind=cfg.transform_kind, embed_dim=cfg.embed_dim)
-    return train_neutral_ad(model, train_x, tmp / "neutral_ad", cfg.steps, cfg.batch_size, cfg.learning_rate, cfg.temperature, cfg.seed)[0]
 
 
 def run(split: str, seed: int, out: Path, with_neutral_ad: bool = False) -> str:
@@ -59,13 +51,10 @@ def run(split: str, seed: int, out: Path, with_neutral_ad: bool = False) -> str:
     train_x = st.raw_features(pre.transform(data.train_frame), pre.cardinalities)
     eval_x = {name: (st.raw_features(pre.transform(frame), pre.cardinalities), y) for name, (frame, y) in data.evals.items()}
     t = time.perf_counter()
-    torch.manual_seed(seed)  # as the recipe does
-    model = GOADModel(train_x.shape[1], cfg.goad_transforms, cfg.goad_projection_dim, cfg.goad_hidden, projection_seed=seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        model, _ = train_goad(model, train_x, Path(tmp) / "goad", epochs_to_steps(cfg.goad_epochs, len(train_x), cfg.goad_batch_size),
-                              cfg.goad_batch_size, cfg.goad_learning_rate, cfg.goad_margin, cfg.goad_weight, seed)
+    with tempfile.TemporaryDirectory() as tmp:  # the recipe's own training functions, so the models are the recipe's
+        model = sa.fit_goad(train_x, cfg, Path(tmp) / "goad")
         train_seconds = time.perf_counter() - t
-        neutral = neutral_ad_model(train_x, cfg, Path(tmp)) if with_neutral_ad else None
+        neutral = sa.fit_neutral_ad(train_x, cfg, Path(tmp) / "neutral_ad") if with_neutral_ad else None
     scores = {}
     for name, (x, _) in eval_x.items():
         s = {f"raw_k{k}": knn_anomaly_scores(train_x, x, k, space="l2") for k in (1, 10)}

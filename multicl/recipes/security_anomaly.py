@@ -217,6 +217,23 @@ def part_scores(parts, x: np.ndarray, model: NeuTraLADModel | None, reference_x:
     return out
 
 
+def fit_neutral_ad(train_x: np.ndarray, cfg: Config, folder: Path, device: str = "cpu") -> NeuTraLADModel:
+    """The recipe's NeuTraL-AD (seeded by ``cfg.seed``) trained on the normal rows ``train_x``, checkpoints in ``folder``."""
+    torch.manual_seed(cfg.seed)
+    model = NeuTraLADModel(train_x.shape[1], num_transforms=cfg.num_transforms, transform_kind=cfg.transform_kind, embed_dim=cfg.embed_dim)
+    return train_neutral_ad(model, train_x, folder, cfg.steps, cfg.batch_size, cfg.learning_rate, cfg.temperature, cfg.seed,
+                            device=device, overwrite=cfg.overwrite)[0]
+
+
+def fit_goad(train_x: np.ndarray, cfg: Config, folder: Path, device: str = "cpu") -> GOADModel:
+    """The recipe's GOAD (maps and weights seeded by ``cfg.seed``) trained on the normal rows ``train_x``, checkpoints in ``folder``."""
+    torch.manual_seed(cfg.seed)
+    model = GOADModel(train_x.shape[1], cfg.goad_transforms, cfg.goad_projection_dim, cfg.goad_hidden, projection_seed=cfg.seed)
+    steps = epochs_to_steps(cfg.goad_epochs, len(train_x), cfg.goad_batch_size)
+    return train_goad(model, train_x, folder, steps, cfg.goad_batch_size, cfg.goad_learning_rate, cfg.goad_margin, cfg.goad_weight,
+                      cfg.seed, device=device, overwrite=cfg.overwrite)[0]
+
+
 def main(cfg: Config) -> dict[str, float]:
     start = time.perf_counter()
     wanted_detectors = list(dict.fromkeys((cfg.method, *cfg.baselines)))
@@ -248,19 +265,12 @@ def main(cfg: Config) -> dict[str, float]:
         save_icl(icl, out / "model" / "icl")
     if "goad" in wanted:
         t = time.perf_counter()
-        torch.manual_seed(cfg.seed)
-        goad = GOADModel(train_x.shape[1], cfg.goad_transforms, cfg.goad_projection_dim, cfg.goad_hidden, projection_seed=cfg.seed)
-        goad, _ = train_goad(goad, train_x, out / "goad", epochs_to_steps(cfg.goad_epochs, len(train_x), cfg.goad_batch_size),
-                             cfg.goad_batch_size, cfg.goad_learning_rate, cfg.goad_margin, cfg.goad_weight, cfg.seed, device=device,
-                             overwrite=cfg.overwrite)
+        goad = fit_goad(train_x, cfg, out / "goad", device)
         timings["goad_train_seconds"] = time.perf_counter() - t
         save_goad(goad, out / "model" / "goad")
     if wanted & {"neutral_ad", "neutral_ad_knn"}:
         t = time.perf_counter()
-        torch.manual_seed(cfg.seed)
-        model = NeuTraLADModel(train_x.shape[1], num_transforms=cfg.num_transforms, transform_kind=cfg.transform_kind, embed_dim=cfg.embed_dim)
-        model, summary = train_neutral_ad(model, train_x, out / "neutral_ad", cfg.steps, cfg.batch_size, cfg.learning_rate,
-                                          cfg.temperature, cfg.seed, device=device, overwrite=cfg.overwrite)
+        model = fit_neutral_ad(train_x, cfg, out / "neutral_ad", device)
         timings["neutral_ad_train_seconds"] = time.perf_counter() - t
         reference_z = view_embeddings(model, train_x, device=device) if "neutral_ad_knn" in wanted else None
         save_model(model, out / "model")

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from multicl.objectives.goad import GOADLoss
-from multicl.train.neutral_ad import RowsDataset, collate_rows
+from multicl.train.rows import RowsDataset, RowsLearner, collate_rows
 from multicl.train.saved_module import load_module, save_module
-from multicl.types.hooks import StepHook
 
 CONFIG_FILE, WEIGHTS_FILE = "goad.json", "goad.safetensors"
 
@@ -67,20 +66,14 @@ class GOADModel(nn.Module):
         return features, self.head(features)
 
 
-class GOADLearner(nn.Module):
-    """The trainer's ``Learner``: ``forward({"x": (B, F)}) -> GOAD loss``; no step hooks."""
+class GOADLearner(RowsLearner):
+    """The trainer's ``Learner``: ``forward({"x": (B, F)}) -> GOAD loss``."""
 
     def __init__(self, model: GOADModel, objective: GOADLoss) -> None:
-        super().__init__()
-        self.model, self.objective = model, objective
-        self.encoder = model.trunk
-        self.last_stats: dict[str, float] = {}
+        super().__init__(model, objective, model.trunk)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.objective(*self.model(batch["x"]))
-
-    def training_hooks(self) -> Sequence[StepHook]:
-        return ()
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        return self.objective(*self.model(x))
 
 
 def epochs_to_steps(epochs: float, rows: int, batch_size: int) -> int:

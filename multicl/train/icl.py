@@ -18,9 +18,8 @@ import torch
 from torch import nn
 
 from multicl.objectives.internal_contrastive import InternalContrastiveLoss
-from multicl.train.neutral_ad import RowsDataset, collate_rows
+from multicl.train.rows import RowsDataset, RowsLearner, collate_rows
 from multicl.train.saved_module import load_module, save_module
-from multicl.types.hooks import StepHook
 
 CONFIG_FILE, WEIGHTS_FILE = "icl.json", "icl.safetensors"
 
@@ -68,20 +67,14 @@ class ICLModel(nn.Module):
         return self.window_encoder(x[:, self.inside]), self.complement_encoder(x[:, self.outside])
 
 
-class ICLLearner(nn.Module):
-    """The trainer's ``Learner``: ``forward({"x": (B, F)}) -> ICL loss``; no step hooks."""
+class ICLLearner(RowsLearner):
+    """The trainer's ``Learner``: ``forward({"x": (B, F)}) -> ICL loss``."""
 
     def __init__(self, model: ICLModel, objective: InternalContrastiveLoss) -> None:
-        super().__init__()
-        self.model, self.objective = model, objective
-        self.encoder = model.complement_encoder
-        self.last_stats: dict[str, float] = {}
+        super().__init__(model, objective, model.complement_encoder)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.objective(*self.model.pairs(batch["x"]))
-
-    def training_hooks(self) -> Sequence[StepHook]:
-        return ()
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        return self.objective(*self.model.pairs(x))
 
 
 def train_icl(model: ICLModel, normal: np.ndarray, out_dir: str | Path, steps: int, batch_size: int = 256,

@@ -20,11 +20,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from multicl.objectives.neutral_ad import NeuTraLADLoss
+from multicl.train.rows import RowsDataset, RowsLearner, collate_rows
 from multicl.train.saved_module import load_module, save_module
-from multicl.types.hooks import StepHook
 
 TRANSFORM_KINDS = ("mul", "residual", "forward")
 CONFIG_FILE, WEIGHTS_FILE = "neutral_ad.json", "neutral_ad.safetensors"
@@ -86,39 +85,15 @@ class NeuTraLADModel(nn.Module):
         return z.reshape(xs.shape[0], xs.shape[1], -1)  # (B, K+1, D)
 
 
-class NeuTraLADLearner(nn.Module):
+class NeuTraLADLearner(RowsLearner):
     """The trainer's ``Learner``: ``forward({"x": (B, F)}) -> DCL loss``; ``encoder`` is the shared
-    encoder (the embedding of an untransformed row); no step hooks."""
+    encoder (the embedding of an untransformed row)."""
 
     def __init__(self, model: NeuTraLADModel, objective: NeuTraLADLoss) -> None:
-        super().__init__()
-        self.model, self.objective = model, objective
-        self.encoder = model.encoder
-        self.last_stats: dict[str, float] = {}
+        super().__init__(model, objective, model.encoder)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.objective(self.model.views(batch["x"]))
-
-    def training_hooks(self) -> Sequence[StepHook]:
-        return ()
-
-
-class RowsDataset(Dataset):
-    """Rows of a float matrix; item ``v`` is row ``v % N`` (the trainer's sampler counts on past the
-    end of an epoch); ``collate_rows`` stacks them into ``{"x": (B, F)}``."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.x[int(index) % len(self.x)]
-
-
-def collate_rows(items: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {"x": torch.stack(list(items))}
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        return self.objective(self.model.views(x))
 
 
 def train_neutral_ad(model: NeuTraLADModel, normal: np.ndarray, out_dir: str | Path, steps: int, batch_size: int = 512,
