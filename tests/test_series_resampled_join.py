@@ -84,3 +84,24 @@ def test_join_round_trip_and_bad_arguments(tmp_path):
         SeriesResampledJoinEncoder(**(args | {"as_is_scale": [0.0, 1.0]}))
     with pytest.raises(ValueError, match="at least 2"):
         SeriesResampledJoinEncoder(**(args | {"length": 1}))
+
+
+def test_resampled_weight_scales_the_second_block_and_round_trips(tmp_path):
+    """``[a, w * r]``: the first block unchanged, the second scaled by w, saved with the model; a model saved
+    before the weight existed (no ``resampled_weight`` in its arguments) loads at w = 1."""
+    from multicl.api import EmbeddingModel
+
+    data, _, a_adapter, r_adapter, a, r = two_spaces()
+    equal = encode_in_length_order(SeriesResampledJoinEncoder.join(a, r, LENGTH, a_adapter, r_adapter), a_adapter.prepare_inputs, data, len)
+    heavy = SeriesResampledJoinEncoder.join(a, r, LENGTH, a_adapter, r_adapter, resampled_weight=10.0)
+    got = encode_in_length_order(heavy, a_adapter.prepare_inputs, data, len)
+    np.testing.assert_allclose(got[:, :8], equal[:, :8], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[:, 8:], 10.0 * equal[:, 8:], rtol=1e-4, atol=1e-4)
+    EmbeddingModel.from_adapter(a_adapter, heavy).save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / "multicl.json").read_text())
+    assert meta["encoder"]["args"]["resampled_weight"] == 10.0
+    np.testing.assert_allclose(EmbeddingModel.load(tmp_path / "model").encode(data, normalize=False), got, rtol=1e-4, atol=1e-4)
+    old_args = {k: v for k, v in meta["encoder"]["args"].items() if k != "resampled_weight"}
+    assert SeriesResampledJoinEncoder(**old_args).resampled_weight == 1.0
+    with pytest.raises(ValueError, match="resampled_weight must be positive"):
+        SeriesResampledJoinEncoder(**(old_args | {"resampled_weight": 0.0}))

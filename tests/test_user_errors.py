@@ -260,3 +260,10 @@ def test_security_recipe_with_a_bad_cell_leaves_no_run_behind_so_the_fixed_rerun
     with pytest.raises(UserInputError, match="line 2, numeric column 'src_bytes'"):
         security_threat.cli(["--train-file", str(train), "--test-file", str(train), "--out-dir", str(out)])
     assert not (out / "config.json").exists() and not (out / "run_identity.json").exists()
+
+
+def test_series_join_weight_must_be_positive_and_is_refused_first(tmp_path, capsys):
+    from multicl.recipes import sequence_contrastive
+
+    code, err = _exit(capsys, sequence_contrastive.cli, ["--resampled-join-weight", "0", "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and "--resampled-join-weight 0" in err and "> 0" in err and not (tmp_path / "r").exists()

@@ -31,15 +31,18 @@ class SeriesResampledJoinEncoder(nn.Module):
     series); ``as_is_center`` / ``as_is_scale`` and ``resampled_center`` / ``resampled_scale``: the two
     adapters' per-channel input standardisation; ``blocks``: ``"both"`` (``[a, r]``, ``embed_dim`` the two
     blocks' sum) or ``"resampled"`` (``r`` alone: the better neighbours on a set like PLAID, the worse linear
-    probe; docs/series.md; the as-is weights stay in the file, unused, so one class loads both). Build one around two
-    fitted spaces with :meth:`join`."""
+    probe; docs/series.md; the as-is weights stay in the file, unused, so one class loads both); ``resampled_weight``:
+    ``w`` in ``[a, w * r]`` (1: the blocks weigh the same; a large ``w`` gives cosine neighbours mostly from ``r`` while
+    a probe that standardises its input sees the same features). Build one around two fitted spaces with :meth:`join`."""
 
     def __init__(self, as_is: dict[str, Any], resampled: dict[str, Any], length: int, as_is_center: Sequence[float],
                  as_is_scale: Sequence[float], resampled_center: Sequence[float], resampled_scale: Sequence[float],
-                 blocks: str = "both") -> None:
+                 blocks: str = "both", resampled_weight: float = 1.0) -> None:
         super().__init__()
         if blocks not in BLOCKS:
             raise ValueError(f"blocks must be one of {BLOCKS}, got {blocks!r}")
+        if not resampled_weight > 0:
+            raise ValueError(f"resampled_weight must be positive, got {resampled_weight}")
         if length < 2:
             raise ValueError(f"length must be at least 2 steps, got {length}")
         stats = [list(map(float, s)) for s in (as_is_center, as_is_scale, resampled_center, resampled_scale)]
@@ -48,8 +51,10 @@ class SeriesResampledJoinEncoder(nn.Module):
         if min(stats[1] + stats[3]) <= 0:
             raise ValueError("input scales must be positive")
         self.arguments = {"as_is": dict(as_is), "resampled": dict(resampled), "length": int(length), "as_is_center": stats[0],
-                          "as_is_scale": stats[1], "resampled_center": stats[2], "resampled_scale": stats[3], "blocks": blocks}
+                          "as_is_scale": stats[1], "resampled_center": stats[2], "resampled_scale": stats[3], "blocks": blocks,
+                          "resampled_weight": float(resampled_weight)}
         self.blocks = blocks
+        self.resampled_weight = float(resampled_weight)
         self.as_is = SeriesRawFusionEncoder(**as_is)
         self.resampled = SeriesRawFusionEncoder(**resampled)
         self.length = int(length)
@@ -61,12 +66,12 @@ class SeriesResampledJoinEncoder(nn.Module):
 
     @classmethod
     def join(cls, as_is: SeriesRawFusionEncoder, resampled: SeriesRawFusionEncoder, length: int, as_is_adapter: Any,
-             resampled_adapter: Any, blocks: str = "both") -> "SeriesResampledJoinEncoder":
+             resampled_adapter: Any, blocks: str = "both", resampled_weight: float = 1.0) -> "SeriesResampledJoinEncoder":
         """A join holding copies of two fitted spaces' weights and statistics; the adapters give the input standardisations."""
         joined = cls(dict(as_is.arguments), dict(resampled.arguments), length,
                      *(torch.as_tensor(v).flatten().tolist() for v in (as_is_adapter.center, as_is_adapter.scale,
                                                                         resampled_adapter.center, resampled_adapter.scale)),
-                     blocks=blocks)
+                     blocks=blocks, resampled_weight=resampled_weight)
         joined.as_is.load_state_dict(as_is.state_dict())
         joined.resampled.load_state_dict(resampled.state_dict())
         return joined.to(next(as_is.parameters()).device).eval()
@@ -81,4 +86,4 @@ class SeriesResampledJoinEncoder(nn.Module):
         resampled = self.resampled({"values": steps, "lengths": full}).float()
         if self.blocks == "resampled":
             return resampled
-        return torch.cat([self.as_is(inputs).float(), resampled], dim=-1)
+        return torch.cat([self.as_is(inputs).float(), self.resampled_weight * resampled], dim=-1)

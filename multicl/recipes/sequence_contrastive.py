@@ -178,6 +178,10 @@ class Config:
         "help": "with --resampled-join: save the resampled model's block alone (both are still trained and reported). For "
                 "nearest-neighbour search on sets like PLAID: on the 3 variable-length dev sets x 3 splits 1-NN / 5-NN +2.9 over "
                 "the join, SVM -0.2, linear -5.6, so not the default (benchmarks/results/series_join_weight, docs/series.md)"})
+    resampled_join_weight: float = field(default=1.0, metadata={
+        "help": "with --resampled-join: the weight w of the resampled block in the saved [as is, w x resampled] (the linear probe "
+                "standardises its input, so w moves cosine neighbours, search and the SVM only; benchmarks/results/"
+                "series_join_weight_large, docs/series.md)"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
     dtw_max_cells: float = field(default=3e11, metadata={
         "help": "series set: skip the DTW baseline (and say so) when it would fill more band cells than this, about "
@@ -381,7 +385,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
                 twin_space = space_module(space, twin, embed(twin, resampled_adapter, resampled_fit, device), length, cfg)
                 metrics.update(embedding_scores(embed(encoder, adapter, fit_series, device), y_fit, embed(encoder, adapter, eval_series, device),
                                                 y_eval, cfg.knn_k, f"{split}_{method}_as_is"))  # the as-is model alone
-                encoder = SeriesResampledJoinEncoder.join(encoder, twin_space, length, adapter, resampled_adapter, join_blocks(cfg))
+                encoder = SeriesResampledJoinEncoder.join(encoder, twin_space, length, adapter, resampled_adapter, join_blocks(cfg),
+                                                          cfg.resampled_join_weight)
                 metrics["saved_space"] = "standardised, resampled only" if cfg.resampled_only else "standardised, [as is, resampled] joined"
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
@@ -395,7 +400,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
             if joins_resampled(method, space, fit_series, cfg):
                 random_twin = fresh_encoder(method, resampled_adapter, cfg)
                 random_twin = space_module(space, random_twin, embed(random_twin, resampled_adapter, resampled_fit, device), length, cfg)
-                random_init = SeriesResampledJoinEncoder.join(random_init, random_twin, length, adapter, resampled_adapter, join_blocks(cfg))
+                random_init = SeriesResampledJoinEncoder.join(random_init, random_twin, length, adapter, resampled_adapter,
+                                                              join_blocks(cfg), cfg.resampled_join_weight)
         scores |= embedding_scores(embed(random_init, adapter, fit_series, device), y_fit, embed(random_init, adapter, eval_series, device),
                                    y_eval, cfg.knn_k, f"{split}_{method}_random_init")
         metrics.update(scores)
@@ -531,6 +537,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"--fuse-raw-weight {cfg.fuse_raw_weight}: the raw block's weight, >= 0 (0: TS2Vec alone)")
     if cfg.ts2vec_crops not in ("per_series", "per_batch"):
         raise UserInputError(f"--ts2vec-crops {cfg.ts2vec_crops}: one of per_series, per_batch")
+    if not cfg.resampled_join_weight > 0:
+        raise UserInputError(f"--resampled-join-weight {cfg.resampled_join_weight}: the resampled block's weight in the join, > 0")
     if cfg.resampled_only and not cfg.resampled_join:
         raise UserInputError("--resampled-only keeps one block of the join: drop --no-resampled-join")
     if cfg.select_space not in ("off", *CRITERIA):
