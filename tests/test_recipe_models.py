@@ -143,10 +143,12 @@ def test_sequence_recipe_joins_the_resampled_model_on_variable_length_series(tmp
     args = dict(train_file=str(tmp_path / "Toy_TRAIN.ts"), device="cpu", knn_k=3, ts2vec_steps=2, ts2vec_dims=16, ts2vec_hidden=8,
                 ts2vec_depth=2, dtw_band=-1)
     metrics = main(Config(out_dir=str(tmp_path / "joined"), **args))
-    assert metrics["saved_space"] == "standardised, [as is, resampled] joined" and metrics["resampled_pretrain_seconds"] > 0
+    weight = Config().resampled_join_weight
+    assert metrics["saved_space"] == f"standardised, [as is, {weight:g} x resampled] joined" and metrics["resampled_pretrain_seconds"] > 0
     assert 0 <= metrics["test_ts2vec_as_is_1nn_accuracy"] <= 100
     model = EmbeddingModel.load(tmp_path / "joined" / "model")
     assert type(model.encoder).__name__ == "SeriesResampledJoinEncoder" and model.embed_dim == 32 and model.encoder.length == 28
+    assert model.encoder.resampled_weight == weight
     train, test = read_ts(str(tmp_path / "Toy_TRAIN.ts")), read_ts(str(tmp_path / "Toy_TEST.ts"))
     z = model.encode(train.series, normalize=False)
     names = train.class_names
@@ -160,7 +162,7 @@ def test_sequence_recipe_joins_the_resampled_model_on_variable_length_series(tmp
     assert only["saved_space"] == "standardised, resampled only"
     resampled = EmbeddingModel.load(tmp_path / "only" / "model")
     assert resampled.embed_dim == 16
-    np.testing.assert_allclose(resampled.encode(train.series, normalize=False), z[:, 16:], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(resampled.encode(train.series, normalize=False), z[:, 16:] / weight, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["dino", "swav"])

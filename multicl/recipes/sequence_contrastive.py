@@ -387,7 +387,8 @@ def run_classification(cfg: Config, device: str, out: Path) -> dict[str, float]:
                                                 y_eval, cfg.knn_k, f"{split}_{method}_as_is"))  # the as-is model alone
                 encoder = SeriesResampledJoinEncoder.join(encoder, twin_space, length, adapter, resampled_adapter, join_blocks(cfg),
                                                           cfg.resampled_join_weight)
-                metrics["saved_space"] = "standardised, resampled only" if cfg.resampled_only else "standardised, [as is, resampled] joined"
+                metrics["saved_space"] = ("standardised, resampled only" if cfg.resampled_only
+                                          else f"standardised, [as is, {cfg.resampled_join_weight:g} x resampled] joined")
         if method == cfg.method:
             save_encoder(encoder, out, adapter, cfg)
             metrics["pretrain_seconds"] = metrics[f"{method}_pretrain_seconds"]
@@ -587,7 +588,7 @@ def report(m: dict[str, Any], cfg: Config) -> str:
             joined = f"{split}_{method}_as_is_knn_accuracy" in m  # --resampled-join: two models, one saved space
             space = (f", space '{m['space_chosen']}' (chosen on the training series, '{m['space_criterion']}')" if "space_chosen" in m and method == "ts2vec"
                      else ", standardised, resampled series only" if joined and cfg.resampled_only
-                     else ", standardised, [series as they are, resampled] joined" if joined
+                     else f", standardised, [series as they are, {cfg.resampled_join_weight:g} x resampled] joined" if joined
                      else f", fused with the raw series (weight {cfg.fuse_raw_weight:g})" if other_space and cfg.fuse_raw_weight > 0
                      else ", standardised per coordinate" if other_space else "")
             runs = (("random init" + (", the same space" if other_space else ""), f"{split}_{method}_random_init"),
