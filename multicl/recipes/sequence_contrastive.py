@@ -180,8 +180,9 @@ class Config:
                 "the join, SVM -0.2, linear -5.6, so not the default (benchmarks/results/series_join_weight, docs/series.md)"})
     resampled_join_weight: float = field(default=1.0, metadata={
         "help": "with --resampled-join: the weight w of the resampled block in the saved [as is, w x resampled] (the linear probe "
-                "standardises its input, so w moves cosine neighbours, search and the SVM only; benchmarks/results/"
-                "series_join_weight_large, docs/series.md)"})
+                "standardises its input, so w moves cosine neighbours, search and the SVM only). 1 kept on 3 variable-length dev "
+                "sets x 3 splits (30%% of TRAIN): w 0.5-10 never gained > +1.0 on 1-NN / 5-NN (benchmarks/results/"
+                "series_join_weight*, docs/series.md)"})
     dtw_band: float = field(default=0.1, metadata={"help": ".ts: Sakoe-Chiba band (share of the length) of the raw DTW 1-NN baseline; < 0: skip it"})
     dtw_max_cells: float = field(default=3e11, metadata={
         "help": "series set: skip the DTW baseline (and say so) when it would fill more band cells than this, about "
