@@ -89,6 +89,34 @@ def write_run(out: Path, stem: str, scores: dict[str, dict[str, np.ndarray]], is
     return text
 
 
+def study_parser(description: str, default_out: Path, detectors: list[str] | None = None) -> argparse.ArgumentParser:
+    """The arguments every anomaly study script shares: one run (``--eval-split``, ``--seed``), the stored-run tables
+    (``--rank-dev``, ``--test-table``; ``--detectors`` its rows, where the script lets them be chosen) and ``--out``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev (+ later-recording) runs")
+    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise the stored test runs")
+    if detectors is not None:
+        parser.add_argument("--detectors", nargs="+", default=detectors, help="--test-table: the rows")
+    parser.add_argument("--out", type=Path, default=default_out)
+    return parser
+
+
+def stored_tables(args: argparse.Namespace, detectors: list[str], note: str, later: bool = True) -> str | None:
+    """``--rank-dev`` / ``--test-table``: the table of the stored runs, written under ``args.out`` and returned; None
+    when neither was asked (a run is)."""
+    if args.rank_dev is not None:
+        text = rank_dev(args.out, args.rank_dev, later)
+        (args.out / ("dev_later_ranking.md" if later else "dev_ranking.md")).write_text(text + "\n")
+        return text
+    if args.test_table is not None:
+        text = test_table(args.out, args.test_table, detectors, note)
+        (args.out / "test_table.md").write_text(text + "\n")
+        return text
+    return None
+
+
 def rank_dev(out: Path, seeds: list[int], later: bool = False) -> str:
     """The selection criterion, averaged over the stored dev seeds: the mean of NSL-KDD dev and hard-dev AUROC,
     and (``later``) of the KDD Cup 99 later-recording AUROC as a third term."""
@@ -135,28 +163,16 @@ def test_table(out: Path, seeds: list[int], detectors: list[str], note: str = "o
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev runs of these seeds and exit")
+    parser = study_parser(__doc__.split("\n\n")[0], Path("benchmarks/results/anomaly_candidates"),
+                          detectors=["raw_k1", "raw_k10", "neutral", "raw_k1+neutral", "icl", "raw_k1+icl", "raw_k10+icl", "icl+neutral+raw_k1"])
     parser.add_argument("--with-later", action="store_true", help="--rank-dev: add the later-recording AUROC as a third term")
-    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise the stored test runs of these seeds and exit")
-    parser.add_argument("--detectors", nargs="+", default=["raw_k1", "raw_k10", "neutral", "raw_k1+neutral", "icl", "raw_k1+icl", "raw_k10+icl",
-                                                           "icl+neutral+raw_k1"], help="--test-table: the rows")
-    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=0, help="NeuTraL-AD steps (0: the recipe's default); results go to <out>/steps<N>/")
     parser.add_argument("--icl-steps", type=int, default=0, help="also train ICL for this many steps (0: no ICL)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_candidates"))
     args = parser.parse_args()
     if args.steps:
         args.out = args.out / f"steps{args.steps}"
-    if args.rank_dev is not None:
-        text = rank_dev(args.out, args.rank_dev, args.with_later)
-        (args.out / ("dev_later_ranking.md" if args.with_later else "dev_ranking.md")).write_text(text + "\n")
-        print(text)
-        return
-    if args.test_table is not None:
-        text = test_table(args.out, args.test_table, args.detectors)
-        (args.out / "test_table.md").write_text(text + "\n")
+    text = stored_tables(args, args.detectors, "one NeuTraL-AD / ICL run per seed; raw kNN is deterministic", later=args.with_later)
+    if text is not None:
         print(text)
         return
     if args.eval_split is None:

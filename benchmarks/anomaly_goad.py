@@ -21,7 +21,6 @@ way; the raw rows here must repeat that script's. The rule: ``benchmarks/results
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, rank_dev, test_table, write_run  # noqa: E402
+from anomaly_candidates import later_recording_data, stored_tables, study_parser, write_run  # noqa: E402
 
 from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
 from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
@@ -73,29 +72,18 @@ def run(split: str, seed: int, out: Path, with_neutral_ad: bool = False) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev + later-recording runs")
-    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise the stored test runs")
+    parser = study_parser(__doc__.split("\n\n")[0], Path("benchmarks/results/anomaly_goad"))
     parser.add_argument("--neutral-ad", action="store_true", help="also train the recipe's NeuTraL-AD (the second rule); out: <out>/with_neutral_ad")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_goad"))
     args = parser.parse_args()
     if args.neutral_ad:
         args.out = args.out / "with_neutral_ad"
-    if args.rank_dev is not None:
-        text = rank_dev(args.out, args.rank_dev, later=True)
-        (args.out / "dev_later_ranking.md").write_text(text + "\n")
-    elif args.test_table is not None:
-        text = test_table(args.out, args.test_table, list(DETECTORS) + (list(WITH_NEUTRAL_AD) if args.neutral_ad else []),
-                          note="one GOAD (and NeuTraL-AD) run per seed; raw kNN is deterministic")
-        (args.out / "test_table.md").write_text(text + "\n")
-    elif args.eval_split is None:
-        parser.error("--eval-split is required (or --rank-dev / --test-table)")
-    else:
+    text = stored_tables(args, list(DETECTORS) + (list(WITH_NEUTRAL_AD) if args.neutral_ad else []),
+                         "one GOAD (and NeuTraL-AD) run per seed; raw kNN is deterministic")
+    if text is None:
+        if args.eval_split is None:
+            parser.error("--eval-split is required (or --rank-dev / --test-table)")
         text = run(args.eval_split, args.seed, args.out, args.neutral_ad)
     print(text)
-
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,6 @@ Splits as in ``anomaly_candidates.py`` (dev, later_recording: the selection crit
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, rank_dev, test_table, write_run  # noqa: E402
+from anomaly_candidates import later_recording_data, stored_tables, study_parser, write_run  # noqa: E402
 
 from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
 from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
@@ -105,26 +104,14 @@ def run(split: str, seed: int, out: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="rank the stored dev + later-recording runs")
-    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise the stored test runs")
-    parser.add_argument("--detectors", nargs="+", default=["raw_k1", "raw_k10"], help="--test-table: the rows")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_ssl_space"))
+    parser = study_parser(__doc__.split("\n\n")[0], Path("benchmarks/results/anomaly_ssl_space"), detectors=["raw_k1", "raw_k10"])
     args = parser.parse_args()
-    if args.rank_dev is not None:
-        text = rank_dev(args.out, args.rank_dev, later=True)
-        (args.out / "dev_later_ranking.md").write_text(text + "\n")
-    elif args.test_table is not None:
-        text = test_table(args.out, args.test_table, args.detectors, note="one pre-training per method and seed; raw kNN is deterministic")
-        (args.out / "test_table.md").write_text(text + "\n")
-    elif args.eval_split is None:
-        parser.error("--eval-split is required (or --rank-dev / --test-table)")
-    else:
+    text = stored_tables(args, args.detectors, "one pre-training per method and seed; raw kNN is deterministic")
+    if text is None:
+        if args.eval_split is None:
+            parser.error("--eval-split is required (or --rank-dev / --test-table)")
         text = run(args.eval_split, args.seed, args.out)
     print(text)
-
 
 if __name__ == "__main__":
     main()

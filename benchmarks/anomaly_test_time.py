@@ -19,7 +19,6 @@ Writes ``<out>/<split>_seed<seed>.{npz,md}`` (the layout :mod:`anomaly_candidate
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from multicl.recipes.security_threat import load_split, raw_features
 from multicl.train.neutral_ad import NeuTraLADModel, anomaly_scores, train_neutral_ad
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, rank_dev, test_table, write_run  # noqa: E402
+from anomaly_candidates import later_recording_data, stored_tables, study_parser, write_run  # noqa: E402
 
 KS = (1, 10)
 SHARES = (0.1, 0.25)
@@ -74,23 +73,11 @@ def adapted_neutral(model: NeuTraLADModel, fit_x: np.ndarray, pseudo_x: np.ndarr
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rank-dev", nargs="+", type=int, default=None, metavar="SEED", help="the rule's criterion over stored dev seeds, then exit")
-    parser.add_argument("--test-table", nargs="+", type=int, default=None, metavar="SEED", help="summarise stored test runs, then exit")
-    parser.add_argument("--detectors", nargs="+", default=["raw_k1", "raw_k10", "neutral", "neutral+raw_k1"], help="--test-table: the rows")
-    parser.add_argument("--eval-split", choices=("dev", "test", "later_recording"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/anomaly_test_time"))
+    parser = study_parser(__doc__.split("\n\n")[0], Path("benchmarks/results/anomaly_test_time"),
+                          detectors=["raw_k1", "raw_k10", "neutral", "neutral+raw_k1"])
     args = parser.parse_args()
-    if args.rank_dev is not None:
-        text = rank_dev(args.out, args.rank_dev, later=True)
-        (args.out / "dev_later_ranking.md").write_text(text + "\n")
-        print(text)
-        return
-    if args.test_table is not None:
-        text = test_table(args.out, args.test_table, args.detectors, note="one NeuTraL-AD run per seed; raw kNN is deterministic; "
-                          "KDDTest-21 read from the scores of all of KDDTest+")
-        (args.out / "test_table.md").write_text(text + "\n")
+    text = stored_tables(args, args.detectors, "one NeuTraL-AD run per seed; raw kNN is deterministic; KDDTest-21 read from the scores of all of KDDTest+")
+    if text is not None:
         print(text)
         return
     if args.eval_split is None:
