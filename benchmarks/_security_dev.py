@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from sklearn.metrics import f1_score
 
 from multicl.api import EmbeddingModel
 from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.encoders.tabular_fusion import learned_table_encoder
+from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
+from multicl.eval.probe import knn_predict, linear_predict
 from multicl.modalities.tabular import encode_table
 from multicl.recipes import security_threat as st
 
@@ -74,3 +77,34 @@ def run_study(parser: argparse.ArgumentParser, args: argparse.Namespace, score: 
         text = render([result])
         (args.out / f"dev_seed{args.seed}.md").write_text(text)
     print(text)
+
+
+def macro_f1(y, pred, hard) -> list[float]:
+    return [100 * f1_score(y, pred, average="macro"), 100 * f1_score(y[hard], pred[hard], average="macro")]
+
+
+def score_spaces(data: SecurityDev, spaces: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, fractions, draws: int, k: int) -> dict:
+    """Every ``{name: (fit rows, dev rows)}`` space scored as the recipe scores its saved space: kNN (cosine,
+    distance-weighted, ``k``) and linear probes at each label fraction (``draws`` draws below 100%, seeds ``seed + draw``),
+    category macro-F1 on dev and hard dev; step 5's anomaly score (cosine 10-NN to the normal fit rows), and the raw
+    features' squared-L2 10-NN beside -> ``{"knn"|"linear": {name: {fraction: [[dev, hard], ...]}}, "anomaly": {name: {...}}}``."""
+    y_fit, y_dev, hard = data.y_fit, data.y_dev, data.hard
+    result: dict = {"knn": {}, "linear": {}, "anomaly": {}}
+    normal = y_fit == 0
+    for name, (a, b) in spaces.items():
+        knn, linear = {}, {}
+        for fraction in fractions:
+            knn_values, linear_values = [], []
+            for draw in range(draws if fraction < 1 else 1):
+                rows = st.few_label_rows(y_fit, fraction, seed + draw)
+                knn_values.append(macro_f1(y_dev, knn_predict(a[rows], y_fit[rows], b, k, weights="distance"), hard))
+                linear_values.append(macro_f1(y_dev, linear_predict(a[rows], y_fit[rows], b, max_iter=2000, seed=seed + draw), hard))
+            knn[f"{fraction:g}"], linear[f"{fraction:g}"] = knn_values, linear_values
+            print(f"{name} {fraction:g}: kNN {np.mean(knn_values, 0).round(2)} linear {np.mean(linear_values, 0).round(2)}", flush=True)
+        result["knn"][name], result["linear"][name] = knn, linear
+        scores = knn_anomaly_scores(a[normal], b, 10)
+        result["anomaly"][name] = {**detection_scores(scores, y_dev > 0, prefix="dev"), **detection_scores(scores[hard], y_dev[hard] > 0, prefix="hard")}
+    l2 = knn_anomaly_scores(data.raw_fit[normal], data.raw_dev, 10, space="l2")
+    result["anomaly"]["raw features alone, squared L2"] = {**detection_scores(l2, y_dev > 0, prefix="dev"),
+                                                           **detection_scores(l2[hard], y_dev[hard] > 0, prefix="hard")}
+    return result

@@ -17,14 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 
-from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
-from multicl.eval.probe import knn_predict, linear_predict, unit_rows
+from multicl.eval.probe import unit_rows
 from multicl.eval.report import format_table
 from multicl.recipes import security_threat as st
 
-from _security_dev import load_security_dev, run_study, study_parser
+from _security_dev import load_security_dev, run_study, score_spaces, study_parser
 
 OUT = Path("benchmarks/results/security_raw_block")
 CURRENT, CANDIDATE, RAW = "[unit(SSL), unit(raw)] (current)", "[unit(SSL), raw / c] (global scale)", "raw features alone"
@@ -37,32 +35,10 @@ def layouts(z_fit, z_dev, raw_fit, raw_dev) -> dict[str, tuple[np.ndarray, np.nd
             RAW: (raw_fit, raw_dev)}
 
 
-def macro_f1(y, pred, hard) -> list[float]:
-    return [100 * f1_score(y, pred, average="macro"), 100 * f1_score(y[hard], pred[hard], average="macro")]
-
-
 def score_run(run: Path, seed: int, fractions, draws: int, k: int) -> dict:
     data = load_security_dev(run)
-    y_fit, y_dev, hard = data.y_fit, data.y_dev, data.hard
-    result: dict = {"run": str(run), "seed": seed, "knn_k": k, "knn": {}, "linear": {}, "anomaly": {}}
-    normal = y_fit == 0
-    for name, (a, b) in layouts(data.z_fit, data.z_dev, data.raw_fit, data.raw_dev).items():
-        knn, linear = {}, {}
-        for fraction in fractions:
-            knn_values, linear_values = [], []
-            for draw in range(draws if fraction < 1 else 1):
-                rows = st.few_label_rows(y_fit, fraction, seed + draw)
-                knn_values.append(macro_f1(y_dev, knn_predict(a[rows], y_fit[rows], b, k, weights="distance"), hard))
-                linear_values.append(macro_f1(y_dev, linear_predict(a[rows], y_fit[rows], b, max_iter=2000, seed=seed + draw), hard))
-            knn[f"{fraction:g}"], linear[f"{fraction:g}"] = knn_values, linear_values
-            print(f"{name} {fraction:g}: kNN {np.mean(knn_values, 0).round(2)} linear {np.mean(linear_values, 0).round(2)}", flush=True)
-        result["knn"][name], result["linear"][name] = knn, linear
-        scores = knn_anomaly_scores(a[normal], b, 10)
-        result["anomaly"][name] = {**detection_scores(scores, y_dev > 0, prefix="dev"), **detection_scores(scores[hard], y_dev[hard] > 0, prefix="hard")}
-    l2 = knn_anomaly_scores(data.raw_fit[normal], data.raw_dev, 10, space="l2")
-    result["anomaly"]["raw features alone, squared L2"] = {**detection_scores(l2, y_dev > 0, prefix="dev"),
-                                                           **detection_scores(l2[hard], y_dev[hard] > 0, prefix="hard")}
-    return result
+    return {"run": str(run), "seed": seed, "knn_k": k,
+            **score_spaces(data, layouts(data.z_fit, data.z_dev, data.raw_fit, data.raw_dev), seed, fractions, draws, k)}
 
 
 def terms(results: list[dict], name: str) -> dict[str, float]:

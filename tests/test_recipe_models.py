@@ -54,13 +54,22 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
     card = (tmp_path / "out" / "model" / "README.md").read_text()
     assert "security_threat" in card and "train_file (content)" in card
     assert "## Training environment" in card and "| torch_threads |" in card  # what repeating the run needs
-    # step 5's test_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it encodes
+    # step 5's test_unwhitened_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it
+    # encodes; test_anomaly_* the same in that space whitened by the saved anomaly_whitening.npz
     from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
+    from multicl.eval.whitening import Whitening, fit_whitening
 
-    normal = train["label"] == "normal"
+    normal = (train["label"] == "normal").to_numpy()
+    is_attack = new["label"] != "normal"
     distance = knn_anomaly_scores(model.encode(train[normal]), emb, 3)
-    expected = detection_scores(distance, new["label"] != "normal", prefix="test_anomaly")
-    assert metrics["test_anomaly_auroc"] == pytest.approx(expected["test_anomaly_auroc"], abs=1e-6)
+    expected = detection_scores(distance, is_attack, prefix="test_unwhitened_anomaly")
+    assert metrics["test_unwhitened_anomaly_auroc"] == pytest.approx(expected["test_unwhitened_anomaly_auroc"], abs=1e-6)
+    whitening = Whitening.load(tmp_path / "out" / "anomaly_whitening.npz")
+    saved_train = model.encode(train, normalize=False)
+    np.testing.assert_allclose(whitening.mean, fit_whitening(saved_train).mean, atol=1e-5)  # fitted on every training row
+    white = [whitening.apply(x).astype(np.float32) for x in (saved_train[normal], model.encode(new, normalize=False))]
+    expected = detection_scores(knn_anomaly_scores(*white, 3), is_attack, prefix="test_anomaly")
+    assert metrics["test_anomaly_auroc"] == pytest.approx(expected["test_anomaly_auroc"], abs=1e-4)
     assert {"test_pretrained_anomaly_auroc", "test_raw_anomaly_auroc"} <= set(metrics)
 
 
