@@ -9,7 +9,9 @@ k=5, distance-weighted) and linear probes score:
   baseline (cosine on the raw statistics) and z-scored with the training clips' mean/std;
   ``cmvn_stats`` (+ ``_z``): the same after per-utterance mean normalisation;
 * ``fused_a<alpha>_<block>``: ``[unit(cnn), alpha * unit(z(block))]`` with ``block`` one of the two
-  statistics: cosine on it is ``(cos_cnn + alpha^2 cos_block) / (1 + alpha^2)`` after unit-normalising.
+  statistics: cosine on it is ``(cos_cnn + alpha^2 cos_block) / (1 + alpha^2)`` after unit-normalising;
+* ``zca_fused_a0.25_stats`` / ``zca_half_fused_a0.25_stats``: the default's space whitened (ZCA / half, a Ledoit-Wolf
+  covariance of the probe-training clips; ``benchmarks/results/audio_whitening/RULE.md``).
 
 Protocols (``--stage dev`` chooses, ``--stage test`` reports once):
 
@@ -49,6 +51,7 @@ import numpy as np
 from multicl.data.audio_files import read_clips
 from multicl.eval.probe import join_unit_blocks, probe_accuracies
 from multicl.eval.report import format_table
+from multicl.eval.whitening import fit_whitening
 from multicl.utils.environment import run_environment
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
@@ -91,6 +94,10 @@ def rows_of(cnn, stats, cmvn_stats, y_train, y_test, k: int) -> dict[str, float]
             ftr = join_unit_blocks(cnn_tr, ztr, weights=(1.0, alpha))
             fte = join_unit_blocks(cnn_te, zte, weights=(1.0, alpha))
             out.update(probe_accuracies(ftr, y_train, fte, y_test, k, f"fused_a{alpha}_{name}"))
+            if (name, alpha) == ("stats", 0.25):  # the default's saved space, whitened (benchmarks/results/audio_whitening)
+                for label, power in (("zca", 0.5), ("zca_half", 0.25)):
+                    w = fit_whitening(ftr, power=power)
+                    out.update(probe_accuracies(w.apply(ftr), y_train, w.apply(fte), y_test, k, f"{label}_fused_a{alpha}_{name}"))
     return out
 
 

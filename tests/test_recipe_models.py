@@ -54,22 +54,22 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
     card = (tmp_path / "out" / "model" / "README.md").read_text()
     assert "security_threat" in card and "train_file (content)" in card
     assert "## Training environment" in card and "| torch_threads |" in card  # what repeating the run needs
-    # step 5's test_unwhitened_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it
-    # encodes; test_anomaly_* the same in that space whitened by the saved anomaly_whitening.npz
+    # step 5's test_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it encodes;
+    # test_whitened_anomaly_* the same in that space whitened by the saved anomaly_whitening.npz
     from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
     from multicl.eval.whitening import Whitening, fit_whitening
 
     normal = (train["label"] == "normal").to_numpy()
     is_attack = new["label"] != "normal"
     distance = knn_anomaly_scores(model.encode(train[normal]), emb, 3)
-    expected = detection_scores(distance, is_attack, prefix="test_unwhitened_anomaly")
-    assert metrics["test_unwhitened_anomaly_auroc"] == pytest.approx(expected["test_unwhitened_anomaly_auroc"], abs=1e-6)
+    expected = detection_scores(distance, is_attack, prefix="test_anomaly")
+    assert metrics["test_anomaly_auroc"] == pytest.approx(expected["test_anomaly_auroc"], abs=1e-6)
     whitening = Whitening.load(tmp_path / "out" / "anomaly_whitening.npz")
     saved_train = model.encode(train, normalize=False)
     np.testing.assert_allclose(whitening.mean, fit_whitening(saved_train).mean, atol=1e-5)  # fitted on every training row
     white = [whitening.apply(x).astype(np.float32) for x in (saved_train[normal], model.encode(new, normalize=False))]
-    expected = detection_scores(knn_anomaly_scores(*white, 3), is_attack, prefix="test_anomaly")
-    assert metrics["test_anomaly_auroc"] == pytest.approx(expected["test_anomaly_auroc"], abs=1e-4)
+    expected = detection_scores(knn_anomaly_scores(*white, 3), is_attack, prefix="test_whitened_anomaly")
+    assert metrics["test_whitened_anomaly_auroc"] == pytest.approx(expected["test_whitened_anomaly_auroc"], abs=1e-4)
     assert {"test_pretrained_anomaly_auroc", "test_raw_anomaly_auroc"} <= set(metrics)
 
 
@@ -277,3 +277,18 @@ def test_security_recipe_methods_train_the_encoder_they_are_given():
         learner(batch).backward()
         optimizer.step()
         assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters())), method
+
+
+@pytest.mark.slow
+def test_security_recipe_anomaly_whitening_option_scores_the_whitened_space(tmp_path):
+    from multicl.recipes.security_threat import Config, main
+
+    rng = np.random.default_rng(1)
+    for name, n in (("train", 120), ("test", 30)):
+        pd.DataFrame({"bytes": rng.pareto(1.2, n) * 100, "proto": rng.choice(["tcp", "udp"], n),
+                      "label": rng.choice(["normal", "dos"], n, p=[0.7, 0.3])}).to_csv(tmp_path / f"{name}.csv", index=False)
+    metrics = main(Config(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"), out_dir=str(tmp_path / "out"),
+                          device="cpu", max_steps=2, batch_size=32, label_fractions=(), supervised_steps=2, finetune_steps=0, knn_k=3,
+                          anomaly_k=3, embed_dim=8, anomaly_whitening=True))
+    assert metrics["test_anomaly_auroc"] == metrics["test_whitened_anomaly_auroc"]
+    assert (tmp_path / "out" / "anomaly_whitening.npz").exists()
