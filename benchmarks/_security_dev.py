@@ -108,3 +108,10 @@ def score_spaces(data: SecurityDev, spaces: dict[str, tuple[np.ndarray, np.ndarr
     result["anomaly"]["raw features alone, squared L2"] = {**detection_scores(l2, y_dev > 0, prefix="dev"),
                                                            **detection_scores(l2[hard], y_dev[hard] > 0, prefix="hard")}
     return result
+
+
+def fraction_study_main(doc: str, out: Path, score_run: Callable[..., dict], render: Callable[[list[dict]], str]) -> None:
+    """The command line of a dev study whose ``score_run(run, seed, fractions, draws, knn_k)`` scores one run."""
+    parser = study_parser(doc.split("\n\n")[0], out)
+    args = parser.parse_args()
+    run_study(parser, args, lambda: score_run(args.run, args.seed, args.fractions, args.draws, args.knn_k), render)

@@ -117,6 +117,19 @@ def stored_tables(args: argparse.Namespace, detectors: list[str], note: str, lat
     return None
 
 
+def run_study_main(doc: str, out: Path, note: str, run, detectors: list[str]) -> None:
+    """The whole command line of an anomaly study whose ``run(split, seed, out)`` scores one run and returns its table:
+    ``--rank-dev`` / ``--test-table`` print the stored tables, otherwise one run (``--eval-split`` required)."""
+    parser = study_parser(doc.split("\n\n")[0], out, detectors=detectors)
+    args = parser.parse_args()
+    text = stored_tables(args, args.detectors, note)
+    if text is None:
+        if args.eval_split is None:
+            parser.error("--eval-split is required (or --rank-dev / --test-table)")
+        text = run(args.eval_split, args.seed, args.out)
+    print(text)
+
+
 def rank_dev(out: Path, seeds: list[int], later: bool = False) -> str:
     """The selection criterion, averaged over the stored dev seeds: the mean of NSL-KDD dev and hard-dev AUROC,
     and (``later``) of the KDD Cup 99 later-recording AUROC as a third term."""

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, stored_tables, study_parser, write_run  # noqa: E402
+from anomaly_candidates import later_recording_data, run_study_main, write_run  # noqa: E402
 
 from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
 from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
@@ -103,15 +103,5 @@ def run(split: str, seed: int, out: Path) -> str:
     return text
 
 
-def main() -> None:
-    parser = study_parser(__doc__.split("\n\n")[0], Path("benchmarks/results/anomaly_ssl_space"), detectors=["raw_k1", "raw_k10"])
-    args = parser.parse_args()
-    text = stored_tables(args, args.detectors, "one pre-training per method and seed; raw kNN is deterministic")
-    if text is None:
-        if args.eval_split is None:
-            parser.error("--eval-split is required (or --rank-dev / --test-table)")
-        text = run(args.eval_split, args.seed, args.out)
-    print(text)
-
 if __name__ == "__main__":
-    main()
+    run_study_main(__doc__, Path("benchmarks/results/anomaly_ssl_space"), "one pre-training per method and seed; raw kNN is deterministic", run, ["raw_k1", "raw_k10"])

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, stored_tables, study_parser, write_run  # noqa: E402
+from anomaly_candidates import later_recording_data, run_study_main, write_run  # noqa: E402
 from anomaly_ssl_space import train_encoder  # noqa: E402
 
 from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
@@ -84,16 +84,5 @@ def run(split: str, seed: int, out: Path) -> str:
     return write_run(out, f"{split}_seed{seed}", scores, {n: y for n, (_, y) in eval_tables.items()}, footer)
 
 
-def main() -> None:
-    parser = study_parser(__doc__.split("\n\n")[0], Path("benchmarks/results/anomaly_whitening"), detectors=["raw_k1", "raw_k10"])
-    args = parser.parse_args()
-    text = stored_tables(args, args.detectors, "one Barlow Twins pre-training per seed; raw kNN is deterministic")
-    if text is None:
-        if args.eval_split is None:
-            parser.error("--eval-split is required (or --rank-dev / --test-table)")
-        text = run(args.eval_split, args.seed, args.out)
-    print(text)
-
-
 if __name__ == "__main__":
-    main()
+    run_study_main(__doc__, Path("benchmarks/results/anomaly_whitening"), "one Barlow Twins pre-training per seed; raw kNN is deterministic", run, ["raw_k1", "raw_k10"])

@@ -22,7 +22,7 @@ from multicl.eval.probe import unit_rows
 from multicl.eval.report import format_table
 from multicl.recipes import security_threat as st
 
-from _security_dev import load_security_dev, run_study, score_spaces, study_parser
+from _security_dev import fraction_study_main, load_security_dev, score_spaces
 
 OUT = Path("benchmarks/results/security_raw_block")
 CURRENT, CANDIDATE, RAW = "[unit(SSL), unit(raw)] (current)", "[unit(SSL), raw / c] (global scale)", "raw features alone"
@@ -84,11 +84,5 @@ def render(results: list[dict]) -> str:
         f"{len(results[0]['knn'][CURRENT][fractions[0]])}\n"
 
 
-def main() -> None:
-    parser = study_parser(__doc__.split("\n\n")[0], OUT)
-    args = parser.parse_args()
-    run_study(parser, args, lambda: score_run(args.run, args.seed, args.fractions, args.draws, args.knn_k), render)
-
-
 if __name__ == "__main__":
-    main()
+    fraction_study_main(__doc__, OUT, score_run, render)
