@@ -31,6 +31,7 @@ import itertools
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -60,6 +61,19 @@ def later_recording_data(cfg) -> "sa.AnomalyData":
     split = later_recording_split(is_normal, pd.util.hash_pandas_object(frame, index=False).to_numpy())
     return sa.AnomalyData(frame.iloc[split.train].reset_index(drop=True),
                           {"later": (frame.iloc[split.test].reset_index(drop=True), split.test_is_anomaly)})
+
+
+def study_tables(split: str, seed: int) -> SimpleNamespace:
+    """One study run's data: ``cfg`` (the recipe's Config), ``pre`` (its preprocessing fitted on the normal fit rows),
+    ``train_table`` / ``train_x`` (those rows transformed / as raw vectors) and, per scored subset, ``eval_tables``
+    ``{name: (table, is_anomaly)}`` and ``eval_x`` ``{name: raw vectors}``; ``split``: dev, test or later_recording."""
+    cfg = sa.Config(eval_split="dev" if split == "later_recording" else split, seed=seed, device="cpu")
+    data = later_recording_data(cfg) if split == "later_recording" else sa.load_data(cfg)
+    pre = TablePreprocessor(scaling=cfg.scaling).fit(data.train_frame)
+    train_table = pre.transform(data.train_frame)
+    eval_tables = {name: (pre.transform(frame), y) for name, (frame, y) in data.evals.items()}
+    return SimpleNamespace(cfg=cfg, pre=pre, train_table=train_table, train_x=raw_features(train_table, pre.cardinalities),
+                           eval_tables=eval_tables, eval_x={n: raw_features(t, pre.cardinalities) for n, (t, _) in eval_tables.items()})
 
 
 def embed_views(model: NeuTraLADModel, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,14 +28,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_candidates import later_recording_data, run_study_main, write_run  # noqa: E402
+from anomaly_candidates import run_study_main, study_tables, write_run  # noqa: E402
 from anomaly_ssl_space import train_encoder  # noqa: E402
 
-from multicl.data.table_preprocessing import TablePreprocessor  # noqa: E402
 from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
 from multicl.eval.whitening import fit_whitening  # noqa: E402
 from multicl.modalities.tabular import encode_table  # noqa: E402
-from multicl.recipes import security_anomaly as sa  # noqa: E402
 from multicl.recipes import security_threat as st  # noqa: E402
 
 KS = (1, 10)
@@ -50,13 +48,8 @@ def whitened(reference: np.ndarray, queries: dict[str, np.ndarray]) -> tuple[np.
 
 def run(split: str, seed: int, out: Path) -> str:
     start = time.perf_counter()
-    cfg = sa.Config(eval_split="dev" if split == "later_recording" else split, seed=seed, device="cpu")
-    data = later_recording_data(cfg) if split == "later_recording" else sa.load_data(cfg)
-    pre = TablePreprocessor(scaling=cfg.scaling).fit(data.train_frame)
-    train_table = pre.transform(data.train_frame)
-    train_x = st.raw_features(train_table, pre.cardinalities)
-    eval_tables = {name: (pre.transform(frame), y) for name, (frame, y) in data.evals.items()}
-    eval_x = {name: st.raw_features(table, pre.cardinalities) for name, (table, _) in eval_tables.items()}
+    d = study_tables(split, seed)
+    pre, train_table, train_x, eval_tables, eval_x = d.pre, d.train_table, d.train_x, d.eval_tables, d.eval_x
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         _, encoder = train_encoder("barlow_twins", train_table, pre, seed, Path(tmp))
