@@ -458,6 +458,28 @@ def test_fusion_cosine_is_the_weighted_mean_of_the_two_cosines():
         AudioStatsFusionEncoder(fused.arguments["cnn"], "none", 0.0)
 
 
+
+def test_whitened_fusion_is_the_joined_vector_whitened_on_the_fit_clips():
+    from multicl.encoders.audio import AudioCNNEncoder
+    from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
+    from multicl.eval.whitening import fit_whitening
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(2)
+    waves = [rng.standard_normal(2000 + 150 * i).astype(np.float32) * (1 + i % 3) for i in range(12)]
+    adapter = AudioAdapter(waves, 8000, embed_dim=8)
+    fused = AudioStatsFusionEncoder.wrap(AudioCNNEncoder(8000, 8, 40, (4, 4)).eval(), "none", 0.25, whiten_power=0.25).eval()
+    batch = adapter.prepare_inputs(waves)
+    fused.fit_statistics([batch])
+    with torch.no_grad():
+        joined = fused.joined(batch).double().numpy()
+        out = fused(batch).double().numpy()
+    np.testing.assert_allclose(out, fit_whitening(joined, power=0.25).apply(joined), atol=1e-4)
+    assert "whiten_power" not in AudioStatsFusionEncoder(fused.arguments["cnn"]).arguments  # none by default, as saved before
+    with pytest.raises(ValueError, match="whiten_power"):
+        AudioStatsFusionEncoder(fused.arguments["cnn"], whiten_power=0.7)
+
+
 @pytest.mark.slow
 def test_recipe_fused_model_saves_loads_and_reports_both_rows(tmp_path):
     from multicl import EmbeddingModel

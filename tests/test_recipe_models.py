@@ -219,6 +219,7 @@ def test_audio_recipe_model_loads_encodes_and_searches(tmp_path):
     # the default saved model: the CNN joined with log-mel statistics (docs/audio.md)
     assert model.modality == "audio" and meta["encoder"]["class"] == "AudioStatsFusionEncoder"
     assert meta["encoder"]["args"]["cnn"]["channels"] == [4, 4] and meta["input"]["sample_rate"] == 8000
+    assert meta["encoder"]["args"]["whiten_power"] == 0.25  # half whitening, the default since the eighteenth session
     files = sorted(str(p) for p in data.glob("*.wav"))
     index = model.index(files)
     ids, _ = index.search([files[0], (sf.read(files[5], dtype="float32")[0], 8000)], k=1)

@@ -109,20 +109,22 @@ def test_audio_model_round_trip_from_files_and_pairs(tmp_path):
         model.encode([clips[0]])
 
 
-def test_fused_audio_model_round_trip_keeps_the_fitted_statistics(tmp_path):
+@pytest.mark.parametrize("whiten_power", [0.0, 0.25])
+def test_fused_audio_model_round_trip_keeps_the_fitted_statistics(tmp_path, whiten_power):
     from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
     from multicl.modalities.audio import AudioAdapter, WaveViews, encode_waveforms
 
     clips = waves()
     adapter = AudioAdapter(clips, 8000, WaveViews(crop_seconds=0.1), embed_dim=16, cmvn="mean")
     encoder = train(adapter, list(range(12)), tmp_path / "run", steps=2)
-    fused = AudioStatsFusionEncoder.wrap(encoder, "none", 0.7).eval().fit_statistics([adapter.prepare_inputs(clips)])
+    fused = AudioStatsFusionEncoder.wrap(encoder, "none", 0.7, whiten_power).eval().fit_statistics([adapter.prepare_inputs(clips)])
     trained = unit(encode_waveforms(fused, adapter, clips))
     EmbeddingModel.from_adapter(adapter, fused).save(tmp_path / "model")
     model = EmbeddingModel.load(tmp_path / "model", device="cpu")
     meta = json.loads((tmp_path / "model" / "multicl.json").read_text())
     assert meta["encoder"]["class"] == "AudioStatsFusionEncoder" and meta["encoder"]["args"]["weight"] == 0.7
     assert model.embed_dim == 16 + 80 and float(model.encoder.stats_std.min()) > 0  # mu / sigma travel in the weights
+    assert meta["encoder"]["args"].get("whiten_power", 0.0) == whiten_power  # absent at 0: older models load unchanged
     np.testing.assert_allclose(model.encode([(w, 8000) for w in clips], batch_size=5), trained, atol=1e-5)
 
 

@@ -52,7 +52,8 @@ def _describe_audio_cnn(e: AudioCNNEncoder) -> dict[str, Any]:
 
 
 def _describe_audio_fusion(e: AudioStatsFusionEncoder) -> dict[str, Any]:
-    return {"cnn": _describe_audio_cnn(e.cnn), "stats_cmvn": e.arguments["stats_cmvn"], "weight": e.weight}
+    return {"cnn": _describe_audio_cnn(e.cnn), "stats_cmvn": e.arguments["stats_cmvn"], "weight": e.weight,
+            **({"whiten_power": e.whiten_power} if e.whiten_power > 0 else {})}
 
 
 def _describe_tcn(e: TCNEncoder) -> dict[str, Any]:

@@ -144,6 +144,9 @@ class Config:
     fuse_weight: float = field(default=0.25, metadata={"help": "--fuse-stats: scale w of the statistics block (cosine = (cos_cnn + w^2 cos_stats) / (1 + w^2); "
                                                                "the linear probe standardises, so w changes kNN only); 0.25 was chosen on the nested dev "
                                                                "stage, every speaker scored (benchmarks/results/audio_fusion_nested_rerun/; 1.0 before)"})
+    fuse_whiten: float = field(default=0.25, metadata={"help": "--fuse-stats: whiten the saved joined space with a Ledoit-Wolf covariance of the "
+                                                               "pre-training clips, (v - m) C^-p: p = 0 off, 0.25 half, 0.5 full; 0.25 was chosen on the "
+                                                               "nested dev stage (benchmarks/results/audio_whitening/; 0 before)"})
 
 
 def check_args(cfg: Config) -> None:
@@ -162,6 +165,8 @@ def check_args(cfg: Config) -> None:
         raise UserInputError(f"multi-crop / DINO settings: {error}") from None
     if cfg.test_speaker and cfg.test_speaker in cfg.drop_speakers:
         raise UserInputError(f"--test-speaker {cfg.test_speaker} is also in --drop-speakers")
+    if not 0 <= cfg.fuse_whiten <= 0.5:
+        raise UserInputError(f"--fuse-whiten {cfg.fuse_whiten}: the whitening power, in [0, 0.5] (0 off, 0.25 half, 0.5 full)")
     if cfg.split == "take" and (cfg.test_dir or cfg.test_speaker):
         raise UserInputError("--split take splits --data-dir by take; drop it with --test-dir / --test-speaker")
 
@@ -303,7 +308,7 @@ def fuse(encoder: torch.nn.Module, adapter: AudioAdapter, cfg: Config) -> torch.
         return encoder
     from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
 
-    fused = AudioStatsFusionEncoder.wrap(encoder, "none" if cfg.fuse_stats == "plain" else "mean", cfg.fuse_weight).eval()
+    fused = AudioStatsFusionEncoder.wrap(encoder, "none" if cfg.fuse_stats == "plain" else "mean", cfg.fuse_weight, cfg.fuse_whiten).eval()
     device = next(encoder.parameters()).device
     waves = adapter.waveforms
     return fused.fit_statistics(adapter.prepare_inputs(waves[i:i + 256]).to(device) for i in range(0, len(waves), 256))
@@ -438,7 +443,8 @@ def report(m: dict[str, float], cfg: Config) -> str:
              f"{', ' + cfg.keep if cfg.method == 'dino' else ''})",
              m.get("test_cnn_knn_accuracy", m["test_knn_accuracy"]), m.get("test_cnn_linear_accuracy", m["test_linear_accuracy"])]]
     if "test_cnn_knn_accuracy" in m:
-        rows.append([f"CNN + {cfg.fuse_stats} log-mel stats, weight {cfg.fuse_weight:g} (ours, the saved model)", m["test_knn_accuracy"],
+        whitened = f", whitened C^-{cfg.fuse_whiten:g}" if cfg.fuse_whiten > 0 else ""
+        rows.append([f"CNN + {cfg.fuse_stats} log-mel stats, weight {cfg.fuse_weight:g}{whitened} (ours, the saved model)", m["test_knn_accuracy"],
                      m["test_linear_accuracy"]])
     for name in ("student", "teacher"):
         if f"test_{name}_knn_accuracy" in m:
