@@ -2,7 +2,7 @@
 
 The rule, written before any run: ``benchmarks/results/anomaly_whitening/RULE.md``. Per seed one Barlow Twins
 pre-training (security_threat's SCARF views, encoder and 1,000 steps) on the normal fit rows only; a ZCA whitening
-(Ledoit-Wolf covariance; ``multicl/eval/whitening.py``) fitted on the normal fit rows only; then, per scored row, the mean
+(Ledoit-Wolf covariance; ``multicl/utils/whitening.py``) fitted on the normal fit rows only; then, per scored row, the mean
 distance to its k nearest normal fit rows (exact search over the whole batch) in:
 
 * ``raw_k{1,10}``: the scaled raw vectors, squared L2 (the baselines);
@@ -32,7 +32,7 @@ from anomaly_candidates import run_study_main, study_tables, write_run  # noqa: 
 from anomaly_ssl_space import train_encoder  # noqa: E402
 
 from multicl.eval.anomaly import knn_anomaly_scores, rank_mean  # noqa: E402
-from multicl.eval.whitening import fit_whitening  # noqa: E402
+from multicl.utils.whitening import fit_whitening  # noqa: E402
 from multicl.modalities.tabular import encode_table  # noqa: E402
 from multicl.recipes import security_threat as st  # noqa: E402
 

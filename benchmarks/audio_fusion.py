@@ -51,7 +51,7 @@ import numpy as np
 from multicl.data.audio_files import read_clips
 from multicl.eval.probe import join_unit_blocks, probe_accuracies
 from multicl.eval.report import format_table
-from multicl.eval.whitening import fit_whitening
+from multicl.utils.whitening import fit_whitening
 from multicl.utils.environment import run_environment
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
@@ -246,7 +246,7 @@ def seeds_table(outs: list[Path], rows: list[str]) -> str:
 
 
 SUMMARY_ROWS = ["stats", "stats_z", "cmvn_stats", "cmvn_stats_z", "cnn", "fused_a1.0_stats", "fused_a0.25_stats", "fused_a0.35_stats",
-                "fused_a0.25_cmvn_stats", "fused_a0.5_cmvn_stats"]
+                "fused_a0.25_cmvn_stats", "fused_a0.5_cmvn_stats", "zca_half_fused_a0.25_stats", "zca_fused_a0.25_stats"]
 
 
 def main() -> None:

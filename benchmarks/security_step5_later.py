@@ -25,7 +25,7 @@ from multicl.data.nsl_kdd import read_connection_records
 from multicl.data.table_preprocessing import TablePreprocessor
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
 from multicl.eval.report import format_table
-from multicl.eval.whitening import fit_whitening
+from multicl.utils.whitening import fit_whitening
 from multicl.modalities.tabular import encode_table
 from multicl.recipes import security_anomaly as sa
 from multicl.recipes import security_threat as st

@@ -1,7 +1,7 @@
 """security_threat: whiten the saved space ``[unit(SSL), unit(raw)]`` before kNN? (NSL-KDD dev only; rule first)
 
 From one dev run of the recipe (its ``model/``), this scores the saved space, its ZCA whitening and half whitening (a
-Ledoit-Wolf covariance fitted on the fit rows' saved vectors; ``multicl/eval/whitening.py``) and the raw features alone
+Ledoit-Wolf covariance fitted on the fit rows' saved vectors; ``multicl/utils/whitening.py``) and the raw features alone
 with the recipe's kNN and linear probes at every label fraction and step 5's anomaly score, as the raw-block study did.
 The rule: ``results/security_whitening/RULE.md``. ``--stage test``: the same scoring of a test run (fit = the whole
 training file, scored on KDDTest+ / KDDTest-21), for the record.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from multicl.eval.report import format_table
-from multicl.eval.whitening import fit_whitening
+from multicl.utils.whitening import fit_whitening
 from multicl.recipes import security_threat as st
 
 from _security_dev import fraction_study_main, load_security_dev, score_spaces

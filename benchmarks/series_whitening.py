@@ -23,7 +23,7 @@ import numpy as np
 
 from multicl.api import EmbeddingModel
 from multicl.data.series_readers import default_test_path, read_series_set
-from multicl.eval.whitening import fit_whitening
+from multicl.utils.whitening import fit_whitening
 from multicl.recipes import sequence_contrastive as sc
 from multicl.recipes._sequence_eval import embedding_scores
 from multicl.utils.paths import shared_data_dir

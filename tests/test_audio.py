@@ -462,7 +462,7 @@ def test_fusion_cosine_is_the_weighted_mean_of_the_two_cosines():
 def test_whitened_fusion_is_the_joined_vector_whitened_on_the_fit_clips():
     from multicl.encoders.audio import AudioCNNEncoder
     from multicl.encoders.audio_fusion import AudioStatsFusionEncoder
-    from multicl.eval.whitening import fit_whitening
+    from multicl.utils.whitening import fit_whitening
 
     torch.manual_seed(0)
     rng = np.random.default_rng(2)

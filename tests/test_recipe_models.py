@@ -57,7 +57,7 @@ def test_security_recipe_model_loads_encodes_and_searches(method, tmp_path):
     # step 5's test_anomaly_* is the saved model's space: cosine 3-NN distance to the normal training rows it encodes;
     # test_whitened_anomaly_* the same in that space whitened by the saved anomaly_whitening.npz
     from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
-    from multicl.eval.whitening import Whitening, fit_whitening
+    from multicl.utils.whitening import Whitening, fit_whitening
 
     normal = (train["label"] == "normal").to_numpy()
     is_attack = new["label"] != "normal"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from multicl.eval.whitening import fit_whitening
+from multicl.utils.whitening import fit_whitening
 
 
 def _correlated_rows(n: int, d: int, seed: int = 0) -> np.ndarray:

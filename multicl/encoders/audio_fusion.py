@@ -88,7 +88,7 @@ class AudioStatsFusionEncoder(nn.Module):
         self.stats_mean.copy_(stats.mean(0))
         self.stats_std.copy_(stats.std(0, unbiased=False).clamp(min=1e-6))
         if self.whiten_power > 0:
-            from multicl.eval.whitening import fit_whitening
+            from multicl.utils.whitening import fit_whitening
 
             joined = torch.cat([self.joined(b) for b in batches]).double().cpu().numpy()
             w = fit_whitening(joined, power=self.whiten_power)

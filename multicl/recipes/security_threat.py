@@ -53,7 +53,7 @@ from multicl.encoders.tabular_fusion import raw_row_features
 from multicl.modalities.views_dataset import ViewsDataset
 from multicl.models.encoders import fuse_table_encoder
 from multicl.eval.anomaly import detection_scores, knn_anomaly_scores
-from multicl.eval.whitening import fit_whitening
+from multicl.utils.whitening import fit_whitening
 from multicl.eval.classification import classification_scores, plot_confusion
 from multicl.eval.probe import knn_predict, linear_predict
 from multicl.eval.report import format_table
