@@ -82,7 +82,8 @@ class AudioStatsFusionEncoder(nn.Module):
         """Fit ``mu`` / ``sigma`` (per coordinate, population std) on batches of training clips, then (``whiten_power``
         > 0) the whitening on the same clips' joined vectors."""
         batches = list(batches)
-        stats = torch.cat([self.statistics(b) for b in batches])
+        per_batch = [self.statistics(b) for b in batches]  # computed once, reused by the whitening below
+        stats = torch.cat(per_batch)
         if len(stats) < 2:
             raise ValueError(f"fit_statistics needs at least 2 clips, got {len(stats)}")
         self.stats_mean.copy_(stats.mean(0))
@@ -90,7 +91,7 @@ class AudioStatsFusionEncoder(nn.Module):
         if self.whiten_power > 0:
             from multicl.utils.whitening import fit_whitening
 
-            joined = torch.cat([self.joined(b) for b in batches]).double().cpu().numpy()
+            joined = torch.cat([self._join(self.cnn(b), st) for b, st in zip(batches, per_batch)]).double().cpu().numpy()
             w = fit_whitening(joined, power=self.whiten_power)
             self.white_mean.copy_(torch.as_tensor(w.mean, dtype=torch.float32))
             self.white_matrix.copy_(torch.as_tensor(w.matrix, dtype=torch.float32))
@@ -98,8 +99,11 @@ class AudioStatsFusionEncoder(nn.Module):
 
     def joined(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``[unit(cnn(x)), weight * unit(z(stats(x)))]``, before any whitening."""
-        learned = nn.functional.normalize(self.cnn(inputs).float(), dim=-1)
-        scaled = (self.statistics(inputs) - self.stats_mean) / self.stats_std
+        return self._join(self.cnn(inputs), self.statistics(inputs))
+
+    def _join(self, cnn_out: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        learned = nn.functional.normalize(cnn_out.float(), dim=-1)
+        scaled = (stats - self.stats_mean) / self.stats_std
         return torch.cat([learned, self.weight * nn.functional.normalize(scaled, dim=-1)], dim=-1)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
